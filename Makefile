@@ -1,0 +1,37 @@
+# Helpline Connector. `make run` starts the bot; `make test` runs every test.
+SHELL := /bin/bash
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run shell test model bench-nlu clean
+
+run: $(STAMP) model
+	scripts/run.sh run
+
+shell: $(STAMP) model
+	scripts/run.sh shell
+
+test: $(STAMP) model
+	$(VENV)/bin/python -m pytest -q
+
+model: $(STAMP)
+	scripts/train.sh
+
+bench-nlu: $(STAMP)
+	$(VENV)/bin/python -m scripts.bench_nlu
+
+# A virtualenv from Python 3.10 with the pinned dependencies; redone when the pins change.
+$(STAMP): pyproject.toml constraints.txt
+	@python=$$(scripts/find-python.sh) && \
+	  { [ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
+	    || { rm -rf $(VENV) && "$$python" -m venv $(VENV); }; }
+	$(VENV)/bin/python -m pip install --quiet --upgrade "pip<25"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+clean:
+	rm -rf models .rasa $(VENV)

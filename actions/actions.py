@@ -1,0 +1,39 @@
+"""The one custom action: hand the message to bot.dialogue and send back what it decides.
+
+The dialogue's data files are loaded and validated when the action server imports this module,
+so a broken file stops the action server at start-up instead of failing a child mid-conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.dialogue import SLOTS, Dialogue, Turn
+from bot.input_text import clean
+
+DIALOGUE = Dialogue.load()
+
+
+class ActionReply(Action):
+    """Answers every message (see data/rules.yml)."""
+
+    def name(self) -> str:
+        return "action_reply"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        message = tracker.latest_message or {}
+        turn = Turn(
+            text=clean(message.get("text")),
+            intent=(message.get("intent") or {}).get("name"),
+            slots={name: tracker.get_slot(name) for name in SLOTS},
+            metadata=message.get("metadata"),
+        )
+        outcome = DIALOGUE.respond(turn)
+        for reply in outcome.messages:
+            buttons = [{"title": choice.title, "payload": choice.payload} for choice in reply.choices]
+            dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+        return [SlotSet(name, value) for name, value in outcome.slots.items() if value != turn.slots.get(name)]

@@ -1,0 +1,55 @@
+"""What a channel tells us about a child besides their words: language, country, phone number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from bot.countries import from_phone, is_country_code
+
+HINT_KEYS = ("language", "country", "phone")
+
+
+class BadHints(ValueError):
+    """Metadata that a client sent in the wrong shape; the message says which field."""
+
+
+@dataclass(frozen=True)
+class ChannelHints:
+    language: Optional[str] = None  # as declared, e.g. "pt-BR"; normalised by the language registry
+    country: Optional[str] = None  # ISO 3166-1 alpha-2, from the phone number or an explicit hint
+
+    @classmethod
+    def from_metadata(cls, metadata: Optional[Mapping[str, Any]]) -> "ChannelHints":
+        """Read ``language``, ``country`` and ``phone``; raise BadHints for a value of the wrong shape.
+
+        A phone number's country wins over a stated one: it is what the network says.
+        """
+        if metadata is None:
+            return cls()
+        if not isinstance(metadata, Mapping):
+            raise BadHints("metadata must be an object")
+        for key in HINT_KEYS:
+            value = metadata.get(key)
+            if value is not None and not isinstance(value, str):
+                raise BadHints(f"metadata.{key} must be a string")
+        country = metadata.get("country")
+        if country is not None:
+            if not is_country_code(country):
+                raise BadHints("metadata.country must be an ISO 3166-1 alpha-2 code such as 'KE'")
+            country = country.upper()
+        phone = metadata.get("phone")
+        if phone is not None:
+            phone_country = from_phone(phone)
+            if phone_country is None:
+                raise BadHints("metadata.phone must be an international number such as '+254...'")
+            country = phone_country
+        return cls(language=metadata.get("language") or None, country=country)
+
+    @classmethod
+    def lenient(cls, metadata: Optional[Mapping[str, Any]]) -> "ChannelHints":
+        """Like from_metadata, but a malformed hint is ignored rather than refused."""
+        try:
+            return cls.from_metadata(metadata)
+        except BadHints:
+            return cls()

@@ -1,0 +1,85 @@
+"""The crisis safety net: self-harm and danger-now phrases caught without the classifier.
+
+A statistical model misses some crisis messages, and a missed "i want to die" is the failure
+this product must not have. So every message is also checked against per-language phrase lists
+(``data/crisis/<lang>.yml``, regular expressions over folded text). The lists of all languages
+run on every message, because the language of a short message may be misjudged. ``not_crisis``
+patterns (everyday phrases such as "this homework is killing me") make the net abstain, so the
+classifier alone decides those.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from bot import DATA_DIR
+from bot.language import fold
+from bot.yamlfile import YamlFile, load_mapping
+
+CRISIS_INTENTS = ("danger_now", "self_harm")  # checked in this order: danger first
+_KINDS = (*CRISIS_INTENTS, "not_crisis")
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    intent: str
+    language: str  # whose list matched
+
+
+class CrisisNet:
+    """Compiled phrase lists of every language."""
+
+    def __init__(self, patterns: dict[str, dict[str, re.Pattern[str]]]) -> None:
+        self._patterns = patterns  # kind -> language -> alternation
+
+    @classmethod
+    def load(cls, languages: Iterable[str], folder: Path = DATA_DIR / "crisis") -> "CrisisNet":
+        patterns: dict[str, dict[str, re.Pattern[str]]] = {kind: {} for kind in _KINDS}
+        for language in languages:
+            source = load_mapping(folder / f"{language}.yml")
+            for kind in _KINDS:
+                compiled = _compile(source, kind)
+                if compiled:
+                    patterns[kind][language] = compiled
+        return cls(patterns)
+
+    def check(self, text: str) -> Optional[CrisisMatch]:
+        """The crisis a message speaks of, or None (also None when an everyday phrase explains it)."""
+        folded = fold(text)
+        if any(p.search(folded) for p in self._patterns["not_crisis"].values()):
+            return None
+        for intent in CRISIS_INTENTS:
+            for language, pattern in self._patterns[intent].items():
+                if pattern.search(folded):
+                    return CrisisMatch(intent, language)
+        return None
+
+
+def _compile(source: YamlFile, kind: str) -> Optional[re.Pattern[str]]:
+    entries = source.data.get(kind, [])
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
+        raise source.error(source.data, kind, kind, "must be a list of non-empty patterns")
+    for entry in entries:
+        try:
+            re.compile(_fold_pattern(entry))
+        except re.error as exc:
+            raise source.error(source.data, kind, kind, f"pattern {entry!r} is not a valid expression ({exc})") from exc
+    if not entries:
+        return None
+    return re.compile("|".join(f"(?:{_fold_pattern(e)})" for e in entries))
+
+
+def _fold_pattern(pattern: str) -> str:
+    """Fold a pattern like the text it runs on, leaving escapes such as \\b and \\S as written."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+        else:
+            out.append(fold(pattern[i]))
+            i += 1
+    return "".join(out)
