@@ -18,7 +18,7 @@ from bot.hints import ChannelHints
 from bot.input_text import has_words
 from bot.language import LanguageDetector, LanguageHints, LanguageRegistry
 from bot.texts import Texts
-from bot.triage import CRISIS_INTENTS, CrisisNet
+from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
 # Slots the dialogue reads and writes (declared in domain.yml).
 SLOTS = ("language", "country", "menu", "resume")
@@ -133,18 +133,16 @@ class Dialogue:
         """The need to answer: crisis first, then a menu answer, then the classifier's intent."""
         if not turn.text or not has_words(turn.text) and turn.intent in UNCLEAR_INTENTS:
             return "empty_message" if not turn.text else "out_of_scope"
-        match = self.crisis.check(turn.text)
-        if turn.intent in CRISIS_INTENTS:
-            return turn.intent
-        if match:
-            return match.intent
+        intent = overrule(turn.intent, self.crisis.check(turn.text))
+        if intent in CRISIS_INTENTS:
+            return intent
         number = parse_choice(turn.text)
         menu = slots["menu"]
         if number is not None:
             return f"choice:{number}" if menu else "out_of_scope"
-        if menu == "country" and turn.intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
+        if menu == "country" and intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
             return "give_country"
-        return turn.intent if turn.intent not in UNCLEAR_INTENTS else "out_of_scope"
+        return intent if intent not in UNCLEAR_INTENTS else "out_of_scope"
 
     def _reply(self, need: str, turn: Turn, out: Outcome, pending_menu: Optional[str]) -> None:
         if need.startswith("choice:"):
@@ -215,7 +213,7 @@ class Dialogue:
         """The country's emergency number when we have it, else the advice to call the local one."""
         entry = self.table.get(out.slots["country"])
         if entry and entry.emergency:
-            return BotMessage(self.texts.get("emergency_known", out.slots["language"], emergency=" / ".join(entry.emergency)))
+            return BotMessage(self.texts.get("emergency_known", out.slots["language"], emergency=entry.emergency[0].number))
         return BotMessage(self.texts.get("emergency_unknown", out.slots["language"]))
 
     def _ask_country_if_unknown(self, out: Outcome, resume: Optional[str]) -> None:

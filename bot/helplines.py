@@ -17,13 +17,21 @@ from bot import DATA_DIR
 from bot.countries import is_country_code
 from bot.yamlfile import LineDict, YamlFile, load_mapping
 
-_DIALABLE = re.compile(r"^\+?[0-9][0-9 ]{1,18}$")
+_DIALABLE = re.compile(r"^\+?[0-9][0-9 -]{0,18}[0-9]$")
 
 
 @dataclass(frozen=True)
 class Source:
     url: str
-    read: dt.date
+    read: dt.date  # when we read it
+    quote: Optional[str] = None  # the words on the page that show the fact
+
+
+@dataclass(frozen=True)
+class EmergencyNumber:
+    number: str
+    what: Optional[str]
+    sources: tuple[Source, ...]
 
 
 @dataclass(frozen=True)
@@ -38,8 +46,8 @@ class Helpline:
 @dataclass(frozen=True)
 class Country:
     code: str
-    emergency: tuple[str, ...]
-    helplines: tuple[Helpline, ...]
+    emergency: tuple[EmergencyNumber, ...]  # the first is the one to give a child in danger
+    helplines: tuple[Helpline, ...]  # the first is the one to give a child by default
 
 
 class RoutingTable:
@@ -92,12 +100,14 @@ def _list(source: YamlFile, entry: LineDict, key: str, field: str) -> list[LineD
     return items
 
 
-def _number(source: YamlFile, item: LineDict, field: str) -> str:
+def _number(source: YamlFile, item: LineDict, field: str) -> EmergencyNumber:
     number = item.get("number")
     if not isinstance(number, str) or not _DIALABLE.match(number):
         raise source.error(item, "number", f"{field}.number", "must be a quoted dialable number such as \"112\"")
-    _sources(source, item, field)
-    return number
+    what = item.get("what")
+    if what is not None and not isinstance(what, str):
+        raise source.error(item, "what", f"{field}.what", "must be a text")
+    return EmergencyNumber(number, what, _sources(source, item, field))
 
 
 def _helpline(source: YamlFile, item: LineDict, field: str) -> Helpline:
@@ -129,5 +139,8 @@ def _sources(source: YamlFile, item: LineDict, field: str) -> tuple[Source, ...]
             raise source.error(entry, "url", f"{where}.url", "must be the http(s) address you read")
         if not isinstance(read, dt.date):
             raise source.error(entry, "read", f"{where}.read", "must be the date you read it, as YYYY-MM-DD")
-        found.append(Source(url, read))
+        quote = entry.get("quote")
+        if quote is not None and not isinstance(quote, str):
+            raise source.error(entry, "quote", f"{where}.quote", "must be a text")
+        found.append(Source(url, read, quote))
     return tuple(found)

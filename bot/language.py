@@ -174,7 +174,7 @@ class LanguageDetector:
     def text_probabilities(self, text: str) -> dict[str, float]:
         """Our n-gram model and langdetect, combined (geometric mean weighted to the n-gram model)."""
         ngram = self.model.probabilities(text)
-        detected = _langdetect(text, self.registry)
+        detected = langdetect_probabilities(text, self.registry)
         combined = {
             lang: math.exp(0.7 * math.log(ngram.get(lang, 0) + 1e-9) + 0.3 * math.log(detected.get(lang, 0) + 0.02))
             for lang in self.registry.codes
@@ -210,7 +210,7 @@ class LanguageDetector:
         return None
 
 
-def _langdetect(text: str, registry: LanguageRegistry) -> dict[str, float]:
+def langdetect_probabilities(text: str, registry: LanguageRegistry) -> dict[str, float]:
     """langdetect's guesses restricted to our languages; empty when it has nothing to say."""
     try:
         guesses = detect_langs(text)

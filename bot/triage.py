@@ -58,6 +58,13 @@ class CrisisNet:
         return None
 
 
+def overrule(intent: Optional[str], match: Optional[CrisisMatch]) -> Optional[str]:
+    """The intent to act on: the classifier's crisis intent, else the net's, else the classifier's."""
+    if intent in CRISIS_INTENTS or match is None:
+        return intent
+    return match.intent
+
+
 def _compile(source: YamlFile, kind: str) -> Optional[re.Pattern[str]]:
     entries = source.data.get(kind, [])
     if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):

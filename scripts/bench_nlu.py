@@ -1,0 +1,139 @@
+"""NLU benchmark on the held-out messages: intents, crisis recall, false alarms, language.
+
+Prints a table per language, then one JSON object per line for machines. Baselines measured in
+the same run: the classifier without the crisis net, and langdetect alone for the language.
+
+    make bench-nlu
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from collections import defaultdict
+from typing import Iterable, Optional
+
+from bot import PROJECT_ROOT
+from bot.dialogue import UNCLEAR_INTENTS
+from bot.input_text import clean
+from bot.language import LanguageDetector, LanguageHints, LanguageRegistry, langdetect_probabilities, word_count
+from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
+from scripts.heldout import Example, load
+
+MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
+
+
+def macro_f1(pairs: Iterable[tuple[str, str]]) -> float:
+    """Macro-averaged F1 over the true labels present."""
+    pairs = list(pairs)
+    labels = {truth for truth, _ in pairs}
+    scores = []
+    for label in labels:
+        tp = sum(1 for t, p in pairs if t == label and p == label)
+        fp = sum(1 for t, p in pairs if t != label and p == label)
+        fn = sum(1 for t, p in pairs if t == label and p != label)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def share(flags: list[bool]) -> Optional[float]:
+    return sum(flags) / len(flags) if flags else None
+
+
+def normalise(intent: Optional[str]) -> str:
+    return "out_of_scope" if intent in UNCLEAR_INTENTS else str(intent)
+
+
+async def classify(examples: list[Example]) -> list[str]:
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(str(MODEL))
+    intents = []
+    for example in examples:
+        parsed = await agent.parse_message(clean(example.text))
+        intents.append((parsed.get("intent") or {}).get("name"))
+    return intents
+
+
+def main() -> int:
+    if not MODEL.exists():
+        print(f"No model at {MODEL}: run `make model` first.", file=sys.stderr)
+        return 1
+    examples = load()
+    registry = LanguageRegistry()
+    detector = LanguageDetector.load(registry)
+    net = CrisisNet.load(registry.codes)
+
+    started = time.perf_counter()
+    raw = asyncio.run(classify(examples))
+    per_message_ms = (time.perf_counter() - started) * 1000 / max(len(examples), 1)
+
+    rows = defaultdict(lambda: defaultdict(list))
+    for example, predicted in zip(examples, raw):
+        text = clean(example.text)
+        final = normalise(overrule(predicted, net.check(text)))
+        classifier = normalise(predicted)
+        row = rows[example.language]
+        row["final"].append((example.intent, final))
+        row["classifier"].append((example.intent, classifier))
+        if example.intent in CRISIS_INTENTS:
+            row["crisis_final"].append(final in CRISIS_INTENTS)
+            row["crisis_classifier"].append(classifier in CRISIS_INTENTS)
+        if example.hard_negative and example.intent not in CRISIS_INTENTS:
+            row["false_alarm"].append(final in CRISIS_INTENTS)
+        short = word_count(text) <= 3
+        decided = detector.decide(text, LanguageHints(country=example.country)).language
+        detected = langdetect_probabilities(text, registry)
+        baseline = max(detected, key=detected.__getitem__) if detected else registry.default
+        key = "short" if short else "long"
+        row[f"lang_{key}"].append(decided == example.language)
+        row[f"langdetect_{key}"].append(baseline == example.language)
+
+    metrics = {}
+    for language in registry.codes + ["all"]:
+        selected = rows.values() if language == "all" else [rows[language]] if language in rows else []
+        merged = defaultdict(list)
+        for row in selected:
+            for name, values in row.items():
+                merged[name].extend(values)
+        if not merged:
+            continue
+        metrics[language] = {
+            "n": len(merged["final"]),
+            "macro_f1": macro_f1(merged["final"]),
+            "macro_f1_classifier": macro_f1(merged["classifier"]),
+            "crisis_recall": share(merged["crisis_final"]),
+            "crisis_recall_classifier": share(merged["crisis_classifier"]),
+            "false_alarm_rate": share(merged["false_alarm"]),
+            "lang_acc_short": share(merged["lang_short"]),
+            "lang_acc_long": share(merged["lang_long"]),
+            "langdetect_acc_short": share(merged["langdetect_short"]),
+            "langdetect_acc_long": share(merged["langdetect_long"]),
+        }
+
+    columns = list(next(iter(metrics.values())).keys())
+    print("| lang | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for language, values in metrics.items():
+        cells = [str(v) if isinstance(v, int) else ("-" if v is None else f"{v:.3f}") for v in values.values()]
+        print(f"| {language} | " + " | ".join(cells) + " |")
+    print(f"\nparse time per message (in-process Agent): {per_message_ms:.1f} ms over {len(examples)} messages")
+    for language, values in metrics.items():
+        for metric, value in values.items():
+            if value is not None and metric != "n":
+                print(json.dumps({"bench": "nlu", "language": language, "metric": metric, "value": round(value, 4), "unit": "ratio"}))
+    print(json.dumps({"bench": "nlu", "language": "all", "metric": "parse_ms", "value": round(per_message_ms, 2), "unit": "ms"}))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Texts children read: the same keys and placeholders in every language, each SMS-sized."""
+
+import pytest
+
+from bot.language import LanguageRegistry
+from bot.texts import MAX_TEXT_CHARS, Texts
+from bot.yamlfile import ConfigError
+
+
+def write(folder, lang, body):
+    (folder / f"{lang}.yml").write_text(body, encoding="utf-8")
+
+
+def test_shipped_texts_are_complete_in_every_language():
+    registry = LanguageRegistry()
+    texts = Texts.load(registry.codes, registry.default)
+    for lang in registry.codes:
+        assert texts.get("greet", lang)
+        filled = texts.get("emergency_known", lang, emergency="112")
+        assert "112" in filled and len(filled) <= MAX_TEXT_CHARS
+
+
+def test_each_language_really_is_translated():
+    registry = LanguageRegistry()
+    texts = Texts.load(registry.codes, registry.default)
+    greetings = {texts.get("greet", lang) for lang in registry.codes}
+    assert len(greetings) == len(registry.codes)
+
+
+@pytest.mark.parametrize(
+    "fr_body, line, words",
+    [
+        ('greet: "Salut"\n', None, "missing"),
+        ('greet: "Salut"\nbye: "Salut {name}"\n', 2, "placeholders"),
+        ('greet: "Salut"\nbye: "Au revoir {name}"\nextra: "x"\n', 3, "unknown key"),
+        ('greet: "' + "a" * 301 + '"\nbye: "Au revoir {name}"\n', 1, "characters"),
+        ('greet: ""\nbye: "Au revoir {name}"\n', 1, "non-empty"),
+        ('greet: "Salut {"\nbye: "Au revoir {name}"\n', 1, "placeholder"),
+    ],
+)
+def test_broken_translations_stop_start_up(tmp_path, fr_body, line, words):
+    write(tmp_path, "en", 'greet: "Hi"\nbye: "Bye {name}"\n')
+    write(tmp_path, "fr", fr_body)
+    with pytest.raises(ConfigError) as caught:
+        Texts.load(["en", "fr"], "en", tmp_path)
+    assert caught.value.line == line
+    assert words in str(caught.value) and "fr.yml" in str(caught.value)
+
+
+def test_values_are_filled_in(tmp_path):
+    write(tmp_path, "en", 'greet: "Hi"\nbye: "Bye {name}"\n')
+    write(tmp_path, "fr", 'greet: "Salut"\nbye: "Au revoir {name}"\n')
+    texts = Texts.load(["en", "fr"], "en", tmp_path)
+    assert texts.get("bye", "fr", name="Ana") == "Au revoir Ana"
+    assert texts.get("bye", "xx", name="Ana") == "Bye Ana"  # unknown language: the default
