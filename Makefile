@@ -29,7 +29,6 @@ $(STAMP): pyproject.toml constraints.txt
 	@python=$$(scripts/find-python.sh) && \
 	  { [ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
 	    || { rm -rf $(VENV) && "$$python" -m venv $(VENV); }; }
-	$(VENV)/bin/python -m pip install --quiet --upgrade "pip<25"
 	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 

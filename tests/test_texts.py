@@ -31,7 +31,7 @@ def test_each_language_really_is_translated():
     "fr_body, line, words",
     [
         ('greet: "Salut"\n', None, "missing"),
-        ('greet: "Salut"\nbye: "Salut {name}"\n', 2, "placeholders"),
+        ('greet: "Salut"\nbye: "Salut {nom}"\n', 2, "placeholders"),
         ('greet: "Salut"\nbye: "Au revoir {name}"\nextra: "x"\n', 3, "unknown key"),
         ('greet: "' + "a" * 301 + '"\nbye: "Au revoir {name}"\n', 1, "characters"),
         ('greet: ""\nbye: "Au revoir {name}"\n', 1, "non-empty"),
