@@ -163,6 +163,8 @@ class LanguageDetector:
         short = word_count(text) <= SHORT_MESSAGE_WORDS
         if short and current:
             return LanguageDecision(current, "kept")
+        if short and declared:
+            return LanguageDecision(declared, "hint")
         probabilities = self.text_probabilities(text)
         prior = self._prior(current, declared, hints.country, short)
         scores = {lang: math.log(p + 1e-9) + math.log(prior[lang]) for lang, p in probabilities.items()}
