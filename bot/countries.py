@@ -83,7 +83,7 @@ class CountryNames:
 
 
 def _contains_name(folded: str, words: list[str], name: str) -> bool:
-    if not name.isascii() and not any(ch.isspace() for ch in name) and " " not in folded and _is_cjk(name):
+    if _is_cjk(name):
         return name in folded  # Chinese is written without spaces
     name_words = _WORD.findall(name)
     if not name_words:

@@ -131,8 +131,10 @@ class Dialogue:
 
     def _need(self, turn: Turn, slots: dict[str, Any]) -> str:
         """The need to answer: crisis first, then a menu answer, then the classifier's intent."""
-        if not turn.text or not has_words(turn.text) and turn.intent in UNCLEAR_INTENTS:
-            return "empty_message" if not turn.text else "out_of_scope"
+        if not turn.text:
+            return "empty_message"
+        if not has_words(turn.text) and turn.intent in UNCLEAR_INTENTS:
+            return "out_of_scope"
         intent = overrule(turn.intent, self.crisis.check(turn.text))
         if intent in CRISIS_INTENTS:
             return intent
