@@ -185,10 +185,14 @@ class LanguageDetector:
         return {lang: value / total for lang, value in combined.items()}
 
     def _prior(self, current: Optional[str], declared: Optional[str], country: Optional[str], short: bool) -> dict[str, float]:
-        strength = 6.0 if short else 1.5
+        strength = 12.0 if short else 1.5
         prior = {lang: 1.0 for lang in self.registry.codes}
-        for rank, lang in enumerate(self.registry.of_country(country)):
-            prior[lang] *= strength / (1 + 0.5 * rank)
+        spoken = self.registry.of_country(country)
+        for rank, lang in enumerate(spoken):
+            prior[lang] *= strength / (1 + 0.1 * rank)
+        if not (spoken or declared or current):
+            # Nothing known but one or two words ("hi"): the product's default is the best bet.
+            prior[self.registry.default] *= strength / 2
         if declared:
             prior[declared] *= strength
         if current:

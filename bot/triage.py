@@ -4,8 +4,8 @@ A statistical model misses some crisis messages, and a missed "i want to die" is
 this product must not have. So every message is also checked against per-language phrase lists
 (``data/crisis/<lang>.yml``, regular expressions over folded text). The lists of all languages
 run on every message, because the language of a short message may be misjudged. ``not_crisis``
-patterns (everyday phrases such as "this homework is killing me") make the net abstain, so the
-classifier alone decides those.
+patterns (everyday phrases such as "this homework is killing me") are blanked out before the
+crisis lists run, so an idiom says nothing but the rest of its message still counts.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ class CrisisNet:
         return cls(patterns)
 
     def check(self, text: str) -> Optional[CrisisMatch]:
-        """The crisis a message speaks of, or None (also None when an everyday phrase explains it)."""
+        """The crisis a message speaks of, or None; everyday idioms are ignored, not the whole message."""
         folded = fold(text)
-        if any(p.search(folded) for p in self._patterns["not_crisis"].values()):
-            return None
+        for idiom in self._patterns["not_crisis"].values():
+            folded = idiom.sub(" ", folded)  # "dying of laughter" says nothing; the rest still counts
         for intent in CRISIS_INTENTS:
             for language, pattern in self._patterns[intent].items():
                 if pattern.search(folded):

@@ -145,7 +145,7 @@ def test_the_language_switches_on_an_unambiguous_script(dialogue):
 
 
 def test_stop_needs_a_confirmation(dialogue):
-    chat = Chat(dialogue, metadata={"country": "KE"})
+    chat = Chat(dialogue, language="en", metadata={"country": "KE"})
     chat.say("hi", "greet")
     asked = chat.say("stop", "stop_delete")
     assert asked.slots["menu"] == "confirm_stop" and len(asked.messages[-1].choices) == 2

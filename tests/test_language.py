@@ -36,6 +36,11 @@ def test_unambiguous_scripts(detector, text, language):
         ("aidez moi", "SN", "fr"),
         ("mujhe madad chahiye", "IN", "hi"),
         ("ana 3ayez mosa3da", "EG", "ar"),
+        # Romanised Hindi is learnt apart from Devanagari, so English-looking words do not drown it.
+        ("baat karni hai", "IN", "hi"),
+        ("koi sunega?", "IN", "hi"),
+        ("servus", "AT", "de"),
+        ("hi", None, "en"),  # nothing known: the default language
     ],
 )
 def test_short_messages_with_a_country_hint(detector, text, country, language):
