@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test model bench-nlu clean
+.PHONY: run shell test model bench-nlu bench-server clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -23,6 +23,9 @@ model: $(STAMP)
 
 bench-nlu: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_nlu
+
+bench-server: $(STAMP) model
+	$(VENV)/bin/python -m scripts.bench_server
 
 # A virtualenv from Python 3.10 with the pinned dependencies; redone when the pins change.
 $(STAMP): pyproject.toml constraints.txt

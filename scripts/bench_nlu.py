@@ -5,7 +5,8 @@ the same run: the classifier without the crisis net, and langdetect alone for th
 Language accuracy leaves out requests to change language that name one ("english please" in the
 Arabic file): the dialogue follows the child's explicit choice there, not the detector.
 
-    make bench-nlu
+    make bench-nlu                                        # tests/heldout and tests/heldout-fresh
+    python -m scripts.bench_nlu tests/heldout-fresh       # one set
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import PROJECT_ROOT
@@ -24,9 +26,10 @@ from bot.dialogue import UNCLEAR_INTENTS
 from bot.input_text import clean
 from bot.language import LanguageDetector, LanguageHints, LanguageRegistry, langdetect_probabilities, word_count
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
-from scripts.heldout import Example, load
+from scripts.heldout import load
 
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
+DEFAULT_SETS = [PROJECT_ROOT / "tests" / "heldout", PROJECT_ROOT / "tests" / "heldout-fresh"]
 
 
 def macro_f1(pairs: Iterable[tuple[str, str]]) -> float:
@@ -65,11 +68,12 @@ async def classify(examples: list[Example]) -> list[str]:
     return intents
 
 
-def main() -> int:
+def main(folders: list[Path]) -> int:
     if not MODEL.exists():
         print(f"No model at {MODEL}: run `make model` first.", file=sys.stderr)
         return 1
-    examples = load()
+    examples = [example for folder in folders for example in load(folder)]
+    print("held-out sets: " + ", ".join(str(folder) for folder in folders))
     registry = LanguageRegistry()
     detector = LanguageDetector.load(registry)
     net = CrisisNet.load(registry.codes)
@@ -140,4 +144,4 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    sys.exit(main())
+    sys.exit(main([Path(arg) for arg in sys.argv[1:]] or DEFAULT_SETS))

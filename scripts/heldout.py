@@ -1,4 +1,7 @@
-"""The held-out messages in tests/heldout/<lang>.yml (written apart from the training data)."""
+"""Held-out messages (tests/heldout/ and tests/heldout-fresh/, <lang>.yml): never trained on.
+
+Both sets were written apart from the training data; heldout-fresh by someone who never saw it.
+"""
 
 from __future__ import annotations
 
