@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test model bench-nlu bench-server clean
+.PHONY: run shell test model validate bench bench-table bench-nlu bench-server clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -15,11 +15,20 @@ run: $(STAMP) model
 shell: $(STAMP) model
 	scripts/run.sh shell
 
-test: $(STAMP) model
+test: $(STAMP) model validate
 	$(VENV)/bin/python -m pytest -q
+
+# The routing table, checked as the bot checks it at start-up.
+validate: $(STAMP)
+	$(VENV)/bin/python -m bot.helplines validate
 
 model: $(STAMP)
 	scripts/train.sh
+
+bench: bench-table bench-nlu bench-server
+
+bench-table: $(STAMP)
+	$(VENV)/bin/python -m scripts.bench_table
 
 bench-nlu: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_nlu
