@@ -1,13 +1,16 @@
 """Working out which country a child is in: from a phone number, a hint, or their own words.
 
 Country names come from CLDR (through Babel) in every supported language, so "kenya", "quénia",
-"كينيا" and "肯尼亚" all resolve without hand-written lists; close misspellings match too.
+"كينيا" and "肯尼亚" all resolve without hand-written lists. Close misspellings ("kenia") and
+demonyms, which share the name's stem ("kenyan", "mexicano", "sénégalais"), match too, but only as
+a guess that the child is asked to confirm.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Optional
 
@@ -22,6 +25,14 @@ _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
 _WORD = re.compile(r"\w+")
 _FUZZY_CUTOFF = 0.84
 _MIN_FUZZY_LENGTH = 5
+_MIN_STEM_NAME = 5  # names shorter than this ("mali", "oman") only match as written
+_MAX_DEMONYM_SUFFIX = 4  # "kenya" -> "kenyan", "mexico" -> "mexicano", "senegal" -> "senegalais"
+
+
+@dataclass(frozen=True)
+class CountryMatch:
+    code: str
+    sure: bool  # written as the country's name; False for a typo or a demonym (confirm it first)
 
 
 def is_country_code(code: object) -> bool:
@@ -62,15 +73,38 @@ class CountryNames:
     def name(self, code: str, locale: Locale) -> str:
         return locale.territories.get(code.upper(), code.upper())
 
-    def find(self, text: str) -> Optional[str]:
-        """The one country a message names, allowing typos; None if it names none (or is unclear)."""
+    def match(self, text: str) -> Optional[CountryMatch]:
+        """The one country a message names; None if it names none, or several."""
         folded = fold(text)
         words = _WORD.findall(folded)
         exact = {code for name, code in self._index.items() if _contains_name(folded, words, name)}
-        if len(exact) == 1:
-            return exact.pop()
         if exact:
+            return CountryMatch(exact.pop(), sure=True) if len(exact) == 1 else None
+        guess = self._by_stem(words) or self._by_spelling(words)
+        return CountryMatch(guess, sure=False) if guess else None
+
+    def _by_stem(self, words: list[str]) -> Optional[str]:
+        """A demonym: a word that starts with a one-word name less its last letter ("kenyan")."""
+        best: dict[str, int] = {}
+        for word in words:
+            for name, code in self._single_word_names.items():
+                stem = name[:-1]
+                if word.startswith(stem) and 0 < len(word) - len(name) + 1 <= _MAX_DEMONYM_SUFFIX + 1:
+                    best[code] = max(best.get(code, 0), len(stem))
+        if not best:
             return None
+        longest = max(best.values())
+        codes = [code for code, size in best.items() if size == longest]
+        return codes[0] if len(codes) == 1 else None
+
+    @cached_property
+    def _single_word_names(self) -> dict[str, str]:
+        return {
+            name: code for name, code in self._index.items()
+            if len(name) >= _MIN_STEM_NAME and _WORD.fullmatch(name) and not _is_cjk(name)
+        }
+
+    def _by_spelling(self, words: list[str]) -> Optional[str]:
         fuzzy = set()
         for size in (1, 2, 3):
             for start in range(len(words) - size + 1):

@@ -8,10 +8,14 @@ and can be tested without Rasa. Two things can overrule the classifier: the cris
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from babel.dates import format_skeleton, format_time
+
+from bot.contact_choice import Offer, advise
 from bot.countries import CountryNames
 from bot.helplines import RoutingTable
 from bot.hints import ChannelHints
@@ -21,7 +25,7 @@ from bot.texts import Texts
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
 # Slots the dialogue reads and writes (declared in domain.yml).
-SLOTS = ("language", "country", "menu", "resume")
+SLOTS = ("language", "country", "menu", "resume", "country_guess")
 
 MAIN_MENU = (
     ("option_helpline", "need_helpline"),
@@ -31,6 +35,7 @@ MAIN_MENU = (
     ("option_language", "change_language"),
 )
 CONFIRM_STOP_MENU = (("option_yes", "stop_confirmed"), ("option_no", "stop_cancelled"))
+CONFIRM_COUNTRY_MENU = (("option_yes", "country_confirmed"), ("option_no", "country_rejected"))
 # Needs that are answered with the child's helpline, so they need a country first.
 NEEDS_HELPLINE = ("need_helpline", "talk_to_human", "online_sexual_abuse", "cyberbullying", "report_content")
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
@@ -61,6 +66,7 @@ class Turn:
     intent: Optional[str] = None
     slots: Mapping[str, Any] = field(default_factory=dict)
     metadata: Optional[Mapping[str, Any]] = None
+    now: Optional[dt.datetime] = None  # aware; None means the current time (tests pass a fixed one)
 
 
 @dataclass
@@ -69,6 +75,9 @@ class Outcome:
     language: str
     messages: list[BotMessage] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)  # every slot in SLOTS, as it is now
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    channel: Optional[str] = None  # sms, whatsapp, telegram; None for web chats
+    country_assumed: bool = False  # the country came from the channel this turn, not from the child
 
 
 def parse_choice(text: str) -> Optional[int]:
@@ -116,14 +125,17 @@ class Dialogue:
     def respond(self, turn: Turn) -> Outcome:
         hints = ChannelHints.lenient(turn.metadata)
         slots = {name: turn.slots.get(name) for name in SLOTS}
-        if not slots["country"] and hints.country:
+        country_assumed = not slots["country"] and bool(hints.country)
+        if country_assumed:
             slots["country"] = hints.country
         decision = self.detector.decide(
             turn.text, LanguageHints(current=slots["language"], declared=hints.language, country=slots["country"])
         )
         slots["language"] = decision.language
         need = self._need(turn, slots)
-        outcome = Outcome(need=need, language=decision.language, slots=slots)
+        outcome = Outcome(need=need, language=decision.language, slots=slots, channel=hints.channel, country_assumed=country_assumed)
+        if turn.now:
+            outcome.now = turn.now
         pending_menu, slots["menu"] = slots["menu"], None
         self._reply(need, turn, outcome, pending_menu)
         outcome.language = slots["language"]
@@ -142,7 +154,7 @@ class Dialogue:
         menu = slots["menu"]
         if number is not None:
             return f"choice:{number}" if menu else "out_of_scope"
-        if menu == "country" and intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
+        if menu in ("country", "confirm_country") and intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
             return "give_country"
         return intent if intent not in UNCLEAR_INTENTS else "out_of_scope"
 
@@ -168,6 +180,8 @@ class Dialogue:
             if need != "need_helpline":
                 say(need)
             self._contact_or_ask(out, need)
+            if need == "report_content":
+                self._hotline(out)
         elif need == "give_country":
             self._give_country(turn, out, pending_menu)
         elif need == "change_language":
@@ -195,14 +209,25 @@ class Dialogue:
         """The child's helpline, or an honest 'none yet', or (if we don't know the country) a question."""
         lang, country = out.slots["language"], out.slots["country"]
         entry = self.table.get(country)
-        if entry and entry.helplines:
-            line = entry.helplines[0]
-            notes = " ".join(
-                self.texts.get(key, lang)
-                for key, applies in (("helpline_free", line.free), ("helpline_24_7", line.always_open))
-                if applies
-            )
-            out.messages.append(BotMessage(self.texts.get("helpline_contact", lang, name=line.name, phone=line.phone, notes=notes)))
+        advice = advise(entry, out.channel, out.now) if entry else None
+        if advice:
+            offer = advice.offer
+            notes = [self.texts.get("helpline_free", lang)] if offer.helpline.free else []
+            if offer.state and offer.state.always:
+                notes.append(self.texts.get("helpline_24_7", lang))
+            elif offer.open and offer.state.closes_at:
+                notes.append(self.texts.get("open_until", lang, when=self._when(offer.state.closes_at, out)))
+            elif offer.closed and offer.state.opens_at:
+                notes.append(self.texts.get("closed_now", lang, when=self._when(offer.state.opens_at, out)))
+            text = self.texts.get("helpline_contact", lang, name=offer.helpline.name, how=self._how(offer, lang), notes=" ".join(notes))
+            if out.country_assumed:
+                text += "\n" + self.texts.get("country_assumed", lang, country=self._country_name(country, lang))
+            out.messages.append(BotMessage(text))
+            if advice.open_instead:
+                other = advice.open_instead
+                out.messages.append(BotMessage(self.texts.get("open_instead", lang, name=other.helpline.name, how=self._how(other, lang))))
+            elif offer.closed and need not in CRISIS_INTENTS:
+                out.messages.append(self._emergency_message(out))
         elif country:
             name = self.countries.name(country, self.registry.languages[lang].locale)
             out.messages.append(BotMessage(self.texts.get("no_helpline", lang, country=name)))
@@ -211,30 +236,70 @@ class Dialogue:
         elif ask:
             self._ask_country_if_unknown(out, resume=need)
 
+    def _how(self, offer: Offer, lang: str) -> str:
+        """How to use one contact: "Call 116.", "Write to them on WhatsApp: +254...", a chat link."""
+        contact = offer.contact
+        if contact.method == "whatsapp" and contact.number:
+            return self.texts.get("contact_whatsapp", lang, number=contact.number.e164 or contact.number.dial)
+        if contact.number:
+            return self.texts.get(f"contact_{contact.method}", lang, number=contact.number.dial)
+        if contact.method == "telegram":
+            return self.texts.get("contact_telegram", lang, handle=contact.address)
+        return self.texts.get("contact_chat", lang, url=contact.address)
+
+    def _when(self, moment: dt.datetime, out: Outcome) -> str:
+        """A time in the helpline's zone, in the child's language: "16:15" today, else "Monday 16:15"."""
+        locale = self.registry.languages[out.slots["language"]].locale
+        if moment.date() == out.now.astimezone(moment.tzinfo).date():
+            return format_time(moment, "short", locale=locale)
+        return format_skeleton("EEEEHm", moment, locale=locale)
+
+    def _hotline(self, out: Outcome) -> None:
+        entry = self.table.get(out.slots["country"])
+        if entry and entry.hotline:
+            lang = out.slots["language"]
+            out.messages.append(BotMessage(self.texts.get("hotline", lang, name=entry.hotline.name, url=entry.hotline.report_url)))
+
+    def _country_name(self, code: str, lang: str) -> str:
+        return self.countries.name(code, self.registry.languages[lang].locale)
+
     def _emergency_message(self, out: Outcome) -> BotMessage:
         """The country's emergency number when we have it, else the advice to call the local one."""
         entry = self.table.get(out.slots["country"])
         if entry and entry.emergency:
-            return BotMessage(self.texts.get("emergency_known", out.slots["language"], emergency=entry.emergency[0].number))
+            return BotMessage(self.texts.get("emergency_known", out.slots["language"], emergency=entry.emergency[0].number.dial))
         return BotMessage(self.texts.get("emergency_unknown", out.slots["language"]))
 
     def _ask_country_if_unknown(self, out: Outcome, resume: Optional[str]) -> None:
+        """Ask, with a numbered list of the countries most likely for the conversation's language."""
         if not out.slots["country"]:
-            out.messages.append(BotMessage(self.texts.get("ask_country", out.slots["language"])))
-            out.slots["menu"], out.slots["resume"] = "country", resume
+            lang = out.slots["language"]
+            choices = tuple((self._country_name(code, lang), code) for code in self._likely_countries(lang))
+            self._menu(out, "country", self.texts.get("ask_country", lang), choices, translate=False)
+            out.slots["resume"] = resume
+
+    def _likely_countries(self, lang: str) -> list[str]:
+        return [code for code in self.registry.languages[lang].countries if code in self.table]
 
     def _give_country(self, turn: Turn, out: Outcome, pending_menu: Optional[str]) -> None:
-        found = self.countries.find(turn.text)
+        found = self.countries.match(turn.text)
         lang = out.slots["language"]
         if not found:
             out.messages.append(BotMessage(self.texts.get("country_unknown", lang)))
             out.slots["menu"] = "country"
             return
-        out.slots["country"] = found
-        name = self.countries.name(found, self.registry.languages[lang].locale)
-        out.messages.append(BotMessage(self.texts.get("country_set", lang, country=name)))
+        if not found.sure:  # a typo or a demonym: check before relying on it
+            out.slots["country_guess"] = found.code
+            self._menu(out, "confirm_country", self.texts.get("confirm_country", lang, country=self._country_name(found.code, lang)), CONFIRM_COUNTRY_MENU)
+            return
+        self._set_country(found.code, turn, out)
+
+    def _set_country(self, code: str, turn: Turn, out: Outcome) -> None:
+        out.slots["country"], out.slots["country_guess"] = code, None
+        lang = out.slots["language"]
+        out.messages.append(BotMessage(self.texts.get("country_set", lang, country=self._country_name(code, lang))))
         resume, out.slots["resume"] = out.slots["resume"], None
-        if resume and pending_menu == "country":
+        if resume:
             self._reply(resume, turn, out, None)
 
     def _change_language(self, turn: Turn, out: Outcome) -> None:
@@ -262,25 +327,36 @@ class Dialogue:
         out.slots["menu"] = name
 
     def _menu_choice(self, number: int, turn: Turn, out: Outcome, menu: Optional[str]) -> None:
-        options = self._menu_options(menu)
+        options = self._menu_options(menu, out.slots["language"])
         if not 1 <= number <= len(options):
             self._reply("out_of_scope", turn, out, None)
             return
         target = options[number - 1]
         if menu == "language":
             self._set_language(target, out)
+        elif menu == "country":
+            self._set_country(target, turn, out)
+        elif target == "country_confirmed" and out.slots["country_guess"]:
+            self._set_country(out.slots["country_guess"], turn, out)
+        elif target == "country_rejected":
+            out.slots["country_guess"] = None
+            self._ask_country_if_unknown(out, out.slots["resume"])
         elif target == "stop_confirmed":
             out.messages.append(BotMessage(self.texts.get("stopped", out.slots["language"])))
-            out.slots.update(country=None, menu=None, resume=None)
+            out.slots.update(country=None, menu=None, resume=None, country_guess=None)
         elif target == "stop_cancelled":
             out.messages.append(BotMessage(self.texts.get("not_stopped", out.slots["language"])))
         else:
             out.need = target
             self._reply(target, turn, out, None)
 
-    def _menu_options(self, menu: Optional[str]) -> list[str]:
+    def _menu_options(self, menu: Optional[str], lang: str) -> list[str]:
         if menu == "language":
             return self.registry.codes
+        if menu == "country":
+            return self._likely_countries(lang)
+        if menu == "confirm_country":
+            return [need for _, need in CONFIRM_COUNTRY_MENU]
         if menu == "confirm_stop":
             return [need for _, need in CONFIRM_STOP_MENU]
         if menu == "main":

@@ -1,4 +1,4 @@
-"""What a channel tells us about a child besides their words: language, country, phone number."""
+"""What a channel tells us about a child besides their words: language, country, phone, channel."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Mapping, Optional
 
 from bot.countries import from_phone, is_country_code
 
-HINT_KEYS = ("language", "country", "phone")
+HINT_KEYS = ("language", "country", "phone", "channel")
+CHANNELS = ("sms", "whatsapp", "telegram", "web")  # what metadata.channel may say
 
 
 class BadHints(ValueError):
@@ -18,6 +19,7 @@ class BadHints(ValueError):
 class ChannelHints:
     language: Optional[str] = None  # as declared, e.g. "pt-BR"; normalised by the language registry
     country: Optional[str] = None  # ISO 3166-1 alpha-2, from the phone number or an explicit hint
+    channel: Optional[str] = None  # one of CHANNELS: decides which way to reach a helpline comes first
 
     @classmethod
     def from_metadata(cls, metadata: Optional[Mapping[str, Any]]) -> "ChannelHints":
@@ -44,7 +46,10 @@ class ChannelHints:
             if phone_country is None:
                 raise BadHints("metadata.phone must be an international number such as '+254...'")
             country = phone_country
-        return cls(language=metadata.get("language") or None, country=country)
+        channel = metadata.get("channel")
+        if channel is not None and channel not in CHANNELS:
+            raise BadHints(f"metadata.channel must be one of {', '.join(CHANNELS)}")
+        return cls(language=metadata.get("language") or None, country=country, channel=channel)
 
     @classmethod
     def lenient(cls, metadata: Optional[Mapping[str, Any]]) -> "ChannelHints":

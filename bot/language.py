@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
+import pycountry
 from babel import Locale
 from babel.languages import get_official_languages
 from langdetect import DetectorFactory, detect_langs
@@ -52,6 +53,7 @@ class Language:
     code: str
     name: str  # as the language calls itself
     locales: tuple[Locale, ...]  # the first is the main one; others add spellings (zh_Hant...)
+    countries: tuple[str, ...] = ()  # offered first when we must ask a child where they are
 
     @property
     def locale(self) -> Locale:
@@ -75,7 +77,10 @@ class LanguageRegistry:
                 locales = tuple(Locale.parse(str(tag)) for tag in (tags if isinstance(tags, list) else [tags]))
             except (ValueError, TypeError) as exc:
                 raise source.error(entries, code, f"languages.{code}.babel", f"unknown locale ({exc})") from exc
-            self.languages[str(code)] = Language(str(code), entry["name"], locales)
+            countries = entry.get("countries", [])
+            if not isinstance(countries, list) or not all(isinstance(c, str) and c.isupper() and pycountry.countries.get(alpha_2=c) for c in countries):
+                raise source.error(entry, "countries", f"languages.{code}.countries", "must be a list of ISO 3166-1 alpha-2 codes")
+            self.languages[str(code)] = Language(str(code), entry["name"], locales, tuple(countries))
         self.default = str(source.data.get("default", next(iter(self.languages))))
         if self.default not in self.languages:
             raise source.error(source.data, "default", "default", f"'{self.default}' is not one of the languages")

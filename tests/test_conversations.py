@@ -32,7 +32,7 @@ def test_english_greeting_then_menu_choice(bot):
 
 def test_spanish_child_gets_the_helpline_of_spain(bot):
     replies = bot.say(new_sender(), "ayuda porfa necesito hablar con alguien", {"country": "ES"})
-    assert "116 111" in texts(replies)
+    assert "900 20 20 10" in texts(replies)  # ANAR, free and 24/7
     assert "ayuda" in texts(replies).lower() or "puedes" in texts(replies).lower()
 
 
@@ -116,3 +116,24 @@ def test_bad_input_gets_a_kind_reply(bot, message):
 def test_malformed_requests_get_400_with_a_reason(bot, raw):
     status, body = bot.post(raw)
     assert status == 400 and body.get("error"), (status, body)
+
+
+# Three children, three languages, three ways of telling us where they are; each ends with the number.
+def test_spanish_child_picks_the_country_from_the_numbered_list(bot):
+    sender = new_sender()
+    asked = bot.say(sender, "necesito ayuda porfa")
+    assert "1. España" in texts(asked) and "2. México" in texts(asked)
+    answered = bot.say(sender, "2")
+    assert "800-911-2000" in texts(answered)
+
+
+def test_french_child_names_the_country(bot):
+    sender = new_sender()
+    bot.say(sender, "jai besoin dun numero pour parler a quelquun")
+    answered = bot.say(sender, "je suis en france")
+    assert "119" in texts(answered)
+
+
+def test_swahili_child_on_sms_is_routed_by_phone_number(bot):
+    replies = bot.say(new_sender(), "nataka msaada tafadhali", {"phone": "+255621234567", "channel": "sms"})
+    assert "116" in texts(replies) and "Tanzania" in texts(replies)  # and says which country it assumed

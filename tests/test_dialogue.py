@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Optional
 
 import pytest
@@ -17,13 +18,14 @@ def dialogue() -> Dialogue:
 class Chat:
     """One child's conversation: keeps the slots between turns like Rasa's tracker does."""
 
-    def __init__(self, dialogue: Dialogue, metadata: Optional[dict] = None, **slots: Any) -> None:
+    def __init__(self, dialogue: Dialogue, metadata: Optional[dict] = None, now: Optional[dt.datetime] = None, **slots: Any) -> None:
         self.dialogue = dialogue
         self.metadata = metadata
+        self.now = now
         self.slots: dict[str, Any] = dict(slots)
 
     def say(self, text: str, intent: Optional[str] = None) -> Outcome:
-        outcome = self.dialogue.respond(Turn(text=text, intent=intent, slots=self.slots, metadata=self.metadata))
+        outcome = self.dialogue.respond(Turn(text=text, intent=intent, slots=self.slots, metadata=self.metadata, now=self.now))
         self.slots = outcome.slots
         return outcome
 
@@ -111,9 +113,112 @@ def test_an_unknown_country_is_asked_again(dialogue):
 
 
 def test_a_country_without_a_helpline_still_gets_the_emergency_number(dialogue):
-    outcome = Chat(dialogue, metadata={"country": "MX"}).say("ayuda porfa necesito un numero", "need_helpline")
+    assert "YE" in dialogue.table and not dialogue.table.get("YE").helplines
+    outcome = Chat(dialogue, language="en", metadata={"country": "YE"}).say("need a number", "need_helpline")
     text = Chat.text(outcome)
-    assert "911" in text and "México" in text
+    assert "199" in text and dialogue.texts.get("no_helpline", "en", country="Yemen") in text
+
+
+def test_a_country_missing_from_the_table_gets_honesty_and_the_local_emergency_advice(dialogue):
+    assert "NE" not in dialogue.table
+    outcome = Chat(dialogue, language="fr", metadata={"country": "NE"}).say("aidez moi svp", "need_helpline")
+    texts = [m.text for m in outcome.messages]
+    assert texts == [
+        dialogue.texts.get("no_helpline", "fr", country="Niger"),
+        dialogue.texts.get("emergency_unknown", "fr"),
+    ]
+
+
+# -- which number, how, and open now (issue 3) -------------------------------------------------
+
+NAIROBI_NOON = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+BERLIN_MORNING = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))  # a Wednesday
+
+
+def test_a_child_on_sms_gets_a_number_to_call_and_is_told_it_is_free(dialogue):
+    outcome = Chat(dialogue, language="sw", metadata={"phone": "+254712345678", "channel": "sms"}, now=NAIROBI_NOON).say(
+        "nipe namba ya msaada", "need_helpline"
+    )
+    first = outcome.messages[0].text
+    assert "116" in first and dialogue.texts.get("contact_phone", "sw", number="116") in first
+    assert dialogue.texts.get("helpline_free", "sw") in first and dialogue.texts.get("helpline_24_7", "sw") in first
+    assert dialogue.texts.get("country_assumed", "sw", country="Kenya") in first  # from the phone number: say so
+    assert len(first) <= 320
+
+
+def test_a_closed_line_says_when_it_opens_in_the_childs_language_and_what_to_do_meanwhile(dialogue):
+    outcome = Chat(dialogue, language="de", country="DE", now=BERLIN_MORNING).say("ich brauch eine nummer", "need_helpline")
+    text = Chat.text(outcome)
+    assert "116 111" in text
+    assert dialogue.texts.get("closed_now", "de", when="14:00") in text  # Nummer gegen Kummer opens at 14:00
+    assert "112" in text  # nothing else open: the emergency number, for danger
+
+
+def test_an_open_line_with_hours_says_until_when(dialogue):
+    afternoon = BERLIN_MORNING.replace(hour=15)
+    outcome = Chat(dialogue, language="de", country="DE", now=afternoon).say("nummer bitte", "need_helpline")
+    assert dialogue.texts.get("open_until", "de", when="20:00") in outcome.messages[0].text
+
+
+def test_a_child_on_telegram_gets_the_open_way_first(dialogue):
+    night = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    outcome = Chat(dialogue, language="en", country="NO", metadata={"channel": "telegram"}, now=night).say("help", "need_helpline")
+    assert "116 111" in outcome.messages[0].text  # the chat is closed at night, the phone is open 24/7
+
+
+def test_reporting_abuse_images_gives_the_national_hotline(dialogue):
+    outcome = Chat(dialogue, language="en", country="GB").say("i found child abuse pics online", "report_content")
+    text = Chat.text(outcome)
+    hotline = dialogue.table.get("GB").hotline
+    assert hotline.name in text and hotline.report_url in text and "0800 1111" in text
+
+
+def test_the_country_question_is_a_numbered_list_for_the_language(dialogue):
+    chat = Chat(dialogue, language="es")
+    asked = chat.say("necesito ayuda", "need_helpline")
+    menu = asked.messages[-1]
+    assert asked.slots["menu"] == "country" and "1. España" in menu.text and "2. México" in menu.text
+    answered = chat.say("2", "choose_option")
+    assert answered.slots["country"] == "MX" and "800-911-2000" in Chat.text(answered)
+
+
+def test_a_guessed_country_is_confirmed_first_and_can_be_corrected(dialogue):
+    chat = Chat(dialogue, language="en")
+    chat.say("help", "need_helpline")
+    guess = chat.say("im kenyan", "give_country")
+    assert guess.slots["country"] is None and guess.slots["country_guess"] == "KE"
+    assert guess.messages[-1].text.startswith(dialogue.texts.get("confirm_country", "en", country="Kenya"))
+    no = chat.say("2", "choose_option")
+    assert no.slots["country"] is None and no.slots["menu"] == "country"
+    assert chat.say("kenyaa", "give_country").slots["country_guess"] == "KE"  # a typo: a guess too
+    yes = chat.say("1", "choose_option")
+    assert yes.slots["country"] == "KE" and "116" in Chat.text(yes)
+
+
+def test_the_child_can_correct_an_assumed_country(dialogue):
+    chat = Chat(dialogue, language="en", metadata={"phone": "+447400123456"})
+    assert "0800 1111" in Chat.text(chat.say("i need a helpline", "need_helpline"))
+    moved = chat.say("im in ireland actually", "give_country")
+    assert moved.slots["country"] == "IE"
+    assert "1800 66 66 66" in Chat.text(chat.say("number please", "need_helpline"))
+
+
+@pytest.mark.parametrize(
+    "language, country, text, number",
+    [
+        ("fr", "FR", "j'ai besoin d'aide", "119"),
+        ("ar", "EG", "محتاج رقم مساعدة", "16000"),
+        ("pt", "BR", "preciso de ajuda", "100"),
+        ("es", "ES", "necesito ayuda", "900 20 20 10"),
+    ],
+)
+def test_conversations_in_several_languages_end_with_the_right_number(dialogue, language, country, text, number):
+    chat = Chat(dialogue, language=language)
+    chat.say(text, "need_helpline")
+    name = dialogue.countries.name(country, dialogue.registry.languages[language].locale)
+    outcome = chat.say(name, "give_country")
+    assert outcome.slots["country"] == country and outcome.language == language
+    assert number in Chat.text(outcome)
 
 
 def test_change_language_by_menu(dialogue):
