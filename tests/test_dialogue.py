@@ -284,3 +284,13 @@ def test_parse_choice(text, number):
 @pytest.mark.parametrize("text", ["", "two", "2 please", "123", "1.5", "-1"])
 def test_parse_choice_refuses_non_numbers(text):
     assert parse_choice(text) is None
+
+
+def test_every_helpline_reply_fits_an_sms_for_every_country_and_language(dialogue):
+    night = dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.timezone.utc)  # closed lines add when they open
+    for lang in dialogue.registry.codes:
+        for code in dialogue.table.codes:
+            outcome = Chat(dialogue, language=lang, metadata={"country": code, "channel": "sms"}, now=night).say("...", "report_content")
+            assert outcome.messages, (lang, code)
+            for message in outcome.messages:
+                assert 0 < len(message.text) <= 320, (lang, code, message.text)
