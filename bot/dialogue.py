@@ -39,6 +39,14 @@ CONFIRM_COUNTRY_MENU = (("option_yes", "country_confirmed"), ("option_no", "coun
 # Needs that are answered with the child's helpline, so they need a country first.
 NEEDS_HELPLINE = ("need_helpline", "talk_to_human", "online_sexual_abuse", "cyberbullying", "report_content")
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
+# Channel commands (Telegram's /start, /helpline...) passed as metadata.command: the need they ask for.
+COMMANDS = {
+    "start": "greet",
+    "language": "change_language",
+    "helpline": "need_helpline",
+    "stop": "stop_delete",
+    "delete": "stop_delete",
+}
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,9 @@ class Dialogue:
 
     def _need(self, turn: Turn, slots: dict[str, Any]) -> str:
         """The need to answer: crisis first, then a menu answer, then the classifier's intent."""
+        command = (turn.metadata or {}).get("command")
+        if command in COMMANDS:  # /helpline, /stop... typed on Telegram: the child said what they want
+            return COMMANDS[command]
         if not turn.text:
             return "empty_message"
         if not has_words(turn.text) and turn.intent in UNCLEAR_INTENTS:
@@ -196,6 +207,30 @@ class Dialogue:
         else:
             say("out_of_scope")
             self._main_menu(out)
+
+    def fallback(self, text: str, metadata: Optional[Mapping[str, Any]], now: Optional[dt.datetime] = None) -> list[BotMessage]:
+        """What a channel sends when Rasa or the action server fails or is too slow.
+
+        Never silence: the helpline and the emergency number of the child's country (or the
+        advice to call the local one), in the best language known from the text and the hints.
+        """
+        hints = ChannelHints.lenient(metadata)
+        language = self.detector.decide(text, LanguageHints(declared=hints.language, country=hints.country)).language
+        slots: dict[str, Any] = {name: None for name in SLOTS}
+        slots.update(language=language, country=hints.country)
+        out = Outcome(need="fallback", language=language, slots=slots, channel=hints.channel)
+        if now:
+            out.now = now
+        out.messages.append(BotMessage(self.texts.get("fallback_intro", language)))
+        self._contact_or_ask(out, "danger_now", ask=False)
+        out.messages.append(self._emergency_message(out))
+        return out.messages
+
+    def only_words(self, metadata: Optional[Mapping[str, Any]]) -> BotMessage:
+        """The kind answer to a picture, sticker or voice message: we don't look at them or keep them."""
+        hints = ChannelHints.lenient(metadata)
+        language = self.registry.normalise(hints.language) or next(iter(self.registry.of_country(hints.country)), self.registry.default)
+        return BotMessage(self.texts.get("only_words", language))
 
     # -- pieces of replies ------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Collection, Mapping, Optional
 
 from bot.countries import from_phone, is_country_code
 
@@ -58,3 +58,18 @@ class ChannelHints:
             return cls.from_metadata(metadata)
         except BadHints:
             return cls()
+
+
+def deep_link_hints(payload: str, language_codes: Collection[str]) -> dict[str, str]:
+    """Hints from a Telegram deep link such as t.me/bot?start=KE_sw: a country code and/or a language.
+
+    Helplines put these links on their own pages, so a child arriving from Kenya's page in Swahili
+    starts in Swahili with Kenya's numbers. Anything unrecognised is ignored.
+    """
+    hints: dict[str, str] = {}
+    for part in payload.replace("-", "_").split("_")[:3]:
+        if part.isupper() and is_country_code(part):
+            hints.setdefault("country", part)
+        elif part.lower() in language_codes:
+            hints.setdefault("language", part.lower())
+    return hints

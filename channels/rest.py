@@ -8,7 +8,6 @@ shortcut), bounds the length of messages, and accepts hints in ``metadata``: ``l
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from typing import Any, Awaitable, Callable, Optional
@@ -20,6 +19,7 @@ from sanic.response import HTTPResponse
 
 from bot.hints import BadHints, ChannelHints
 from bot.input_text import clean
+from channels.webhook import webhook_blueprint
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +61,7 @@ class RestChannel(InputChannel):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        module = inspect.getmodule(self)
-        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", module.__name__ if module else None)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = webhook_blueprint(self)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

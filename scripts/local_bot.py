@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import yaml
+
 from bot import PROJECT_ROOT
+from channels.active_credentials import active
 
 VENV_BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
@@ -61,8 +64,12 @@ class RunningBot:
 
     base_url: str
     server: subprocess.Popen
-    actions: subprocess.Popen
+    actions: Optional[subprocess.Popen]  # None when started without one (to test that failure)
     started_in_s: float  # from launch until both servers answer
+    log: Path  # the Rasa server's output
+
+    def webhook(self, channel: str) -> str:
+        return f"{self.base_url}/webhooks/{channel}/webhook"
 
     def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
         status, raw = http("POST", f"{self.base_url}/webhooks/rest/webhook", body, {"Content-Type": content_type})
@@ -85,28 +92,48 @@ def _start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
 
 
 @contextmanager
-def running_bot(folder: Path, model: Path = MODEL) -> Iterator[RunningBot]:
-    """The bot with the rest channel and in-memory stores; logs go to ``folder``."""
+def running_bot(
+    folder: Path,
+    model: Path = MODEL,
+    credentials: Optional[str] = None,
+    env: Optional[dict[str, str]] = None,
+    with_actions: bool = True,
+    endpoints_extra: str = "",
+) -> Iterator[RunningBot]:
+    """The bot, by default with the project's credentials.yml and in-memory stores; logs in ``folder``.
+
+    ``credentials`` replaces credentials.yml (YAML text), ``env`` adds environment variables,
+    ``with_actions=False`` leaves the action endpoint dead, ``endpoints_extra`` adds to endpoints.yml.
+    """
     actions_port, rasa_port = free_port(), free_port()
     endpoints = folder / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{endpoints_extra}')
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    if credentials is None:  # as `make run` does: the configured channels of credentials.yml
+        project = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
+        credentials = yaml.safe_dump(active(project, env)[0])
+    credentials_path = folder / "credentials.yml"
+    credentials_path.write_text(credentials)
     rasa = str(VENV_BIN / "rasa")
     launched = time.monotonic()
-    actions = _start([rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env)
+    actions = None
+    if with_actions:
+        actions = _start([rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env)
     server = _start(
-        [rasa, "run", "--model", str(model), "--credentials", "credentials.yml", "--endpoints", str(endpoints),
+        [rasa, "run", "--model", str(model), "--credentials", str(credentials_path), "--endpoints", str(endpoints),
          "--interface", "127.0.0.1", "--port", str(rasa_port)],
         folder / "rasa.log", env,
     )
+    processes = [p for p in (server, actions) if p is not None]
     try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, folder / "actions.log")
+        if actions is not None:
+            wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, folder / "actions.log")
         wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", server, folder / "rasa.log")
-        yield RunningBot(f"http://127.0.0.1:{rasa_port}", server, actions, time.monotonic() - launched)
+        yield RunningBot(f"http://127.0.0.1:{rasa_port}", server, actions, time.monotonic() - launched, folder / "rasa.log")
     finally:
-        for process in (server, actions):
+        for process in processes:
             process.terminate()
-        for process in (server, actions):
+        for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -8,10 +8,13 @@ mode=${1:-run}
 actions_pid=$!
 trap 'kill $actions_pid 2>/dev/null || true' EXIT INT TERM
 
+mkdir -p .rasa
+.venv/bin/python -m channels.active_credentials credentials.yml > .rasa/credentials.active.yml
+
 if [ "$mode" = shell ]; then
   .venv/bin/rasa shell --model models/helpline.tar.gz --endpoints endpoints.yml
 else
   echo "The bot answers at http://127.0.0.1:5005/webhooks/rest/webhook"
-  .venv/bin/rasa run --model models/helpline.tar.gz --credentials credentials.yml \
+  .venv/bin/rasa run --model models/helpline.tar.gz --credentials .rasa/credentials.active.yml \
     --endpoints endpoints.yml --interface 127.0.0.1 --port 5005
 fi

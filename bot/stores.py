@@ -1,0 +1,241 @@
+"""The small stores the messaging channels need: webhook dedupe and the sender address book.
+
+Each store has two implementations behind one interface:
+
+* in memory — the embedded default, so the local quick start needs no Redis. It lives in one
+  process: with several workers or a restart, a retried webhook may be processed twice and a
+  reply address may be lost.
+* Redis — for deployments, shared by every worker and surviving restarts. It uses redis-py's
+  asyncio client because the channels run inside Sanic's event loop.
+
+``stores_from_env`` picks Redis when ``REDIS_URL`` is set and memory otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+
+DEFAULT_PREFIX = "helpline:"
+MAX_MEMORY_ENTRIES = 100_000
+
+
+@runtime_checkable
+class Dedupe(Protocol):
+    """Telegram and Twilio retry a webhook they think failed; each update must be handled once."""
+
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        """True the first time ``key`` is seen within ``ttl_s`` seconds, False for repeats."""
+        ...
+
+
+@runtime_checkable
+class AddressBook(Protocol):
+    """Rasa only sees a hashed sender id; replying needs the real chat id or phone number.
+
+    The real address is kept only as long as a reply may be needed (``ttl_s``), then forgotten.
+    """
+
+    async def remember(self, sender_id: str, address: str, ttl_s: int) -> None:
+        """Store (or refresh) the address for ``sender_id`` for ``ttl_s`` seconds."""
+        ...
+
+    async def lookup(self, sender_id: str) -> Optional[str]:
+        """The address for ``sender_id``, or None when unknown or expired."""
+        ...
+
+    async def forget(self, sender_id: str) -> None:
+        """Drop the address now (e.g. when the conversation ends)."""
+        ...
+
+
+def _check_ttl(ttl_s: int) -> int:
+    if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or ttl_s < 1:
+        raise ValueError(f"ttl_s must be a whole number of seconds >= 1, not {ttl_s!r}")
+    return ttl_s
+
+
+# --- in memory -------------------------------------------------------------------------------
+
+
+class _ExpiringDict:
+    """A dict whose entries expire, bounded so a flood of keys cannot exhaust memory.
+
+    Expired entries are removed lazily on access (from the oldest end, which is cheap); when
+    still full, the oldest written entries are dropped. Not thread-safe, but safe within one
+    event loop: no method awaits, so check-and-set cannot interleave.
+    """
+
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be >= 1, not {max_entries!r}")
+        self._max = max_entries
+        self._clock = clock
+        self._entries: Dict[str, Tuple[float, str]] = {}  # key -> (expires_at, value), write order
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _evict_expired(self, now: float) -> None:
+        entries = self._entries
+        while entries:
+            oldest = next(iter(entries))
+            if entries[oldest][0] > now:
+                break
+            del entries[oldest]
+
+    def get(self, key: str) -> Optional[str]:
+        now = self._clock()
+        self._evict_expired(now)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= now:
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def set(self, key: str, value: str, ttl_s: int, only_if_absent: bool = False) -> bool:
+        """Store ``value``; with ``only_if_absent``, only when no live entry exists. True if stored."""
+        if only_if_absent and self.get(key) is not None:
+            return False
+        now = self._clock()
+        self._evict_expired(now)
+        self._entries.pop(key, None)  # re-inserting moves the key to the newest end
+        while len(self._entries) >= self._max:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (now + ttl_s, value)
+        return True
+
+    def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class MemoryDedupe:
+    """Dedupe in this process's memory (local quick start)."""
+
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen = _ExpiringDict(max_entries, clock)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        return self._seen.set(key, "1", _check_ttl(ttl_s), only_if_absent=True)
+
+
+class MemoryAddressBook:
+    """Address book in this process's memory (local quick start)."""
+
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._addresses = _ExpiringDict(max_entries, clock)
+
+    def __len__(self) -> int:
+        return len(self._addresses)
+
+    async def remember(self, sender_id: str, address: str, ttl_s: int) -> None:
+        self._addresses.set(sender_id, address, _check_ttl(ttl_s))
+
+    async def lookup(self, sender_id: str) -> Optional[str]:
+        return self._addresses.get(sender_id)
+
+    async def forget(self, sender_id: str) -> None:
+        self._addresses.delete(sender_id)
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+
+class RedisDedupe:
+    """Dedupe shared by all workers: ``SET <prefix>dedupe:<key> 1 NX EX ttl`` is atomic."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}dedupe:{key}"
+
+    async def first_time(self, key: str, ttl_s: int) -> bool:
+        stored = await self.client.set(self._key(key), 1, nx=True, ex=_check_ttl(ttl_s))
+        return bool(stored)
+
+
+class RedisAddressBook:
+    """Address book shared by all workers, under ``<prefix>address:<sender_id>`` with EX ttl."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, sender_id: str) -> str:
+        return f"{self.prefix}address:{sender_id}"
+
+    async def remember(self, sender_id: str, address: str, ttl_s: int) -> None:
+        await self.client.set(self._key(sender_id), address, ex=_check_ttl(ttl_s))
+
+    async def lookup(self, sender_id: str) -> Optional[str]:
+        value = await self.client.get(self._key(sender_id))
+        if isinstance(value, bytes):  # a client without decode_responses
+            return value.decode("utf-8")
+        return value
+
+    async def forget(self, sender_id: str) -> None:
+        await self.client.delete(self._key(sender_id))
+
+
+# --- choosing from the environment -----------------------------------------------------------
+
+
+@dataclass
+class Stores:
+    dedupe: Dedupe
+    addresses: AddressBook
+    backend: str  # "redis" or "memory"
+    client: Optional[aioredis.Redis] = field(default=None, repr=False)  # the Redis client, if any
+
+    async def close(self) -> None:
+        """Release the Redis connections (call on server shutdown); nothing to do in memory."""
+        if self.client is not None:
+            await self.client.close()
+
+
+def _redis_client(url: str) -> aioredis.Redis:
+    """A client for ``url``; connects lazily, on first use, inside the running event loop."""
+    try:
+        client = aioredis.from_url(url, decode_responses=True)
+        path = urlsplit(url).path.strip("/")
+    except ValueError as error:  # redis-py's reasons name the scheme or port, never the password
+        raise ValueError(
+            f"REDIS_URL is not a valid Redis URL ({error}); expected e.g. redis://127.0.0.1:6379/0"
+        ) from None
+    if url.startswith(("redis://", "rediss://")) and path and not path.isdigit():
+        # redis-py silently falls back to db 0 here, which would mix data with another app's
+        raise ValueError(f"REDIS_URL's database must be a number, as in redis://host:6379/0, not {path!r}")
+    return client
+
+
+def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: str = DEFAULT_PREFIX) -> Stores:
+    """Redis stores when ``REDIS_URL`` is set (and not blank), in-memory ones otherwise.
+
+    Every Redis key lives under ``prefix`` so the bot can share a Redis with other software.
+    A malformed ``REDIS_URL`` raises ``ValueError`` at start-up rather than at the first message.
+    """
+    url = (environ.get("REDIS_URL") or "").strip()
+    if not url:
+        return Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory")
+    client = _redis_client(url)
+    return Stores(
+        dedupe=RedisDedupe(client, prefix),
+        addresses=RedisAddressBook(client, prefix),
+        backend="redis",
+        client=client,
+    )

@@ -1,0 +1,106 @@
+"""Running one child's message through Rasa off the webhook request: in order, on time, never silent.
+
+Telegram and Twilio retry a webhook that is slow to answer, so the channels acknowledge at once and
+handle the message in a task. The tasks of one sender run one after another, in arrival order, so a
+burst of short messages is answered in order. If Rasa raises, takes longer than the channel's
+limit, or answers nothing (the action server is down), the child still gets their helpline and
+emergency number from the routing table (``Dialogue.fallback``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import abstractmethod
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+from bot.dialogue import BotMessage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 5.0
+
+
+class CountingOutput(OutputChannel):
+    """An output channel that counts what it delivered, so a silent turn can be noticed."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    @abstractmethod
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+        """Send one message (buttons as Rasa gives them: title and payload)."""
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.deliver(recipient_id, text, ())
+        self.sent += 1
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.deliver(recipient_id, text, buttons)
+        self.sent += 1
+
+    async def send_messages(self, recipient_id: str, messages: Sequence[BotMessage]) -> None:
+        for message in messages:
+            buttons = [{"title": choice.title, "payload": choice.payload} for choice in message.choices]
+            await self.send_text_with_buttons(recipient_id, message.text, buttons)
+
+
+class SenderQueues:
+    """Runs each sender's turns one at a time, in the order they arrived; other senders run freely."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, int] = {}  # turns submitted and not finished, per sender
+        self._tasks: set[asyncio.Task] = set()
+
+    def submit(self, sender_id: str, work: Callable[[], Awaitable[None]]) -> asyncio.Task:
+        lock = self._locks.setdefault(sender_id, asyncio.Lock())
+        self._pending[sender_id] = self._pending.get(sender_id, 0) + 1
+
+        async def run() -> None:
+            try:
+                async with lock:  # asyncio.Lock wakes waiters first-come, first-served
+                    await work()
+            finally:
+                self._pending[sender_id] -= 1
+                if not self._pending[sender_id]:  # nobody waits: forget the sender
+                    del self._pending[sender_id], self._locks[sender_id]
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for every submitted turn (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def answer(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    message: UserMessage,
+    output: CountingOutput,
+    fallback: Callable[[], list[BotMessage]],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    before: Optional[list[BotMessage]] = None,
+) -> None:
+    """One turn: ``before`` (e.g. "I don't look at pictures"), then Rasa's reply, or the fallback."""
+    if before:
+        await output.send_messages(message.sender_id, before)
+    expected = output.sent
+    try:
+        await asyncio.wait_for(on_new_message(message), timeout_s)
+    except asyncio.TimeoutError:
+        logger.warning("Rasa took longer than %.1f s on %s: sending the fallback reply", timeout_s, message.input_channel)
+    except Exception as error:  # noqa: BLE001 - any failure must still leave the child a number
+        logger.error("Rasa failed on %s (%s): sending the fallback reply", message.input_channel, type(error).__name__)
+    if output.sent == expected:
+        try:
+            await output.send_messages(message.sender_id, fallback())
+        except Exception as error:  # noqa: BLE001
+            logger.error("could not send the fallback reply on %s (%s)", message.input_channel, type(error).__name__)

@@ -1,0 +1,217 @@
+"""Telegram, on python-telegram-bot: a verified webhook, exactly-once handling, and replies that
+also work when the server starts the conversation (a counsellor's answer).
+
+Rasa's own Telegram channel never checks the webhook secret and breaks on server-initiated
+messages. Here every update must carry the secret set with ``set_webhook`` (compared in constant
+time, else 403), is handled once (dedupe by ``update_id``), off the request, and answered even if
+Rasa fails. Rasa only ever sees a keyed hash of the chat id.
+
+    python -m channels.telegram set-webhook   # registers PUBLIC_URL/webhooks/telegram/webhook
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import re
+import sys
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+
+from bot.dialogue import COMMANDS, BotMessage
+from bot.hints import deep_link_hints
+from bot.input_text import clean
+from bot.sender_ids import MissingSecret
+from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
+from channels.services import ADDRESS_TTL_S, DEDUPE_TTL_S, ChannelServices, services
+from channels.webhook import webhook_blueprint
+
+logger = logging.getLogger(__name__)
+# httpx logs every request URL at INFO, and Bot API URLs contain the bot's token: never.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")  # Telegram allows 1-256 of these; we want 16+
+_COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.S)
+# Parts of a message that are not words: we never download or keep them.
+_MEDIA = ("photo", "sticker", "voice", "video", "video_note", "audio", "document", "animation", "contact", "location")
+
+
+def read_secret(value: Any, variable: str, pattern: re.Pattern[str]) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise MissingSecret(f"{variable} (used in credentials.yml) is missing or malformed")
+    return value
+
+
+class TelegramOutput(CountingOutput):
+    """Sends to a chat; the chat id is known for replies, looked up for server-initiated messages."""
+
+    def __init__(self, bot: Bot, services: ChannelServices, chat_id: Optional[str] = None) -> None:
+        super().__init__()
+        self._bot, self._services, self._chat_id = bot, services, chat_id
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+        chat_id = self._chat_id or await self._services.stores.addresses.lookup(recipient_id)
+        if chat_id is None:
+            logger.warning("no Telegram chat known for a recipient (expired or deleted); message not sent")
+            return
+        markup = None
+        if buttons:
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(b["title"], callback_data=str(b["payload"])[:64])] for b in buttons])
+        await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
+
+
+class TelegramChannel(InputChannel):
+    """``POST /webhooks/telegram/webhook`` from Telegram's Bot API."""
+
+    def __init__(self, token: str, webhook_secret: str, api_base_url: Optional[str] = None, reply_timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.services = services()
+        base_url = f"{api_base_url.rstrip('/')}/bot" if api_base_url else "https://api.telegram.org/bot"
+        self.bot = Bot(token, base_url=base_url)
+        self._secret = webhook_secret.encode()
+        self._timeout_s = reply_timeout_s
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "TelegramChannel":
+        credentials = credentials or {}
+        return cls(
+            token=read_secret(credentials.get("token"), "TELEGRAM_TOKEN", _TOKEN),
+            webhook_secret=read_secret(credentials.get("webhook_secret"), "TELEGRAM_WEBHOOK_SECRET", _SECRET),
+            api_base_url=credentials.get("api_base_url") or None,
+            reply_timeout_s=float(credentials.get("reply_timeout_s") or DEFAULT_TIMEOUT_S),
+        )
+
+    def get_output_channel(self) -> OutputChannel:
+        return TelegramOutput(self.bot, self.services)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = webhook_blueprint(self)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            given = (request.headers.get(SECRET_HEADER) or "").encode()
+            if not hmac.compare_digest(given, self._secret):
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                payload = json.loads(request.body.decode("utf-8"))
+                update = Update.de_json(payload, self.bot) if isinstance(payload, dict) else None
+            except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+                update = None
+            if update is None:
+                return response.json({"error": "body must be a Telegram Update (JSON object)"}, status=400)
+            if await self.services.stores.dedupe.first_time(f"telegram:{update.update_id}", DEDUPE_TTL_S):
+                self._schedule(update, on_new_message)
+            return response.json({"ok": True})
+
+        return webhook
+
+    def _schedule(self, update: Update, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        if update.my_chat_member:
+            member = update.my_chat_member
+            if member.new_chat_member.status == "kicked":  # the child blocked the bot: forget their chat
+                sender = self.services.sender_ids.of("telegram", str(member.chat.id))
+                asyncio.get_running_loop().create_task(self.services.stores.addresses.forget(sender))
+            return
+        message, text, language = None, None, None
+        if update.callback_query and update.callback_query.message:
+            query = update.callback_query
+            message, text, language = query.message, query.data or "", query.from_user.language_code
+            asyncio.get_running_loop().create_task(self._acknowledge(query.id))
+        elif update.message:
+            message = update.message
+            text = message.text if message.text is not None else message.caption
+            language = message.from_user.language_code if message.from_user else None
+        if message is None or message.chat.type != "private":  # edits, channels, groups: no reply
+            return
+        chat_id = str(message.chat.id)
+        sender = self.services.sender_ids.of("telegram", chat_id)
+
+        async def work() -> None:
+            await self._turn(on_new_message, message, sender, chat_id, text, language)
+
+        self.services.queues.submit(sender, work)
+
+    async def _acknowledge(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError as error:
+            logger.info("callback query not acknowledged (%s)", type(error).__name__)
+
+    async def _turn(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message: Message,
+        sender: str,
+        chat_id: str,
+        text: Optional[str],
+        language: Optional[str],
+    ) -> None:
+        await self.services.stores.addresses.remember(sender, chat_id, ADDRESS_TTL_S)
+        metadata: dict[str, Any] = {"channel": "telegram"}
+        if language:
+            metadata["language"] = language
+        before: list[BotMessage] = []
+        if any(getattr(message, kind, None) for kind in _MEDIA):
+            before.append(self.services.dialogue.only_words(metadata))
+            if not text:  # nothing else to answer
+                await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, before)
+                return
+        command = _COMMAND.match(text or "")
+        if command and command.group(1).lower() in COMMANDS:
+            metadata["command"] = command.group(1).lower()
+            metadata.update(deep_link_hints(command.group(2) or "", self.services.dialogue.registry.codes))
+            text = ""
+        cleaned = clean(text)
+        output = TelegramOutput(self.bot, self.services, chat_id)
+        await answer(
+            on_new_message,
+            UserMessage(cleaned, output, sender, input_channel=self.name(), metadata=metadata),
+            output,
+            lambda: self.services.dialogue.fallback(cleaned, metadata),
+            self._timeout_s,
+            before,
+        )
+
+
+async def set_webhook(environ: dict[str, str]) -> str:
+    """Register this server's webhook with Telegram, with the secret and the updates we handle."""
+    token = read_secret(environ.get("TELEGRAM_TOKEN"), "TELEGRAM_TOKEN", _TOKEN)
+    secret = read_secret(environ.get("TELEGRAM_WEBHOOK_SECRET"), "TELEGRAM_WEBHOOK_SECRET", _SECRET)
+    public = environ.get("PUBLIC_URL", "")
+    if not public.startswith("https://"):
+        raise MissingSecret("PUBLIC_URL must be the https:// address Telegram can reach, e.g. https://bot.example.org")
+    base_url = environ.get("TELEGRAM_API_BASE_URL")
+    url = f"{public.rstrip('/')}/webhooks/telegram/webhook"
+    async with Bot(token, base_url=f"{base_url.rstrip('/')}/bot" if base_url else "https://api.telegram.org/bot") as bot:
+        await bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    return url
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["set-webhook"]:
+        print("usage: python -m channels.telegram set-webhook  (reads TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_URL)")
+        sys.exit(2)
+    try:
+        print("webhook set:", asyncio.run(set_webhook(dict(os.environ))))
+    except (MissingSecret, TelegramError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

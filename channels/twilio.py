@@ -1,0 +1,202 @@
+"""SMS and WhatsApp through Twilio: signed webhooks, exactly-once handling, non-blocking replies.
+
+Rasa's own Twilio channel never checks ``X-Twilio-Signature``, sends with a blocking call and
+crashes on a message without ``Body``. Here each request must carry a valid signature computed on
+the public URL from configuration (403 otherwise), is handled once (dedupe by ``MessageSid``), off
+the request, and answered through Twilio's REST API with the async client, even if Rasa fails.
+SMS replies stay within 3 segments each; WhatsApp media is never downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable, Optional, Sequence
+from urllib.parse import parse_qs
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.countries import from_phone
+from bot.input_text import clean
+from bot.sender_ids import MissingSecret
+from bot.sms import split
+from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
+from channels.services import ADDRESS_TTL_S, DEDUPE_TTL_S, ChannelServices, services
+from channels.webhook import webhook_blueprint
+
+logger = logging.getLogger(__name__)
+# twilio's HTTP clients log each request's body (numbers and text) at INFO: never.
+for _name in ("twilio.http_client", "twilio.async_http_client"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+_SID = re.compile(r"^AC[0-9a-f]{32}$")
+_TOKEN = re.compile(r"^[0-9a-zA-Z]{16,}$")
+_FROM = re.compile(r"^\+[1-9]\d{6,14}$")
+_SMS_SEGMENTS = 3
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _setting(credentials: dict[str, Any], key: str, variable: str, pattern: re.Pattern[str]) -> str:
+    value = credentials.get(key)
+    if not isinstance(value, str) or not pattern.match(value):
+        raise MissingSecret(f"{variable} (used in credentials.yml) is missing or malformed")
+    return value
+
+
+class TwilioOutput(CountingOutput):
+    """Sends through Twilio's REST API without blocking the event loop."""
+
+    def __init__(self, channel: "TwilioChannel", address: Optional[str] = None) -> None:
+        super().__init__()
+        self._channel, self._address = channel, address
+
+    @classmethod
+    def name(cls) -> str:
+        return "twilio"
+
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+        # Buttons are already written into the text as numbered lines ("1. ..."); the child
+        # answers with the number, on SMS and WhatsApp alike.
+        address = self._address or await self._channel.services.stores.addresses.lookup(recipient_id)
+        if address is None:
+            logger.warning("no %s address known for a recipient (expired or deleted); message not sent", self._channel.name())
+            return
+        for part in self._channel.parts(text):
+            await self._channel.client.messages.create_async(
+                to=self._channel.address_prefix + address, from_=self._channel.sender, body=part
+            )
+
+
+class TwilioChannel(InputChannel):
+    """Base of the SMS and WhatsApp channels: one Twilio account, two webhooks, two senders."""
+
+    address_prefix = ""
+    sender_variable = ""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        public_url: str,
+        api_base_url: Optional[str] = None,
+        reply_timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.services: ChannelServices = services()
+        self._account = (account_sid, auth_token)
+        self._api_base_url = api_base_url
+        self._client: Optional[Client] = None
+        self._validator = RequestValidator(auth_token)
+        self.sender = self.address_prefix + sender
+        self._webhook_url = f"{public_url.rstrip('/')}/webhooks/{self.name()}/webhook"
+        self._timeout_s = reply_timeout_s
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "TwilioChannel":
+        credentials = credentials or {}
+        public_url = credentials.get("public_url")
+        if not isinstance(public_url, str) or not public_url.startswith(("https://", "http://")):
+            raise MissingSecret("PUBLIC_URL (used in credentials.yml) must be the address Twilio calls, e.g. https://bot.example.org")
+        return cls(
+            account_sid=_setting(credentials, "account_sid", "TWILIO_ACCOUNT_SID", _SID),
+            auth_token=_setting(credentials, "auth_token", "TWILIO_AUTH_TOKEN", _TOKEN),
+            sender=_setting(credentials, "from", cls.sender_variable, _FROM),
+            public_url=public_url,
+            api_base_url=credentials.get("api_base_url") or None,
+            reply_timeout_s=float(credentials.get("reply_timeout_s") or DEFAULT_TIMEOUT_S),
+        )
+
+    @property
+    def client(self) -> Client:
+        """Twilio's client with its aiohttp session, made on first use inside the server's event loop."""
+        if self._client is None:
+            self._client = Client(*self._account, http_client=AsyncTwilioHttpClient())
+            if self._api_base_url:
+                self._client.api.base_url = self._api_base_url.rstrip("/")
+        return self._client
+
+    def parts(self, text: str) -> list[str]:
+        return [text]
+
+    def get_output_channel(self) -> OutputChannel:
+        return TwilioOutput(self)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = webhook_blueprint(self)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:  # parsed here, not by Sanic: Twilio signs empty fields (a photo's Body="") too
+                form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+            except (UnicodeDecodeError, ValueError):
+                return response.json({"error": "body must be a URL-encoded form"}, status=400)
+            signature = request.headers.get("X-Twilio-Signature", "")
+            if not signature or not self._validator.validate(self._webhook_url, form, signature):
+                return response.json({"error": "forbidden"}, status=403)
+            address = form.get("From", "").removeprefix(self.address_prefix)
+            if not form.get("MessageSid") or not _FROM.match(address):
+                return response.json({"error": "a Twilio message needs MessageSid and From"}, status=400)
+            if await self.services.stores.dedupe.first_time(f"{self.name()}:{form['MessageSid']}", DEDUPE_TTL_S):
+                self._schedule(form, address, on_new_message)
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        return webhook
+
+    def _schedule(self, form: dict[str, str], address: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        sender = self.services.sender_ids.of(self.name(), address)
+        # Only the country goes to Rasa (and so into its stores), never the number or the name.
+        metadata: dict[str, Any] = {"channel": self.name()}
+        country = from_phone(address)
+        if country:
+            metadata["country"] = country
+        text = clean(form.get("Body"))
+        has_media = form.get("NumMedia", "0") not in ("", "0")
+
+        async def work() -> None:
+            await self.services.stores.addresses.remember(sender, address, ADDRESS_TTL_S)
+            output = TwilioOutput(self, address)
+            before = [self.services.dialogue.only_words(metadata)] if has_media else []
+            if has_media and not text:
+                await output.send_messages(sender, before)
+                return
+            await answer(
+                on_new_message,
+                UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
+                output,
+                lambda: self.services.dialogue.fallback(text, metadata),
+                self._timeout_s,
+                before,
+            )
+
+        self.services.queues.submit(sender, work)
+
+
+class SmsChannel(TwilioChannel):
+    """Plain SMS from any phone: replies split at sentence ends, at most 3 segments each."""
+
+    sender_variable = "TWILIO_SMS_FROM"
+
+    @classmethod
+    def name(cls) -> str:
+        return "sms"
+
+    def parts(self, text: str) -> list[str]:
+        return split(text, max_segments=_SMS_SEGMENTS)
+
+
+class WhatsAppChannel(TwilioChannel):
+    """WhatsApp through Twilio ("whatsapp:+..." addresses)."""
+
+    address_prefix = "whatsapp:"
+    sender_variable = "TWILIO_WHATSAPP_FROM"
+
+    @classmethod
+    def name(cls) -> str:
+        return "whatsapp"
+

@@ -1,0 +1,22 @@
+"""The part every one of our channels' blueprints shares: Rasa's naming and a health route."""
+
+from __future__ import annotations
+
+import inspect
+
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+
+def webhook_blueprint(channel: InputChannel) -> Blueprint:
+    """A blueprint named as Rasa names custom channels, answering ``GET /webhooks/<name>/``."""
+    module = inspect.getmodule(channel)
+    blueprint = Blueprint(f"custom_webhook_{type(channel).__name__}", module.__name__ if module else None)
+
+    @blueprint.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    return blueprint

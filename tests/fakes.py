@@ -1,0 +1,125 @@
+"""Fake Telegram Bot API and Twilio REST servers on 127.0.0.1, recording what the bot sends.
+
+They answer in the real formats (python-telegram-bot and twilio parse the answers), so the
+channels run their real clients against them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+
+TELEGRAM_TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTEST12345"
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "testauthtoken0123456789abcdef01"
+
+
+class FakeApi:
+    """A recording HTTP server; ``calls`` holds (path, parameters) of every POST."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8")
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    params = json.loads(body or "{}")
+                else:
+                    params = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+                with api._lock:
+                    api.calls.append((self.path, params))
+                status, answer = api.answer(self.path, params)
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:  # noqa: N802 - a media download: recorded, never served
+                with api._lock:
+                    api.calls.append((self.path, {"method": "GET"}))
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def sent(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [params for path, params in self.calls if predicate(path, params)]
+
+    def wait_for(self, predicate: Callable[[str, dict[str, Any]], bool], count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
+        """The matching calls once there are ``count`` of them (the bot answers off the request)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self.sent(predicate)
+            if len(found) >= count:
+                time.sleep(0.3)  # let any extra (wrong) call arrive too
+                return self.sent(predicate)
+            time.sleep(0.05)
+        return self.sent(predicate)
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+class FakeTelegram(FakeApi):
+    """``POST /bot<token>/<method>`` of the Bot API."""
+
+    def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+        method = path.rsplit("/", 1)[-1]
+        if method == "getMe":
+            return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot"}}
+        if method == "sendMessage":
+            chat = int(_value(params.get("chat_id")))
+            result = {"message_id": len(self.calls), "date": int(time.time()), "chat": {"id": chat, "type": "private"},
+                      "text": _value(params.get("text"))}
+            return 200, {"ok": True, "result": result}
+        return 200, {"ok": True, "result": True}
+
+    def messages_to(self, chat_id: int, count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
+        found = self.wait_for(lambda p, q: p.endswith("/sendMessage") and int(_value(q.get("chat_id"))) == chat_id, count, timeout_s)
+        return [{**params, "text": _value(params.get("text")), "reply_markup": _value(params.get("reply_markup"))} for params in found]
+
+
+class FakeTwilio(FakeApi):
+    """``POST /2010-04-01/Accounts/<sid>/Messages.json`` of Twilio's REST API."""
+
+    def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+        return 201, {
+            "sid": f"SM{len(self.calls):032d}", "account_sid": TWILIO_SID, "to": params.get("To"),
+            "from": params.get("From"), "body": params.get("Body"), "status": "queued", "num_segments": "1",
+        }
+
+    def messages_to(self, address: str, count: int = 1, timeout_s: float = 30) -> list[str]:
+        found = self.wait_for(lambda p, q: p.endswith("/Messages.json") and q.get("To") == address, count, timeout_s)
+        return [params["Body"] for params in found]
+
+
+def _value(raw: Optional[Any]) -> Any:
+    """python-telegram-bot sends each parameter JSON-encoded unless it is a plain string."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

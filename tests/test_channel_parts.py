@@ -1,0 +1,166 @@
+"""The channels' pieces without a server: ordering, time limits, fallbacks, secrets, configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, Sequence
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+
+from bot.dialogue import Dialogue
+from bot.hints import deep_link_hints
+from bot.sender_ids import MissingSecret, SenderIds
+from channels.active_credentials import active
+from channels.safe_turn import CountingOutput, SenderQueues, answer
+from channels.telegram import TelegramChannel
+from channels.twilio import SmsChannel
+
+
+@pytest.fixture(scope="module")
+def dialogue() -> Dialogue:
+    return Dialogue.load()
+
+
+class Recorder(CountingOutput):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "recorder"
+
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+        self.texts.append(text)
+
+
+def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5) -> list[str]:
+    output = Recorder()
+    metadata = {"country": "KE", "channel": "sms"}
+    message = UserMessage("nisaidie", output, "sms-abc", input_channel="sms", metadata=metadata)
+    asyncio.run(answer(rasa, message, output, lambda: dialogue.fallback("nisaidie", metadata), timeout_s))
+    return output.texts
+
+
+def test_rasas_own_reply_goes_through(dialogue):
+    async def rasa(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "from rasa")
+
+    assert run_turn(dialogue, rasa) == ["from rasa"]
+
+
+@pytest.mark.parametrize("failure", ["raises", "too slow", "silent"])
+def test_a_failed_turn_still_gives_the_helpline_and_emergency_number(dialogue, failure):
+    async def rasa(message: UserMessage) -> None:
+        if failure == "raises":
+            raise ConnectionError("action server down")
+        if failure == "too slow":
+            await asyncio.sleep(5)
+
+    texts = run_turn(dialogue, rasa)
+    joined = " ".join(texts)
+    assert texts[0] == dialogue.texts.get("fallback_intro", "sw")  # Kenya's first language, from the text
+    assert "116" in joined and "999" in joined
+
+
+def test_one_senders_turns_run_in_order_and_others_do_not_wait():
+    finished: list[str] = []
+
+    async def scenario() -> None:
+        queues = SenderQueues()
+
+        def turn(name: str, delay: float):
+            async def work() -> None:
+                await asyncio.sleep(delay)
+                finished.append(name)
+            return work
+
+        for index, delay in enumerate([0.05, 0.01, 0.03, 0.0, 0.02]):
+            queues.submit("child-a", turn(f"a{index}", delay))
+        queues.submit("child-b", turn("b0", 0.0))
+        await queues.drain()
+        assert not queues._locks and not queues._pending  # nothing kept once a sender is done
+
+    asyncio.run(scenario())
+    assert [name for name in finished if name.startswith("a")] == ["a0", "a1", "a2", "a3", "a4"]
+    assert finished.index("b0") < finished.index("a0")  # another child is not held up
+
+
+def test_sender_ids_are_keyed_hashes():
+    ids = SenderIds(b"k" * 32)
+    first = ids.of("sms", "+254712345678")
+    assert first == ids.of("sms", "+254712345678") and first.startswith("sms-")
+    assert "254712345678" not in first
+    assert first != ids.of("whatsapp", "+254712345678") != SenderIds(b"j" * 32).of("sms", "+254712345678")
+    with pytest.raises(MissingSecret, match="HELPLINE_SENDER_KEY"):
+        SenderIds.from_env({})
+    with pytest.raises(MissingSecret, match="HELPLINE_SENDER_KEY"):
+        SenderIds.from_env({"HELPLINE_SENDER_KEY": "short"})
+
+
+@pytest.fixture
+def sender_key(monkeypatch):
+    monkeypatch.setenv("HELPLINE_SENDER_KEY", "x" * 40)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+
+@pytest.mark.parametrize(
+    "credentials, variable",
+    [
+        ({"token": None, "webhook_secret": "s" * 20}, "TELEGRAM_TOKEN"),
+        ({"token": "not-a-token", "webhook_secret": "s" * 20}, "TELEGRAM_TOKEN"),
+        ({"token": "123456:" + "a" * 35, "webhook_secret": "short"}, "TELEGRAM_WEBHOOK_SECRET"),
+    ],
+)
+def test_a_missing_or_malformed_telegram_secret_names_the_variable(sender_key, credentials, variable):
+    with pytest.raises(MissingSecret, match=variable):
+        TelegramChannel.from_credentials(credentials)
+
+
+@pytest.mark.parametrize(
+    "change, variable",
+    [
+        ({"account_sid": "AC123"}, "TWILIO_ACCOUNT_SID"),
+        ({"auth_token": ""}, "TWILIO_AUTH_TOKEN"),
+        ({"from": "0712345678"}, "TWILIO_SMS_FROM"),
+        ({"public_url": "bot.example.org"}, "PUBLIC_URL"),
+    ],
+)
+def test_a_missing_or_malformed_twilio_setting_names_the_variable(sender_key, change, variable):
+    good = {"account_sid": "AC" + "0" * 32, "auth_token": "a" * 32, "from": "+15005550006", "public_url": "https://bot.example.org"}
+    assert SmsChannel.from_credentials(good).name() == "sms"
+    with pytest.raises(MissingSecret, match=variable):
+        SmsChannel.from_credentials({**good, **change})
+
+
+def test_only_configured_channels_start():
+    credentials = {
+        "channels.rest.RestChannel": None,
+        "channels.telegram.TelegramChannel": {"token": "${TELEGRAM_TOKEN}", "webhook_secret": "${TELEGRAM_WEBHOOK_SECRET}"},
+        "channels.twilio.SmsChannel": {"auth_token": "${TWILIO_AUTH_TOKEN}", "from": "${TWILIO_SMS_FROM}"},
+        "channels.twilio.WhatsAppChannel": {"auth_token": "${TWILIO_AUTH_TOKEN}", "from": "${TWILIO_WHATSAPP_FROM}"},
+    }
+    kept, off = active(credentials, {})
+    assert list(kept) == ["channels.rest.RestChannel"] and len(off) == 3
+    kept, _ = active(credentials, {"TWILIO_SMS_FROM": "+1", "TWILIO_AUTH_TOKEN": "t"})
+    assert list(kept) == ["channels.rest.RestChannel", "channels.twilio.SmsChannel"]  # the shared token alone starts nothing else
+    kept, _ = active(credentials, {"TELEGRAM_TOKEN": "t"})  # half configured: kept, so Rasa names the missing one
+    assert "channels.telegram.TelegramChannel" in kept
+
+
+def test_deep_links_carry_country_and_language():
+    codes = ["en", "sw", "fr"]
+    assert deep_link_hints("KE_sw", codes) == {"country": "KE", "language": "sw"}
+    assert deep_link_hints("fr-SN", codes) == {"language": "fr", "country": "SN"}
+    assert deep_link_hints("XX_zz", codes) == {} and deep_link_hints("", codes) == {}
+
+
+def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
+    from bot.dialogue import Turn
+
+    outcome = dialogue.respond(Turn(text="", intent=None, slots={"language": "en"}, metadata={"command": "helpline", "country": "GB"}))
+    assert outcome.need == "need_helpline" and "0800 1111" in outcome.messages[0].text
+    texts = [m.text for m in dialogue.fallback("help", None, now=dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc))]
+    assert texts == [dialogue.texts.get("fallback_intro", "en"), dialogue.texts.get("emergency_unknown", "en")]

@@ -1,0 +1,276 @@
+"""The channel stores behave the same in memory and on a real Redis (127.0.0.1:6379, no mocks).
+
+Each Redis test uses a unique random key prefix and deletes its keys afterwards. The Redis client
+is created inside each ``asyncio.run`` because redis-py's asyncio connections belong to one loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+from typing import AsyncContextManager, AsyncIterator, Callable, Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from bot.stores import (
+    AddressBook,
+    Dedupe,
+    MemoryAddressBook,
+    MemoryDedupe,
+    RedisAddressBook,
+    RedisDedupe,
+    Stores,
+    stores_from_env,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+OpenStores = Callable[[], AsyncContextManager[Stores]]
+
+
+def _redis_available() -> bool:
+    try:
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> str:
+    # Deployment runs on Redis, so these tests need the real one (.ci/run starts it): fail, never skip.
+    assert _redis_available(), f"no Redis server at {REDIS_URL}: start one (redis-server) or run .ci/run"
+    return REDIS_URL
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique key prefix; every key under it is deleted after the test (if Redis was used)."""
+    unique = f"test-stores:{uuid.uuid4().hex}:"
+    yield unique
+    if "redis_server" in request.fixturenames:
+        with redis.Redis.from_url(REDIS_URL) as client:
+            keys = list(client.scan_iter(match=f"{unique}*"))
+            if keys:
+                client.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def open_stores(request: pytest.FixtureRequest, prefix: str) -> OpenStores:
+    """An async context manager giving fresh stores of the parametrized backend."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_server")
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[Stores]:
+        if request.param == "memory":
+            yield Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory")
+            return
+        client = aioredis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            yield Stores(
+                dedupe=RedisDedupe(client, prefix),
+                addresses=RedisAddressBook(client, prefix),
+                backend="redis",
+                client=client,
+            )
+        finally:
+            await client.close()
+
+    return opened
+
+
+# --- Dedupe ----------------------------------------------------------------------------------
+
+
+def test_a_key_is_new_once_then_a_repeat(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            assert isinstance(stores.dedupe, Dedupe)
+            assert await stores.dedupe.first_time("telegram:update:1", 60) is True
+            assert await stores.dedupe.first_time("telegram:update:1", 60) is False
+            assert await stores.dedupe.first_time("telegram:update:1", 60) is False
+
+    asyncio.run(scenario())
+
+
+def test_a_key_is_new_again_after_it_expires(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            assert await stores.dedupe.first_time("twilio:SM123", 1) is True
+            assert await stores.dedupe.first_time("twilio:SM123", 1) is False
+            await asyncio.sleep(1.1)
+            assert await stores.dedupe.first_time("twilio:SM123", 1) is True
+            assert await stores.dedupe.first_time("twilio:SM123", 1) is False
+
+    asyncio.run(scenario())
+
+
+def test_different_keys_are_independent(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            assert await stores.dedupe.first_time("a", 60) is True
+            assert await stores.dedupe.first_time("b", 60) is True
+            assert await stores.dedupe.first_time("a", 60) is False
+            assert await stores.dedupe.first_time("b", 60) is False
+            assert await stores.dedupe.first_time("c", 60) is True
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_retries_are_processed_exactly_once(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            results = await asyncio.gather(*(stores.dedupe.first_time("same", 60) for _ in range(20)))
+            assert results.count(True) == 1
+            assert results.count(False) == 19
+
+    asyncio.run(scenario())
+
+
+def test_a_ttl_below_one_second_is_refused(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            for bad in (0, -5):
+                with pytest.raises(ValueError, match="ttl_s"):
+                    await stores.dedupe.first_time("k", bad)
+                with pytest.raises(ValueError, match="ttl_s"):
+                    await stores.addresses.remember("k", "123", bad)
+
+    asyncio.run(scenario())
+
+
+def test_redis_keys_live_under_the_prefix(redis_server, prefix):
+    async def scenario():
+        client = aioredis.from_url(redis_server, decode_responses=True)
+        try:
+            await RedisDedupe(client, prefix).first_time("u1", 60)
+            await RedisAddressBook(client, prefix).remember("hash1", "+254722000000", 60)
+            keys = sorted([key async for key in client.scan_iter(match=f"{prefix}*")])
+            assert keys == [f"{prefix}address:hash1", f"{prefix}dedupe:u1"]
+            assert 0 < await client.ttl(f"{prefix}dedupe:u1") <= 60
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+# --- AddressBook -----------------------------------------------------------------------------
+
+
+def test_an_address_is_remembered_looked_up_and_forgotten(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            book = stores.addresses
+            assert isinstance(book, AddressBook)
+            assert await book.lookup("hash-a") is None
+            await book.remember("hash-a", "123456789", 60)
+            await book.remember("hash-b", "+4915112345678", 60)
+            assert await book.lookup("hash-a") == "123456789"
+            assert await book.lookup("hash-b") == "+4915112345678"
+            await book.remember("hash-a", "987654321", 60)  # a newer address replaces the old
+            assert await book.lookup("hash-a") == "987654321"
+            await book.forget("hash-a")
+            assert await book.lookup("hash-a") is None
+            assert await book.lookup("hash-b") == "+4915112345678"
+            await book.forget("never-seen")  # forgetting an unknown sender is harmless
+
+    asyncio.run(scenario())
+
+
+def test_an_address_expires(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            book = stores.addresses
+            await book.remember("hash-a", "123456789", 1)
+            await book.remember("hash-b", "555", 60)
+            assert await book.lookup("hash-a") == "123456789"
+            await asyncio.sleep(1.1)
+            assert await book.lookup("hash-a") is None
+            assert await book.lookup("hash-b") == "555"
+
+    asyncio.run(scenario())
+
+
+# --- in-memory bounds ------------------------------------------------------------------------
+
+
+def test_memory_stores_are_bounded_and_drop_the_oldest_first():
+    async def scenario():
+        dedupe = MemoryDedupe(max_entries=3)
+        for key in ("k1", "k2", "k3", "k4"):
+            assert await dedupe.first_time(key, 60) is True
+        assert len(dedupe) == 3
+        assert await dedupe.first_time("k4", 60) is False
+        assert await dedupe.first_time("k1", 60) is True  # k1 was dropped to make room
+
+        book = MemoryAddressBook(max_entries=2)
+        await book.remember("a", "1", 60)
+        await book.remember("b", "2", 60)
+        await book.remember("c", "3", 60)
+        assert len(book) == 2
+        assert [await book.lookup(s) for s in "abc"] == [None, "2", "3"]
+
+    asyncio.run(scenario())
+
+
+def test_memory_stores_evict_expired_entries_on_access():
+    now = [1000.0]
+    dedupe = MemoryDedupe(clock=lambda: now[0])
+
+    async def scenario():
+        for n in range(50):
+            await dedupe.first_time(f"old{n}", 10)
+        assert len(dedupe) == 50
+        now[0] += 11
+        assert await dedupe.first_time("new", 10) is True
+        assert len(dedupe) == 1
+
+    asyncio.run(scenario())
+
+
+# --- stores_from_env -------------------------------------------------------------------------
+
+
+def test_without_redis_url_the_stores_are_in_memory():
+    for environ in ({}, {"REDIS_URL": ""}, {"OTHER": "x"}):
+        stores = stores_from_env(environ)
+        assert stores.backend == "memory"
+        assert isinstance(stores.dedupe, MemoryDedupe)
+        assert isinstance(stores.addresses, MemoryAddressBook)
+        asyncio.run(stores.close())
+
+
+def test_with_redis_url_the_stores_use_redis(redis_server, prefix):
+    async def scenario():
+        stores = stores_from_env({"REDIS_URL": redis_server}, prefix=prefix)
+        try:
+            assert stores.backend == "redis"
+            assert isinstance(stores.dedupe, RedisDedupe) and stores.dedupe.prefix == prefix
+            assert isinstance(stores.addresses, RedisAddressBook) and stores.addresses.prefix == prefix
+            assert await stores.dedupe.first_time("env", 60) is True
+            assert await stores.dedupe.first_time("env", 60) is False
+            await stores.addresses.remember("hash", "42", 60)
+            assert await stores.addresses.lookup("hash") == "42"
+            assert await stores.client.get(f"{prefix}address:hash") == "42"
+            assert await stores.client.exists(f"{prefix}dedupe:env") == 1
+        finally:
+            await stores.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://127.0.0.1:6379", "redis://127.0.0.1:port/0",
+                                 "redis://127.0.0.1:6379/zero"])
+def test_a_malformed_redis_url_is_refused_naming_the_variable(url):
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        stores_from_env({"REDIS_URL": url})
+
+
+def test_a_malformed_redis_url_error_does_not_leak_the_password():
+    with pytest.raises(ValueError) as raised:
+        stores_from_env({"REDIS_URL": "redis://:s3cret@127.0.0.1:port/0"})
+    assert "s3cret" not in str(raised.value)
