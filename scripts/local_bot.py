@@ -87,8 +87,8 @@ class RunningBot:
         return replies
 
 
-def _start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+def start_process(command: list[str], log: Path, env: dict, cwd: Path = PROJECT_ROOT) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
 @contextmanager
@@ -118,8 +118,8 @@ def running_bot(
     launched = time.monotonic()
     actions = None
     if with_actions:
-        actions = _start([rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env)
-    server = _start(
+        actions = start_process([rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env)
+    server = start_process(
         [rasa, "run", "--model", str(model), "--credentials", str(credentials_path), "--endpoints", str(endpoints),
          "--interface", "127.0.0.1", "--port", str(rasa_port)],
         folder / "rasa.log", env,

@@ -10,12 +10,8 @@ from typing import Iterator
 import pytest
 
 from bot import PROJECT_ROOT
+from scripts.fake_apis import FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, RunningBot, running_bot
-from tests.fakes import TELEGRAM_TOKEN, TWILIO_SID, TWILIO_TOKEN, FakeTelegram, FakeTwilio
-
-TELEGRAM_SECRET = "test-webhook-secret-0123456789"
-PUBLIC_URL = "https://bot.example.org"
-SMS_FROM, WHATSAPP_FROM = "+15005550006", "+14155238886"
 
 
 @pytest.fixture(scope="session")
@@ -37,27 +33,6 @@ def twilio_api() -> Iterator[FakeTwilio]:
     api = FakeTwilio()
     yield api
     api.close()
-
-
-def channel_credentials(telegram_api: FakeTelegram, twilio_api: FakeTwilio, timeout_s: float = 5) -> str:
-    """Every channel, talking to the fake APIs, as credentials.yml would configure them."""
-    twilio = f"""  account_sid: "{TWILIO_SID}"
-  auth_token: "{TWILIO_TOKEN}"
-  public_url: "{PUBLIC_URL}"
-  api_base_url: "{twilio_api.url}"
-  reply_timeout_s: {timeout_s}
-"""
-    return f"""channels.rest.RestChannel:
-channels.telegram.TelegramChannel:
-  token: "{TELEGRAM_TOKEN}"
-  webhook_secret: "{TELEGRAM_SECRET}"
-  api_base_url: "{telegram_api.url}"
-  reply_timeout_s: {timeout_s}
-channels.twilio.SmsChannel:
-  from: "{SMS_FROM}"
-{twilio}channels.twilio.WhatsAppChannel:
-  from: "{WHATSAPP_FROM}"
-{twilio}"""
 
 
 CHANNEL_ENV = {"HELPLINE_SENDER_KEY": secrets.token_hex(32), "REDIS_URL": "redis://127.0.0.1:6379/0"}

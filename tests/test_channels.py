@@ -17,9 +17,9 @@ from twilio.request_validator import RequestValidator
 
 from bot import PROJECT_ROOT
 from bot.sms import segments
+from scripts.fake_apis import PUBLIC_URL, SMS_FROM, TELEGRAM_SECRET, TWILIO_TOKEN, channel_credentials
 from scripts.local_bot import RunningBot, http, running_bot
-from tests.conftest import CHANNEL_ENV, PUBLIC_URL, SMS_FROM, TELEGRAM_SECRET, channel_credentials
-from tests.fakes import TWILIO_TOKEN, FakeTelegram, FakeTwilio
+from tests.conftest import CHANNEL_ENV
 
 pytestmark = pytest.mark.rasa
 

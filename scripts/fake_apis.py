@@ -1,4 +1,4 @@
-"""Fake Telegram Bot API and Twilio REST servers on 127.0.0.1, recording what the bot sends.
+"""Fake Telegram Bot API and Twilio REST servers on 127.0.0.1, recording what the bot sends (and when).
 
 They answer in the real formats (python-telegram-bot and twilio parse the answers), so the
 channels run their real clients against them.
@@ -16,14 +16,18 @@ from typing import Any, Callable, Optional
 TELEGRAM_TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTEST12345"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "testauthtoken0123456789abcdef01"
+TELEGRAM_SECRET = "test-webhook-secret-0123456789"
+PUBLIC_URL = "https://bot.example.org"
+SMS_FROM, WHATSAPP_FROM = "+15005550006", "+14155238886"
 
 
 class FakeApi:
-    """A recording HTTP server; ``calls`` holds (path, parameters) of every POST."""
+    """A recording HTTP server; ``calls`` holds (path, parameters) of every POST, ``times`` when."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
+        self.times: list[float] = []  # time.monotonic() of each call
+        self._lock = threading.Condition()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +40,8 @@ class FakeApi:
                     params = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
                 with api._lock:
                     api.calls.append((self.path, params))
+                    api.times.append(time.monotonic())
+                    api._lock.notify_all()
                 status, answer = api.answer(self.path, params)
                 raw = json.dumps(answer).encode()
                 self.send_response(status)
@@ -47,13 +53,19 @@ class FakeApi:
             def do_GET(self) -> None:  # noqa: N802 - a media download: recorded, never served
                 with api._lock:
                     api.calls.append((self.path, {"method": "GET"}))
+                    api.times.append(time.monotonic())
                 self.send_response(404)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 makes bursts wait a second for SYN retries
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -66,6 +78,19 @@ class FakeApi:
     def sent(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[dict[str, Any]]:
         with self._lock:
             return [params for path, params in self.calls if predicate(path, params)]
+
+    def first_call_after(self, predicate: Callable[[str, dict[str, Any]], bool], start: int, timeout_s: float = 60) -> Optional[float]:
+        """When the first matching call at index ``start`` or later arrived (benchmarks); None on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while True:
+                for index in range(start, len(self.calls)):
+                    if predicate(*self.calls[index]):
+                        return self.times[index]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._lock.wait(left)
 
     def wait_for(self, predicate: Callable[[str, dict[str, Any]], bool], count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
         """The matching calls once there are ``count`` of them (the bot answers off the request)."""
@@ -123,3 +148,24 @@ def _value(raw: Optional[Any]) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+
+
+def channel_credentials(telegram_api: FakeTelegram, twilio_api: FakeTwilio, timeout_s: float = 5) -> str:
+    """Every channel, talking to the fake APIs, as credentials.yml would configure them."""
+    twilio = f"""  account_sid: "{TWILIO_SID}"
+  auth_token: "{TWILIO_TOKEN}"
+  public_url: "{PUBLIC_URL}"
+  api_base_url: "{twilio_api.url}"
+  reply_timeout_s: {timeout_s}
+"""
+    return f"""channels.rest.RestChannel:
+channels.telegram.TelegramChannel:
+  token: "{TELEGRAM_TOKEN}"
+  webhook_secret: "{TELEGRAM_SECRET}"
+  api_base_url: "{telegram_api.url}"
+  reply_timeout_s: {timeout_s}
+channels.twilio.SmsChannel:
+  from: "{SMS_FROM}"
+{twilio}channels.twilio.WhatsAppChannel:
+  from: "{WHATSAPP_FROM}"
+{twilio}"""
