@@ -135,6 +135,7 @@ def main() -> int:
             for senders, each in LOADS:
                 results[f"telegram@{senders}"] = measured(pids, lambda: load(telegram_sender(bot.webhook("telegram"), telegram, run), senders, each))
                 results[f"sms@{senders}"] = measured(pids, lambda: load(sms_sender(bot.webhook("sms"), twilio, run), senders, each))
+                results[f"rest@{senders}"] = measured(pids, lambda: load(rest_sender(bot.webhook("rest"), run), senders, each))
         port = free_port()
         log = Path(folder) / "stock.log"
         stock = start_process([str(VENV_BIN / "rasa"), "run", "--model", str(stock_model()), "--port", str(port),
