@@ -30,18 +30,16 @@ class CountingOutput(OutputChannel):
         self.sent = 0
 
     @abstractmethod
-    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
-        """Send one message (buttons as Rasa gives them: title and payload)."""
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
+        """Send one message (buttons as Rasa gives them: title and payload); False if nobody to send to."""
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self.deliver(recipient_id, text, ())
-        self.sent += 1
+        self.sent += await self.deliver(recipient_id, text, ())
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self.deliver(recipient_id, text, buttons)
-        self.sent += 1
+        self.sent += await self.deliver(recipient_id, text, buttons)
 
     async def send_messages(self, recipient_id: str, messages: Sequence[BotMessage]) -> None:
         for message in messages:

@@ -65,15 +65,16 @@ class TelegramOutput(CountingOutput):
     def name(cls) -> str:
         return "telegram"
 
-    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
         chat_id = self._chat_id or await self._services.stores.addresses.lookup(recipient_id)
         if chat_id is None:
             logger.warning("no Telegram chat known for a recipient (expired or deleted); message not sent")
-            return
+            return False
         markup = None
         if buttons:
             markup = InlineKeyboardMarkup([[InlineKeyboardButton(b["title"], callback_data=str(b["payload"])[:64])] for b in buttons])
         await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
+        return True
 
 
 class TelegramChannel(InputChannel):

@@ -60,17 +60,18 @@ class TwilioOutput(CountingOutput):
     def name(cls) -> str:
         return "twilio"
 
-    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
         # Buttons are already written into the text as numbered lines ("1. ..."); the child
         # answers with the number, on SMS and WhatsApp alike.
         address = self._address or await self._channel.services.stores.addresses.lookup(recipient_id)
         if address is None:
             logger.warning("no %s address known for a recipient (expired or deleted); message not sent", self._channel.name())
-            return
+            return False
         for part in self._channel.parts(text):
             await self._channel.client.messages.create_async(
                 to=self._channel.address_prefix + address, from_=self._channel.sender, body=part
             )
+        return True
 
 
 class TwilioChannel(InputChannel):

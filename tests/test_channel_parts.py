@@ -32,8 +32,9 @@ class Recorder(CountingOutput):
     def name(cls) -> str:
         return "recorder"
 
-    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> None:
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
         self.texts.append(text)
+        return True
 
 
 def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5) -> list[str]:
@@ -164,3 +165,33 @@ def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
     assert outcome.need == "need_helpline" and "0800 1111" in outcome.messages[0].text
     texts = [m.text for m in dialogue.fallback("help", None, now=dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc))]
     assert texts == [dialogue.texts.get("fallback_intro", "en"), dialogue.texts.get("emergency_unknown", "en")]
+
+
+def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dialogue):
+    from telegram import Bot
+
+    from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
+    from channels.services import ChannelServices
+    from channels.telegram import TelegramOutput
+    from scripts.fake_apis import TELEGRAM_TOKEN, FakeTelegram
+
+    api = FakeTelegram()
+    ids = SenderIds(b"k" * 32)
+    services = ChannelServices(dialogue, ids, Stores(MemoryDedupe(), MemoryAddressBook(), "memory"), SenderQueues())
+    sender = ids.of("telegram", "4242")
+
+    async def scenario() -> None:
+        bot = Bot(TELEGRAM_TOKEN, base_url=f"{api.url}/bot")
+        output = TelegramOutput(bot, services)  # as get_output_channel() makes it: no chat id known
+        await output.send_text_message(sender, "not sent: nobody known")
+        assert output.sent == 0
+        await services.stores.addresses.remember(sender, "4242", 60)
+        await output.send_text_with_buttons(sender, "a counsellor answers", [{"title": "Yes", "payload": "1"}])
+
+    try:
+        asyncio.run(scenario())
+        sent = api.messages_to(4242)
+        assert [m["text"] for m in sent] == ["a counsellor answers"]
+        assert sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1"
+    finally:
+        api.close()
