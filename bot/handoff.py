@@ -1,0 +1,292 @@
+"""The handoff queue: tickets that hand a child's conversation to a counsellor of their helpline.
+
+One queue per helpline, ordered by risk, then by waiting time. A ticket moves waiting -> claimed
+-> closed (or expired, or transferred to another counsellor); while a conversation has an open
+ticket, the channels send the child's messages to the counsellor instead of the bot. In deployment
+everything lives in Redis, so several bot and console processes share it and a restart loses
+nothing; the embedded default keeps the same interface in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Optional, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
+_RISK_SPAN = 10**13  # milliseconds: risk outranks any waiting time
+
+
+class Risk(enum.IntEnum):
+    ASKED = 1  # asked for a person, or two misunderstandings in a row
+    HARM = 2  # online sexual abuse: sextortion, grooming
+    IMMINENT = 3  # self-harm, danger now
+
+
+class State(str, enum.Enum):
+    WAITING = "waiting"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
+OPEN_STATES = (State.WAITING, State.CLAIMED)
+
+
+class TicketError(ValueError):
+    """A change the ticket's state does not allow (already claimed, closed...)."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    helpline: str  # the helpline desk whose counsellors may see it (a country code)
+    conversation: str  # the hashed sender id, never the child's address
+    channel: str
+    country: Optional[str]
+    language: str
+    risk: Risk
+    reason: str  # the need that triggered it: self_harm, talk_to_human...
+    intake: dict[str, str] = field(default_factory=dict)
+    last_messages: tuple[str, ...] = ()
+    state: State = State.WAITING
+    counsellor: Optional[str] = None
+    outcome: Optional[str] = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    history: tuple[str, ...] = ()  # "claimed by x", "transferred to y": who held it
+
+    @classmethod
+    def new(cls, helpline: str, conversation: str, channel: str, country: Optional[str], language: str,
+            risk: Risk, reason: str, intake: Optional[dict[str, str]] = None, last_messages: tuple[str, ...] = ()) -> "Ticket":
+        now = time.time()
+        return cls(uuid.uuid4().hex, helpline, conversation, channel, country, language, risk, reason,
+                   dict(intake or {}), tuple(last_messages[-LAST_MESSAGES:]), created_at=now, updated_at=now)
+
+    @property
+    def priority(self) -> float:
+        """Queue score: lower comes first (higher risk, then longer wait)."""
+        return (int(Risk.IMMINENT) - int(self.risk)) * _RISK_SPAN + self.created_at * 1000
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["risk"], data["state"] = int(self.risk), self.state.value
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "Ticket":
+        data = json.loads(raw)
+        data["risk"], data["state"] = Risk(data["risk"]), State(data["state"])
+        data["last_messages"], data["history"] = tuple(data["last_messages"]), tuple(data["history"])
+        return cls(**data)
+
+    def moved(self, state: State, note: str, **changes: object) -> "Ticket":
+        return replace(self, state=state, updated_at=time.time(), history=self.history + (note,), **changes)
+
+
+def claimed(ticket: Ticket, counsellor: str) -> Ticket:
+    if ticket.state is not State.WAITING:
+        raise TicketError(f"ticket is {ticket.state.value}, not waiting")
+    return ticket.moved(State.CLAIMED, f"claimed by {counsellor}", counsellor=counsellor)
+
+
+def transferred(ticket: Ticket, counsellor: str) -> Ticket:
+    if ticket.state is not State.CLAIMED:
+        raise TicketError(f"ticket is {ticket.state.value}, not claimed")
+    return ticket.moved(State.CLAIMED, f"transferred to {counsellor}", counsellor=counsellor)
+
+
+def closed(ticket: Ticket, outcome: str) -> Ticket:
+    if ticket.state not in OPEN_STATES:
+        raise TicketError(f"ticket is already {ticket.state.value}")
+    return ticket.moved(State.CLOSED, f"closed: {outcome}", outcome=outcome)
+
+
+def expired(ticket: Ticket) -> Ticket:
+    if ticket.state is not State.WAITING:
+        raise TicketError(f"ticket is {ticket.state.value}, not waiting")
+    return ticket.moved(State.EXPIRED, "expired unclaimed")
+
+
+class HandoffQueue(Protocol):
+    async def open(self, ticket: Ticket) -> Ticket:
+        """Queue a ticket; if the conversation already has an open one, that one is returned."""
+
+    async def get(self, ticket_id: str) -> Optional[Ticket]: ...
+
+    async def active(self, conversation: str) -> Optional[Ticket]:
+        """The conversation's open ticket: while there is one, the bot does not answer."""
+
+    async def waiting(self, helpline: str) -> list[Ticket]:
+        """The helpline's waiting tickets, first to be served first."""
+
+    async def position(self, ticket_id: str) -> Optional[int]:
+        """1 for the next ticket to be claimed; None when not waiting."""
+
+    async def claim(self, ticket_id: str, counsellor: str) -> Ticket: ...
+
+    async def transfer(self, ticket_id: str, counsellor: str) -> Ticket: ...
+
+    async def close(self, ticket_id: str, outcome: str) -> Ticket: ...
+
+    async def expire(self, ticket_id: str) -> Ticket: ...
+
+
+class MemoryHandoffQueue:
+    """The embedded default: one process, nothing survives a restart (local quick start only)."""
+
+    def __init__(self) -> None:
+        self._tickets: dict[str, Ticket] = {}
+        self._lock = asyncio.Lock()
+
+    async def open(self, ticket: Ticket) -> Ticket:
+        async with self._lock:
+            current = self._active(ticket.conversation)
+            if current:
+                return current
+            self._tickets[ticket.id] = ticket
+            return ticket
+
+    async def get(self, ticket_id: str) -> Optional[Ticket]:
+        return self._tickets.get(ticket_id)
+
+    async def active(self, conversation: str) -> Optional[Ticket]:
+        return self._active(conversation)
+
+    def _active(self, conversation: str) -> Optional[Ticket]:
+        return next((t for t in self._tickets.values() if t.conversation == conversation and t.state in OPEN_STATES), None)
+
+    async def waiting(self, helpline: str) -> list[Ticket]:
+        found = [t for t in self._tickets.values() if t.helpline == helpline and t.state is State.WAITING]
+        return sorted(found, key=lambda t: t.priority)
+
+    async def position(self, ticket_id: str) -> Optional[int]:
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None or ticket.state is not State.WAITING:
+            return None
+        return [t.id for t in await self.waiting(ticket.helpline)].index(ticket_id) + 1
+
+    async def _change(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
+        async with self._lock:
+            ticket = self._tickets.get(ticket_id)
+            if ticket is None:
+                raise TicketError("no such ticket")
+            self._tickets[ticket_id] = change(ticket)
+            return self._tickets[ticket_id]
+
+    async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: claimed(t, counsellor))
+
+    async def transfer(self, ticket_id: str, counsellor: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: transferred(t, counsellor))
+
+    async def close(self, ticket_id: str, outcome: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: closed(t, outcome))
+
+    async def expire(self, ticket_id: str) -> Ticket:
+        return await self._change(ticket_id, expired)
+
+
+class RedisHandoffQueue:
+    """Tickets as JSON under ``<prefix>ticket:<id>``, one sorted set of waiting ids per helpline,
+    and ``<prefix>active:<conversation>`` pointing at a conversation's open ticket. Every change
+    is a WATCH/MULTI transaction, so two counsellors claiming at once cannot both win."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "helpline:handoff:") -> None:
+        self._redis, self._prefix = client, prefix
+
+    def _ticket(self, ticket_id: str) -> str:
+        return f"{self._prefix}ticket:{ticket_id}"
+
+    def _queue(self, helpline: str) -> str:
+        return f"{self._prefix}queue:{helpline}"
+
+    def _active_key(self, conversation: str) -> str:
+        return f"{self._prefix}active:{conversation}"
+
+    async def open(self, ticket: Ticket) -> Ticket:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self._active_key(ticket.conversation))
+                    current_id = await pipe.get(self._active_key(ticket.conversation))
+                    if current_id:
+                        current = await self.get(_text(current_id))
+                        if current and current.state in OPEN_STATES:
+                            return current
+                    pipe.multi()
+                    pipe.set(self._ticket(ticket.id), ticket.to_json())
+                    pipe.zadd(self._queue(ticket.helpline), {ticket.id: ticket.priority})
+                    pipe.set(self._active_key(ticket.conversation), ticket.id)
+                    await pipe.execute()
+                    return ticket
+                except WatchError:
+                    continue
+
+    async def get(self, ticket_id: str) -> Optional[Ticket]:
+        raw = await self._redis.get(self._ticket(ticket_id))
+        return Ticket.from_json(raw) if raw else None
+
+    async def active(self, conversation: str) -> Optional[Ticket]:
+        ticket_id = await self._redis.get(self._active_key(conversation))
+        ticket = await self.get(_text(ticket_id)) if ticket_id else None
+        return ticket if ticket and ticket.state in OPEN_STATES else None
+
+    async def waiting(self, helpline: str) -> list[Ticket]:
+        ids = await self._redis.zrange(self._queue(helpline), 0, -1)
+        tickets = [await self.get(_text(ticket_id)) for ticket_id in ids]
+        return [t for t in tickets if t and t.state is State.WAITING]
+
+    async def position(self, ticket_id: str) -> Optional[int]:
+        ticket = await self.get(ticket_id)
+        if ticket is None or ticket.state is not State.WAITING:
+            return None
+        rank = await self._redis.zrank(self._queue(ticket.helpline), ticket_id)
+        return None if rank is None else rank + 1
+
+    async def _change(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
+        key = self._ticket(ticket_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if not raw:
+                        raise TicketError("no such ticket")
+                    ticket = change(Ticket.from_json(raw))
+                    active = self._active_key(ticket.conversation)
+                    await pipe.watch(active)
+                    points_here = _text(await pipe.get(active) or b"") == ticket_id
+                    pipe.multi()
+                    pipe.set(key, ticket.to_json())
+                    if ticket.state is not State.WAITING:
+                        pipe.zrem(self._queue(ticket.helpline), ticket_id)
+                    if ticket.state not in OPEN_STATES and points_here:
+                        pipe.delete(active)
+                    await pipe.execute()
+                    return ticket
+                except WatchError:
+                    continue
+
+    async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: claimed(t, counsellor))
+
+    async def transfer(self, ticket_id: str, counsellor: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: transferred(t, counsellor))
+
+    async def close(self, ticket_id: str, outcome: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: closed(t, outcome))
+
+    async def expire(self, ticket_id: str) -> Ticket:
+        return await self._change(ticket_id, expired)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,149 @@
+"""The handoff queue, in memory and on the real Redis: order, ownership, races, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.handoff import MemoryHandoffQueue, RedisHandoffQueue, Risk, State, Ticket, TicketError
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def queue_factory(request):
+    prefix = f"test-handoff:{uuid.uuid4().hex}:"
+    memory = MemoryHandoffQueue()
+
+    @asynccontextmanager
+    async def make() -> AsyncIterator:
+        if request.param == "memory":
+            yield memory
+            return
+        client = aioredis.from_url(REDIS_URL)
+        try:
+            yield RedisHandoffQueue(client, prefix)
+        finally:
+            await client.close()
+
+    yield make
+    if request.param == "redis":
+        async def clean() -> None:
+            client = aioredis.from_url(REDIS_URL)
+            keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+            if keys:
+                await client.delete(*keys)
+            await client.close()
+        asyncio.run(clean())
+
+
+def ticket(conversation: str = "sms-a", risk: Risk = Risk.ASKED, helpline: str = "KE", at: float = 0.0) -> Ticket:
+    made = Ticket.new(helpline, conversation, "sms", "KE", "sw", risk, "talk_to_human",
+                      intake={"who": "me", "age": "13-15"}, last_messages=tuple(f"m{i}" for i in range(15)))
+    return made if not at else Ticket(**{**made.__dict__, "created_at": at, "updated_at": at})
+
+
+def test_a_ticket_waits_and_a_conversation_has_one_open_ticket(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            first = await queue.open(ticket())
+            assert first.state is State.WAITING and len(first.last_messages) == 10  # only the last ten
+            again = await queue.open(ticket())
+            assert again.id == first.id
+            assert (await queue.active("sms-a")).id == first.id
+            assert await queue.position(first.id) == 1
+
+    asyncio.run(scenario())
+
+
+def test_risk_comes_first_then_waiting_time(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            asked = await queue.open(ticket("a", Risk.ASKED, at=1000.0))
+            imminent = await queue.open(ticket("b", Risk.IMMINENT, at=3000.0))
+            harm = await queue.open(ticket("c", Risk.HARM, at=2000.0))
+            older_imminent = await queue.open(ticket("d", Risk.IMMINENT, at=2500.0))
+            await queue.open(ticket("e", Risk.IMMINENT, helpline="GB"))  # another helpline's queue
+            order = [t.id for t in await queue.waiting("KE")]
+            assert order == [older_imminent.id, imminent.id, harm.id, asked.id]
+            assert [await queue.position(t) for t in order] == [1, 2, 3, 4]
+
+    asyncio.run(scenario())
+
+
+def test_two_counsellors_claiming_at_once_only_one_wins(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            waiting = await queue.open(ticket())
+            results = await asyncio.gather(*(queue.claim(waiting.id, f"c{i}") for i in range(5)), return_exceptions=True)
+            winners = [r for r in results if not isinstance(r, Exception)]
+            assert len(winners) == 1 and all(isinstance(r, TicketError) for r in results if r not in winners)
+            now = await queue.get(waiting.id)
+            assert now.state is State.CLAIMED and now.counsellor == winners[0].counsellor
+            assert await queue.waiting("KE") == [] and await queue.position(waiting.id) is None
+            assert (await queue.active("sms-a")).id == waiting.id  # the bot still stays quiet
+
+    asyncio.run(scenario())
+
+
+def test_transfer_close_and_a_new_ticket_afterwards(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            first = await queue.open(ticket())
+            with pytest.raises(TicketError):
+                await queue.transfer(first.id, "c2")  # not claimed yet
+            await queue.claim(first.id, "c1")
+            moved = await queue.transfer(first.id, "c2")
+            assert moved.counsellor == "c2" and moved.history == ("claimed by c1", "transferred to c2")
+            done = await queue.close(first.id, "online sexual abuse: referred")
+            assert done.state is State.CLOSED and done.outcome == "online sexual abuse: referred"
+            assert await queue.active("sms-a") is None
+            with pytest.raises(TicketError):
+                await queue.close(first.id, "again")
+            second = await queue.open(ticket())
+            assert second.id != first.id and (await queue.active("sms-a")).id == second.id
+
+    asyncio.run(scenario())
+
+
+def test_only_a_waiting_ticket_expires(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            waiting = await queue.open(ticket())
+            gone = await queue.expire(waiting.id)
+            assert gone.state is State.EXPIRED and await queue.active("sms-a") is None and await queue.waiting("KE") == []
+            other = await queue.open(ticket("sms-b"))
+            await queue.claim(other.id, "c1")
+            with pytest.raises(TicketError):
+                await queue.expire(other.id)
+            with pytest.raises(TicketError):
+                await queue.claim("no-such-ticket", "c1")
+
+    asyncio.run(scenario())
+
+
+def test_tickets_survive_a_restart_of_every_process():
+    prefix = f"test-handoff:{uuid.uuid4().hex}:"
+
+    async def before() -> str:
+        client = aioredis.from_url(REDIS_URL)
+        made = await RedisHandoffQueue(client, prefix).open(ticket(risk=Risk.IMMINENT))
+        await client.close()
+        return made.id
+
+    async def after(ticket_id: str) -> None:
+        client = aioredis.from_url(REDIS_URL)  # a new client, as after a restart
+        queue = RedisHandoffQueue(client, prefix)
+        found = await queue.get(ticket_id)
+        assert found.risk is Risk.IMMINENT and found.intake == {"who": "me", "age": "13-15"}
+        assert (await queue.active("sms-a")).id == ticket_id and await queue.position(ticket_id) == 1
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        await client.delete(*keys)
+        await client.close()
+
+    asyncio.run(after(asyncio.run(before())))
