@@ -13,9 +13,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import SLOTS, Dialogue, Turn
+from bot.escalation import open_ticket, queue_from_env
 from bot.input_text import clean
 
 DIALOGUE = Dialogue.load()
+QUEUE = queue_from_env()
+LAST_MESSAGES = 10
 
 
 class ActionReply(Action):
@@ -33,7 +36,14 @@ class ActionReply(Action):
             metadata=message.get("metadata"),
         )
         outcome = DIALOGUE.respond(turn)
-        for reply in outcome.messages:
+        messages = list(outcome.messages)
+        desk = DIALOGUE.desks.get(outcome.slots.get("country"))
+        if outcome.handoff and desk:
+            said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
+            channel = tracker.get_latest_input_channel() or "rest"
+            _, position = await open_ticket(QUEUE, desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
+            messages.append(DIALOGUE.queued(outcome.language, desk, position or 1))
+        for reply in messages:
             buttons = [{"title": choice.title, "payload": choice.payload} for choice in reply.choices]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
         return [SlotSet(name, value) for name, value in outcome.slots.items() if value != turn.slots.get(name)]

@@ -17,6 +17,7 @@ from babel.dates import format_skeleton, format_time
 
 from bot.contact_choice import Offer, advise
 from bot.countries import CountryNames
+from bot.escalation import TRIGGERS, Desk, Desks, HandoffRequest
 from bot.helplines import RoutingTable
 from bot.hints import ChannelHints
 from bot.input_text import has_words
@@ -86,6 +87,7 @@ class Outcome:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     channel: Optional[str] = None  # sms, whatsapp, telegram; None for web chats
     country_assumed: bool = False  # the country came from the channel this turn, not from the child
+    handoff: Optional[HandoffRequest] = None  # set when a counsellor should take the conversation
 
 
 def parse_choice(text: str) -> Optional[int]:
@@ -107,6 +109,7 @@ class Dialogue:
         crisis: CrisisNet,
         table: RoutingTable,
         countries: CountryNames,
+        desks: Desks = Desks({}),
     ) -> None:
         self.registry = registry
         self.detector = detector
@@ -114,6 +117,7 @@ class Dialogue:
         self.crisis = crisis
         self.table = table
         self.countries = countries
+        self.desks = desks
 
     @classmethod
     def load(cls) -> "Dialogue":
@@ -126,6 +130,7 @@ class Dialogue:
             crisis=CrisisNet.load(registry.codes),
             table=RoutingTable.load(),
             countries=CountryNames(locale for lang in registry.languages.values() for locale in lang.locales),
+            desks=Desks.load(),
         )
 
     # -- the turn ---------------------------------------------------------------------------
@@ -149,6 +154,10 @@ class Dialogue:
         outcome.language = slots["language"]
         return outcome
 
+    def queued(self, language: str, desk: Desk, position: int) -> BotMessage:
+        """What a child hears once their ticket is in the queue: who, and their place in line."""
+        return BotMessage(self.texts.get("handoff_queued", language, helpline=desk.name, position=position))
+
     def _need(self, turn: Turn, slots: dict[str, Any]) -> str:
         """The need to answer: crisis first, then a menu answer, then the classifier's intent."""
         command = (turn.metadata or {}).get("command")
@@ -170,6 +179,8 @@ class Dialogue:
         return intent if intent not in UNCLEAR_INTENTS else "out_of_scope"
 
     def _reply(self, need: str, turn: Turn, out: Outcome, pending_menu: Optional[str]) -> None:
+        if need in TRIGGERS and self.desks.get(out.slots["country"]):
+            out.handoff = HandoffRequest(TRIGGERS[need], need)
         if need.startswith("choice:"):
             self._menu_choice(int(need.split(":")[1]), turn, out, pending_menu)
             return

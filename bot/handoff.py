@@ -138,12 +138,19 @@ class HandoffQueue(Protocol):
 
     async def expire(self, ticket_id: str) -> Ticket: ...
 
+    async def append(self, ticket_id: str, author: str, text: str) -> None:
+        """Add a message to the ticket's conversation ("child" or a counsellor's name)."""
+
+    async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
+        """The ticket's conversation so far: (author, text), oldest first."""
+
 
 class MemoryHandoffQueue:
     """The embedded default: one process, nothing survives a restart (local quick start only)."""
 
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
+        self._logs: dict[str, list[tuple[str, str]]] = {}
         self._lock = asyncio.Lock()
 
     async def open(self, ticket: Ticket) -> Ticket:
@@ -193,6 +200,12 @@ class MemoryHandoffQueue:
     async def expire(self, ticket_id: str) -> Ticket:
         return await self._change(ticket_id, expired)
 
+    async def append(self, ticket_id: str, author: str, text: str) -> None:
+        self._logs.setdefault(ticket_id, []).append((author, text))
+
+    async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
+        return list(self._logs.get(ticket_id, []))
+
 
 class RedisHandoffQueue:
     """Tickets as JSON under ``<prefix>ticket:<id>``, one sorted set of waiting ids per helpline,
@@ -210,6 +223,9 @@ class RedisHandoffQueue:
 
     def _active_key(self, conversation: str) -> str:
         return f"{self._prefix}active:{conversation}"
+
+    def _log(self, ticket_id: str) -> str:
+        return f"{self._prefix}log:{ticket_id}"  # a Redis stream: durable, and readable live by consoles
 
     async def open(self, ticket: Ticket) -> Ticket:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -286,6 +302,14 @@ class RedisHandoffQueue:
 
     async def expire(self, ticket_id: str) -> Ticket:
         return await self._change(ticket_id, expired)
+
+
+    async def append(self, ticket_id: str, author: str, text: str) -> None:
+        await self._redis.xadd(self._log(ticket_id), {"author": author, "text": text})
+
+    async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
+        entries = await self._redis.xrange(self._log(ticket_id))
+        return [(_text(fields.get(b"author", fields.get("author"))), _text(fields.get(b"text", fields.get("text")))) for _, fields in entries]
 
 
 def _text(value: str | bytes) -> str:

@@ -208,7 +208,7 @@ class Stores:
             await self.client.close()
 
 
-def _redis_client(url: str) -> aioredis.Redis:
+def redis_client(url: str) -> aioredis.Redis:
     """A client for ``url``; connects lazily, on first use, inside the running event loop."""
     try:
         client = aioredis.from_url(url, decode_responses=True)
@@ -232,7 +232,7 @@ def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: str = DEFAU
     url = (environ.get("REDIS_URL") or "").strip()
     if not url:
         return Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory")
-    client = _redis_client(url)
+    client = redis_client(url)
     return Stores(
         dedupe=RedisDedupe(client, prefix),
         addresses=RedisAddressBook(client, prefix),

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional
 
-from bot.dialogue import Dialogue
+from bot.dialogue import BotMessage, Dialogue
+from bot.escalation import queue_from_env, to_counsellor
+from bot.handoff import HandoffQueue, State
 from bot.sender_ids import SenderIds
 from bot.stores import Stores, stores_from_env
 from channels.safe_turn import SenderQueues
@@ -25,6 +28,16 @@ class ChannelServices:
     sender_ids: SenderIds
     stores: Stores
     queues: SenderQueues
+    handoff: HandoffQueue
+
+    async def counsellor_has(self, sender: str, text: str) -> Optional[list[BotMessage]]:
+        """None when the bot should answer; else what to tell the child (nothing, or "stopped")."""
+        ticket = await to_counsellor(self.handoff, sender, text)
+        if ticket is None:
+            return None
+        if ticket.state is State.CLOSED:
+            return [BotMessage(self.dialogue.texts.get("stopped", ticket.language))]
+        return []
 
 
 @lru_cache(maxsize=1)
@@ -35,4 +48,5 @@ def services() -> ChannelServices:
         sender_ids=SenderIds.from_env(os.environ),
         stores=stores_from_env(os.environ),
         queues=SenderQueues(),
+        handoff=queue_from_env(os.environ),
     )

@@ -167,6 +167,10 @@ class TelegramChannel(InputChannel):
         language: Optional[str],
     ) -> None:
         await self.services.stores.addresses.remember(sender, chat_id, ADDRESS_TTL_S)
+        for_child = await self.services.counsellor_has(sender, clean(text))
+        if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
+            await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, for_child)
+            return
         metadata: dict[str, Any] = {"channel": "telegram"}
         if language:
             metadata["language"] = language

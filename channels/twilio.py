@@ -162,6 +162,10 @@ class TwilioChannel(InputChannel):
         async def work() -> None:
             await self.services.stores.addresses.remember(sender, address, ADDRESS_TTL_S)
             output = TwilioOutput(self, address)
+            for_child = await self.services.counsellor_has(sender, text)
+            if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
+                await output.send_messages(sender, for_child)
+                return
             before = [self.services.dialogue.only_words(metadata)] if has_media else []
             if has_media and not text:
                 await output.send_messages(sender, before)

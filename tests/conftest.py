@@ -35,7 +35,12 @@ def twilio_api() -> Iterator[FakeTwilio]:
     api.close()
 
 
-CHANNEL_ENV = {"HELPLINE_SENDER_KEY": secrets.token_hex(32), "REDIS_URL": "redis://127.0.0.1:6379/0"}
+HANDOFF_FILE = Path(__file__).parent / "handoff_desks.yml"  # Nigeria only: no other test writes from there
+CHANNEL_ENV = {
+    "HELPLINE_SENDER_KEY": secrets.token_hex(32),
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "HELPLINE_HANDOFF_FILE": str(HANDOFF_FILE),
+}
 
 
 @pytest.fixture(scope="session")

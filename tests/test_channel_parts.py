@@ -170,6 +170,7 @@ def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
 def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dialogue):
     from telegram import Bot
 
+    from bot.handoff import MemoryHandoffQueue
     from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
     from channels.services import ChannelServices
     from channels.telegram import TelegramOutput
@@ -177,7 +178,7 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
 
     api = FakeTelegram()
     ids = SenderIds(b"k" * 32)
-    services = ChannelServices(dialogue, ids, Stores(MemoryDedupe(), MemoryAddressBook(), "memory"), SenderQueues())
+    services = ChannelServices(dialogue, ids, Stores(MemoryDedupe(), MemoryAddressBook(), "memory"), SenderQueues(), MemoryHandoffQueue())
     sender = ids.of("telegram", "4242")
 
     async def scenario() -> None:

@@ -147,3 +147,17 @@ def test_tickets_survive_a_restart_of_every_process():
         await client.close()
 
     asyncio.run(after(asyncio.run(before())))
+
+
+def test_the_conversation_is_kept_with_the_ticket(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            opened = await queue.open(ticket())
+            await queue.append(opened.id, "child", "are you there?")
+            await queue.append(opened.id, "counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>")
+            assert await queue.messages(opened.id) == [
+                ("child", "are you there?"), ("counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>"),
+            ]
+            assert await queue.messages("unknown") == []
+
+    asyncio.run(scenario())

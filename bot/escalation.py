@@ -1,0 +1,114 @@
+"""When a conversation goes to a human counsellor, and opening its ticket.
+
+A child who asks for a person, or speaks of self-harm, danger or online sexual abuse, is handed to
+a counsellor of their country's helpline when that helpline takes handoffs (``data/handoff.yml``).
+The dialogue decides (``Outcome.handoff``); the action opens the ticket with this module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+from bot import DATA_DIR
+from bot.countries import is_country_code
+from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk, Ticket
+from bot.language import fold
+from bot.stores import redis_client
+from bot.yamlfile import LineDict, load_mapping
+
+DESKS_VARIABLE = "HELPLINE_HANDOFF_FILE"
+# The needs that reach a person, and how urgent each is.
+TRIGGERS = {
+    "self_harm": Risk.IMMINENT,
+    "danger_now": Risk.IMMINENT,
+    "online_sexual_abuse": Risk.HARM,
+    "talk_to_human": Risk.ASKED,
+}
+
+
+@dataclass(frozen=True)
+class Desk:
+    helpline: str  # the country code its queue is named by
+    name: str
+    max_wait_minutes: int
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    risk: Risk
+    reason: str  # the need that triggered it
+
+
+class Desks:
+    """The helplines that take handoffs, by country."""
+
+    def __init__(self, desks: Mapping[str, Desk]) -> None:
+        self._desks = dict(desks)
+
+    def get(self, country: Optional[str]) -> Optional[Desk]:
+        return self._desks.get(country.upper()) if country else None
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] = os.environ) -> "Desks":
+        path = Path(environ.get(DESKS_VARIABLE) or DATA_DIR / "handoff.yml")
+        source = load_mapping(path)
+        entries = source.data.get("desks")
+        if not isinstance(entries, dict):
+            raise source.error(source.data, "desks", "desks", "must map country codes to desks")
+        desks = {}
+        for code, entry in entries.items():
+            field = f"desks.{code}"
+            if not is_country_code(code) or code != str(code).upper():
+                raise source.error(entries, code, field, "is not an upper-case ISO 3166-1 alpha-2 code")
+            if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
+                raise source.error(entries, code, f"{field}.name", "each desk needs a name")
+            wait = entry.get("max_wait_minutes", 10)
+            if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 240:
+                raise source.error(entry, "max_wait_minutes", f"{field}.max_wait_minutes", "must be a whole number of minutes, 1 to 240")
+            desks[code] = Desk(code, entry["name"].strip(), wait)
+        return cls(desks)
+
+
+async def open_ticket(
+    queue: HandoffQueue,
+    desk: Desk,
+    request: HandoffRequest,
+    conversation: str,
+    channel: str,
+    language: str,
+    last_messages: tuple[str, ...],
+) -> tuple[Ticket, Optional[int]]:
+    """The conversation's open ticket (a new one, or the one it already has) and its place in the queue."""
+    ticket = await queue.open(
+        Ticket.new(desk.helpline, conversation, channel, desk.helpline, language, request.risk, request.reason,
+                   last_messages=last_messages)
+    )
+    return ticket, await queue.position(ticket.id)
+
+
+def queue_from_env(environ: Mapping[str, str] = os.environ) -> HandoffQueue:
+    """The handoff queue on Redis when ``REDIS_URL`` is set; in this process's memory otherwise
+    (the local quick start, where handoffs cannot reach a console in another process)."""
+    url = (environ.get("REDIS_URL") or "").strip()
+    return RedisHandoffQueue(redis_client(url)) if url else MemoryHandoffQueue()
+
+
+STOP_WORDS = ("stop", "/stop")  # what ends a handoff from the child's side, on any channel
+
+
+async def to_counsellor(queue: HandoffQueue, conversation: str, text: str) -> Optional[Ticket]:
+    """Keep a child's message for the counsellor who has their conversation; None if nobody has it.
+
+    The bot stays quiet while a ticket is open, whatever the child types (a typed "/restart"
+    included): only "stop" ends it from the child's side, and that closes the ticket.
+    """
+    ticket = await queue.active(conversation)
+    if ticket is None:
+        return None
+    if fold(text).strip(" .!") in STOP_WORDS:
+        return await queue.close(ticket.id, "stopped by the child")
+    await queue.append(ticket.id, "child", text)
+    return ticket

@@ -1,0 +1,77 @@
+"""Which needs go to a counsellor, and the desks file that says which helplines take them."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from bot.dialogue import Dialogue, Turn
+from bot.escalation import Desk, Desks
+from bot.handoff import Risk
+from bot.yamlfile import ConfigError
+
+
+@pytest.fixture(scope="module")
+def dialogue() -> Dialogue:
+    loaded = Dialogue.load()
+    loaded.desks = Desks({"NG": Desk("NG", "Test desk NG", 10)})
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "intent, text, risk",
+    [
+        ("talk_to_human", "i want a real person", Risk.ASKED),
+        ("online_sexual_abuse", "he wants nudes or he posts my pics", Risk.HARM),
+        ("self_harm", "i want to die", Risk.IMMINENT),
+        ("out_of_scope", "im going to kill myself", Risk.IMMINENT),  # caught by the crisis net
+        ("danger_now", "he is hitting me", Risk.IMMINENT),
+    ],
+)
+def test_these_needs_go_to_a_counsellor_where_the_helpline_takes_handoffs(dialogue, intent, text, risk):
+    outcome = dialogue.respond(Turn(text=text, intent=intent, slots={"language": "en"}, metadata={"country": "NG"}))
+    assert outcome.handoff is not None and outcome.handoff.risk is risk
+    if risk is Risk.IMMINENT:
+        assert any("112" in m.text or "199" in m.text for m in outcome.messages)  # the emergency number at once
+
+
+def test_no_handoff_where_the_helpline_does_not_take_them_or_for_other_needs(dialogue):
+    elsewhere = dialogue.respond(Turn(text="i want a real person", intent="talk_to_human", slots={"language": "en"}, metadata={"country": "KE"}))
+    assert elsewhere.handoff is None and "116" in " ".join(m.text for m in elsewhere.messages)
+    tips = dialogue.respond(Turn(text="safety tips", intent="safety_tips", slots={"language": "en"}, metadata={"country": "NG"}))
+    assert tips.handoff is None
+
+
+def test_a_handoff_waits_for_the_country_when_it_is_unknown(dialogue):
+    first = dialogue.respond(Turn(text="i want a real person", intent="talk_to_human", slots={"language": "en"}))
+    assert first.handoff is None and first.slots["menu"] == "country"
+    second = dialogue.respond(Turn(text="nigeria", intent="give_country", slots=first.slots))
+    assert second.handoff is not None and second.handoff.reason == "talk_to_human"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "handoff.yml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return {"HELPLINE_HANDOFF_FILE": str(path)}
+
+
+def test_the_desks_file(tmp_path):
+    desks = Desks.load(write(tmp_path, "desks:\n  KE:\n    name: Child Helpline 116\n    max_wait_minutes: 5\n"))
+    assert desks.get("ke") == Desk("KE", "Child Helpline 116", 5) and desks.get("GB") is None
+    assert Desks.load(write(tmp_path, "desks: {}\n")).get("KE") is None
+
+
+@pytest.mark.parametrize(
+    "text, line, field",
+    [
+        ("desks:\n  Kenya:\n    name: x\n", 2, "desks.Kenya"),
+        ("desks:\n  KE:\n    max_wait_minutes: 5\n", 2, "desks.KE.name"),
+        ("desks:\n  KE:\n    name: x\n    max_wait_minutes: forever\n", 4, "desks.KE.max_wait_minutes"),
+        ("desks: [KE]\n", 1, "desks"),
+    ],
+)
+def test_a_broken_desks_file_names_line_and_field(tmp_path, text, line, field):
+    with pytest.raises(ConfigError) as caught:
+        Desks.load(write(tmp_path, text))
+    assert (caught.value.line, caught.value.field) == (line, field)

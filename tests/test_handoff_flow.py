@@ -1,0 +1,52 @@
+"""A child on SMS reaches a counsellor's queue through the whole bot, and the bot steps aside."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.handoff import RedisHandoffQueue, Risk, State
+from bot.sender_ids import SenderIds
+from tests.conftest import CHANNEL_ENV
+from tests.test_channels import post_twilio, sms
+
+pytestmark = pytest.mark.rasa
+
+
+def on_redis(work):
+    async def run():
+        client = aioredis.from_url(CHANNEL_ENV["REDIS_URL"])
+        try:
+            return await work(RedisHandoffQueue(client))
+        finally:
+            await client.close()
+    return asyncio.run(run())
+
+
+def test_an_sms_child_reaches_the_queue_and_the_bot_steps_aside_until_they_say_stop(bot, twilio_api):
+    phone = "+23480" + "".join(random.choices("0123456789", k=8))
+    sender = SenderIds(CHANNEL_ENV["HELPLINE_SENDER_KEY"].encode()).of("sms", phone)
+    assert post_twilio(bot, "sms", sms("i want to talk to a real person please", phone)) == 200
+    replies = " ".join(twilio_api.messages_to(phone, count=2))
+    assert "Test desk NG" in replies and "number" in replies
+
+    ticket = on_redis(lambda queue: queue.active(sender))
+    assert ticket.state is State.WAITING and ticket.risk is Risk.ASKED and ticket.channel == "sms"
+    assert ticket.helpline == "NG" and "i want to talk to a real person please" in ticket.last_messages
+    assert phone not in ticket.to_json()  # the counsellor's side never holds the number
+
+    count = len(twilio_api.messages_to(phone, timeout_s=0.1))
+    post_twilio(bot, "sms", sms("/restart", phone))  # Rasa's command: here only words for the counsellor
+    post_twilio(bot, "sms", sms("are you there", phone))
+    time.sleep(3)
+    assert len(twilio_api.messages_to(phone, timeout_s=0.1)) == count  # the bot stays quiet
+    assert on_redis(lambda queue: queue.messages(ticket.id)) == [("child", "restart"), ("child", "are you there")]
+
+    post_twilio(bot, "sms", sms("stop", phone))
+    assert "stopped" in twilio_api.messages_to(phone, count=count + 1)[-1]
+    closed = on_redis(lambda queue: queue.get(ticket.id))
+    assert closed.state is State.CLOSED and closed.outcome == "stopped by the child"
