@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional, Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
 _RISK_SPAN = 10**13  # milliseconds: risk outranks any waiting time
@@ -42,6 +42,22 @@ OPEN_STATES = (State.WAITING, State.CLAIMED)
 
 class TicketError(ValueError):
     """A change the ticket's state does not allow (already claimed, closed...)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A counsellor's message on its way to the child, for the channel process that can send it."""
+
+    entry: str  # the queue's id for it, to acknowledge once sent
+    conversation: str  # hashed sender id: the channel finds the address from it
+    channel: str
+    text: str
+
+
+def check_owner(ticket: Ticket, counsellor: str) -> Ticket:
+    if ticket.state is not State.CLAIMED or ticket.counsellor != counsellor:
+        raise TicketError("only the counsellor who has claimed the ticket can write to the child")
+    return ticket
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,15 @@ class HandoffQueue(Protocol):
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         """The ticket's conversation so far: (author, text), oldest first."""
 
+    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
+        """A counsellor's message: kept with the ticket and queued for the child's channel."""
+
+    async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
+        """Counsellors' messages not yet sent; each is given to one consumer only."""
+
+    async def sent(self, item: Outgoing) -> None:
+        """Acknowledge a message once the channel has sent it."""
+
 
 class MemoryHandoffQueue:
     """The embedded default: one process, nothing survives a restart (local quick start only)."""
@@ -151,6 +176,7 @@ class MemoryHandoffQueue:
     def __init__(self) -> None:
         self._tickets: dict[str, Ticket] = {}
         self._logs: dict[str, list[tuple[str, str]]] = {}
+        self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self._lock = asyncio.Lock()
 
     async def open(self, ticket: Ticket) -> Ticket:
@@ -206,6 +232,24 @@ class MemoryHandoffQueue:
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         return list(self._logs.get(ticket_id, []))
 
+    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            raise TicketError("no such ticket")
+        check_owner(ticket, counsellor)
+        await self.append(ticket_id, counsellor, text)
+        await self._outbox.put(Outgoing(uuid.uuid4().hex, ticket.conversation, ticket.channel, text))
+        return ticket
+
+    async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
+        try:
+            return [await asyncio.wait_for(self._outbox.get(), block_ms / 1000)]
+        except asyncio.TimeoutError:
+            return []
+
+    async def sent(self, item: Outgoing) -> None:
+        return None
+
 
 class RedisHandoffQueue:
     """Tickets as JSON under ``<prefix>ticket:<id>``, one sorted set of waiting ids per helpline,
@@ -223,6 +267,10 @@ class RedisHandoffQueue:
 
     def _active_key(self, conversation: str) -> str:
         return f"{self._prefix}active:{conversation}"
+
+    @property
+    def _outbox(self) -> str:
+        return f"{self._prefix}outbox"  # a stream read by a consumer group: each message sent once
 
     def _log(self, ticket_id: str) -> str:
         return f"{self._prefix}log:{ticket_id}"  # a Redis stream: durable, and readable live by consoles
@@ -306,6 +354,31 @@ class RedisHandoffQueue:
 
     async def append(self, ticket_id: str, author: str, text: str) -> None:
         await self._redis.xadd(self._log(ticket_id), {"author": author, "text": text})
+
+    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
+        ticket = await self.get(ticket_id)
+        if ticket is None:
+            raise TicketError("no such ticket")
+        check_owner(ticket, counsellor)
+        await self.append(ticket_id, counsellor, text)
+        await self._redis.xadd(self._outbox, {"conversation": ticket.conversation, "channel": ticket.channel, "text": text})
+        return ticket
+
+    async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
+        try:
+            await self._redis.xgroup_create(self._outbox, "channels", id="0", mkstream=True)
+        except ResponseError:
+            pass  # the group exists already
+        answer = await self._redis.xreadgroup("channels", consumer, {self._outbox: ">"}, count=20, block=block_ms)
+        found = []
+        for _, entries in answer or []:
+            for entry, fields in entries:
+                values = {_text(k): _text(v) for k, v in fields.items()}
+                found.append(Outgoing(_text(entry), values["conversation"], values["channel"], values["text"]))
+        return found
+
+    async def sent(self, item: Outgoing) -> None:
+        await self._redis.xack(self._outbox, "channels", item.entry)
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         entries = await self._redis.xrange(self._log(ticket_id))

@@ -161,3 +161,28 @@ def test_the_conversation_is_kept_with_the_ticket(queue_factory):
             assert await queue.messages("unknown") == []
 
     asyncio.run(scenario())
+
+
+def test_only_the_owner_writes_to_the_child_and_each_message_is_sent_once(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            opened = await queue.open(ticket())
+            with pytest.raises(TicketError):
+                await queue.reply(opened.id, "c1", "not claimed yet")
+            await queue.claim(opened.id, "c1")
+            with pytest.raises(TicketError):
+                await queue.reply(opened.id, "c2", "not mine")
+            await queue.reply(opened.id, "c1", "Hi, I'm Amina. I'm here.")
+            await queue.reply(opened.id, "c1", "Are you safe right now?")
+            first = await queue.outgoing("worker-1", block_ms=200)
+            second = await queue.outgoing("worker-2", block_ms=200)
+            got = first + second + await queue.outgoing("worker-1", block_ms=200)
+            assert [(o.conversation, o.channel, o.text) for o in got] == [
+                ("sms-a", "sms", "Hi, I'm Amina. I'm here."), ("sms-a", "sms", "Are you safe right now?"),
+            ]
+            for item in got:
+                await queue.sent(item)
+            assert await queue.outgoing("worker-2", block_ms=100) == []
+            assert [a for a, _ in await queue.messages(opened.id)] == ["c1", "c1"]
+
+    asyncio.run(scenario())

@@ -1,0 +1,7 @@
+"""``python -m console``: serve the operator console."""
+
+import sys
+
+from console.app import main
+
+sys.exit(main())

@@ -1,0 +1,135 @@
+"""The console's HTTP API (JSON), for counsellors: thin over bot.handoff and bot.counsellors.
+
+Every request but login needs the session cookie; every change also needs the session's CSRF
+token in ``X-CSRF-Token``. A counsellor only ever reaches their own helpline's tickets: another
+helpline's ticket answers 404, as if it did not exist.
+
+    REDIS_URL=redis://127.0.0.1:6379/0 python -m console   # http://127.0.0.1:5080
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import sys
+import time
+from typing import Any, Optional
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.counsellors import SESSION_TTL_S, Counsellors, Session
+from bot.handoff import RedisHandoffQueue, Ticket, TicketError
+from bot.stores import redis_client
+
+COOKIE = "helpline_session"
+MAX_TEXT = 2000
+
+
+def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
+    """What a counsellor sees of a ticket: never an address, only the hashed conversation id."""
+    return {
+        "id": ticket.id, "risk": int(ticket.risk), "reason": ticket.reason, "language": ticket.language,
+        "channel": ticket.channel, "country": ticket.country, "state": ticket.state.value,
+        "counsellor": ticket.counsellor, "waiting_s": round(time.time() - ticket.created_at),
+        "intake": ticket.intake, "last_messages": list(ticket.last_messages), "position": position,
+    }
+
+
+def create_app(redis_url: str) -> Sanic:
+    app = Sanic("helpline_console")
+    client = redis_client(redis_url)
+    queue, counsellors = RedisHandoffQueue(client), Counsellors(client)
+
+    async def session_of(request: Request, change: bool) -> Optional[Session]:
+        session = await counsellors.session(request.cookies.get(COOKIE))
+        if session and change and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.csrf):
+            return None
+        return session
+
+    def body(request: Request) -> dict[str, Any]:
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    async def own_ticket(session: Session, ticket_id: str) -> Optional[Ticket]:
+        ticket = await queue.get(ticket_id)
+        return ticket if ticket and ticket.helpline == session.helpline else None
+
+    @app.post("/api/login")
+    async def login(request: Request) -> HTTPResponse:
+        data = body(request)
+        session = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")))
+        if session is None:
+            return response.json({"error": "wrong username or password"}, status=401)
+        answer = response.json({"username": session.username, "helpline": session.helpline, "csrf": session.csrf})
+        answer.cookies[COOKIE] = session.token
+        cookie = answer.cookies[COOKIE]
+        cookie["httponly"], cookie["samesite"], cookie["secure"], cookie["max-age"] = True, "Strict", True, SESSION_TTL_S
+        return answer
+
+    @app.post("/api/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        session = await session_of(request, change=True)
+        if session:
+            await counsellors.logout(session.token)
+        return response.json({"ok": True})
+
+    @app.get("/api/queue")
+    async def waiting(request: Request) -> HTTPResponse:
+        session = await session_of(request, change=False)
+        if session is None:
+            return response.json({"error": "log in first"}, status=401)
+        tickets = await queue.waiting(session.helpline)
+        return response.json({"helpline": session.helpline, "waiting": [summary(t, i + 1) for i, t in enumerate(tickets)]})
+
+    @app.get("/api/tickets/<ticket_id>/messages")
+    async def messages(request: Request, ticket_id: str) -> HTTPResponse:
+        session = await session_of(request, change=False)
+        if session is None:
+            return response.json({"error": "log in first"}, status=401)
+        ticket = await own_ticket(session, ticket_id)
+        if ticket is None:
+            return response.json({"error": "no such ticket"}, status=404)
+        said = await queue.messages(ticket_id)
+        return response.json({"ticket": summary(ticket), "messages": [{"author": a, "text": t} for a, t in said]})
+
+    @app.post("/api/tickets/<ticket_id>/<action:claim|reply|transfer|close>")
+    async def change(request: Request, ticket_id: str, action: str) -> HTTPResponse:
+        session = await session_of(request, change=True)
+        if session is None:
+            return response.json({"error": "log in first (and send X-CSRF-Token)"}, status=401)
+        if await own_ticket(session, ticket_id) is None:
+            return response.json({"error": "no such ticket"}, status=404)
+        data = body(request)
+        text = str(data.get("text") or data.get("outcome") or data.get("to") or "").strip()[:MAX_TEXT]
+        if action != "claim" and not text:
+            return response.json({"error": "say what: text, outcome or to"}, status=400)
+        try:
+            if action == "claim":
+                ticket = await queue.claim(ticket_id, session.username)
+            elif action == "reply":
+                ticket = await queue.reply(ticket_id, session.username, text)
+            elif action == "transfer":
+                ticket = await queue.transfer(ticket_id, text)
+            else:
+                ticket = await queue.close(ticket_id, text)
+        except TicketError as error:
+            return response.json({"error": str(error)}, status=409)
+        return response.json({"ticket": summary(ticket)})
+
+    return app
+
+
+def main() -> int:
+    url = (os.environ.get("REDIS_URL") or "").strip()
+    if not url:
+        print("REDIS_URL must be set: the console shares the bot's Redis (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr)
+        return 1
+    create_app(url).run(host=os.environ.get("CONSOLE_HOST", "127.0.0.1"), port=int(os.environ.get("CONSOLE_PORT", "5080")),
+                        access_log=False)
+    return 0
