@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 from sanic import Sanic, response
@@ -25,6 +26,13 @@ from bot.handoff import RedisHandoffQueue, Ticket, TicketError
 from bot.stores import redis_client
 
 COOKIE = "helpline_session"
+STATIC = Path(__file__).parent / "static"
+# The page runs only its own script: no inline code, no other origin, no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 MAX_TEXT = 2000
 
 
@@ -59,6 +67,14 @@ def create_app(redis_url: str) -> Sanic:
     async def own_ticket(session: Session, ticket_id: str) -> Optional[Ticket]:
         ticket = await queue.get(ticket_id)
         return ticket if ticket and ticket.helpline == session.helpline else None
+
+    @app.get("/")
+    async def page(_: Request) -> HTTPResponse:
+        return await response.file(STATIC / "index.html", headers=SECURITY_HEADERS)
+
+    @app.get("/console.js")
+    async def script(_: Request) -> HTTPResponse:
+        return await response.file(STATIC / "console.js", headers=SECURITY_HEADERS)
 
     @app.post("/api/login")
     async def login(request: Request) -> HTTPResponse:

@@ -151,3 +151,46 @@ def test_a_counsellor_takes_an_sms_childs_conversation_and_they_talk_both_ways(b
     post_twilio(bot, "sms", sms("thank you bye", phone))  # the bot answers again
     assert len(twilio_api.messages_to(phone, count=before + 2)) >= before + 2
     assert amina.post(f"/api/tickets/{ticket}/reply", {"text": "too late"})[0] == 409
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def test_the_console_in_a_real_browser(bot, console, accounts, twilio_api):
+    from playwright.sync_api import expect, sync_playwright
+
+    phone = "+23480" + "".join(random.choices("0123456789", k=8))
+    dialogs: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(console)
+            page.get_by_label("Username", exact=True).fill(accounts["NG"])
+            page.get_by_label("Password").fill(PASSWORD)
+            page.keyboard.press("Enter")  # keyboard only
+            expect(page.get_by_role("heading", name="Children waiting")).to_be_visible()
+
+            # The child writes after the page is open: the ticket appears without reloading.
+            post_twilio(bot, "sms", sms("i want to talk to a person <b>now</b>", phone))
+            row = page.get_by_role("row").filter(has_text="<b>now</b>")  # shown as text, not as bold
+            expect(row).to_be_visible(timeout=20_000)
+            row.get_by_role("button").click()
+            reply = page.get_by_label("Your message to the child")
+            expect(reply).to_be_focused()
+            reply.fill("Hi, I'm Amina from the helpline. I'm here.")
+            page.get_by_role("button", name="Send").click()
+            assert twilio_api.messages_to(phone, count=3)[-1] == "Hi, I'm Amina from the helpline. I'm here."
+
+            post_twilio(bot, "sms", sms("<script>alert('x')</script><img src=x onerror=alert(1)>", phone))
+            expect(page.locator("#messages")).to_contain_text("<script>alert('x')</script><img src=x onerror=alert(1)>", timeout=20_000)
+            assert page.locator("#messages img").count() == 0 and dialogs == []
+
+            page.get_by_label("Outcome").select_option("Counselling given")
+            page.get_by_role("button", name="Close the conversation").click()
+            expect(page.locator("#chat-view")).to_be_hidden()
+        finally:
+            browser.close()
