@@ -18,6 +18,7 @@ from babel.dates import format_skeleton, format_time
 from bot.contact_choice import Offer, advise
 from bot.countries import CountryNames
 from bot.escalation import TRIGGERS, Desk, Desks, HandoffRequest
+from bot.handoff import Risk, Ticket
 from bot.helplines import RoutingTable
 from bot.hints import ChannelHints
 from bot.input_text import has_words
@@ -153,6 +154,22 @@ class Dialogue:
         self._reply(need, turn, outcome, pending_menu)
         outcome.language = slots["language"]
         return outcome
+
+    def overdue(self, ticket: Ticket, desk: Desk) -> list[BotMessage]:
+        """For a child waiting longer than the desk's limit: the helpline to reach directly (and
+        the emergency number when in danger), and the choice to keep waiting or talk to the bot."""
+        lang = ticket.language if ticket.language in self.registry.languages else self.registry.default
+        slots: dict[str, Any] = {name: None for name in SLOTS}
+        slots.update(language=lang, country=ticket.country)
+        out = Outcome(need="overdue", language=lang, slots=slots, channel=ticket.channel)
+        out.messages.append(BotMessage(self.texts.get("handoff_overdue", lang, helpline=desk.name)))
+        self._contact_or_ask(out, "danger_now", ask=False)
+        if ticket.risk is Risk.IMMINENT:
+            out.messages.append(self._emergency_message(out))
+        titles = [self.texts.get(key, lang) for key in ("option_keep_waiting", "option_leave_queue")]
+        lines = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))
+        out.messages.append(BotMessage(lines, tuple(Choice(i, title) for i, title in enumerate(titles, start=1))))
+        return out.messages
 
     def queued(self, language: str, desk: Desk, position: int) -> BotMessage:
         """What a child hears once their ticket is in the queue: who, and their place in line."""

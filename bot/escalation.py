@@ -14,9 +14,9 @@ from typing import Mapping, Optional
 
 from bot import DATA_DIR
 from bot.countries import is_country_code
-from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk, Ticket
+from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk, State, Ticket
 from bot.language import fold
-from bot.stores import redis_client
+from bot.stores import redis_client, redis_prefix
 from bot.yamlfile import LineDict, load_mapping
 
 DESKS_VARIABLE = "HELPLINE_HANDOFF_FILE"
@@ -50,6 +50,9 @@ class Desks:
 
     def get(self, country: Optional[str]) -> Optional[Desk]:
         return self._desks.get(country.upper()) if country else None
+
+    def all(self) -> list[Desk]:
+        return list(self._desks.values())
 
     @classmethod
     def load(cls, environ: Mapping[str, str] = os.environ) -> "Desks":
@@ -93,22 +96,47 @@ def queue_from_env(environ: Mapping[str, str] = os.environ) -> HandoffQueue:
     """The handoff queue on Redis when ``REDIS_URL`` is set; in this process's memory otherwise
     (the local quick start, where handoffs cannot reach a console in another process)."""
     url = (environ.get("REDIS_URL") or "").strip()
-    return RedisHandoffQueue(redis_client(url)) if url else MemoryHandoffQueue()
+    return RedisHandoffQueue(redis_client(url), redis_prefix(environ) + "handoff:") if url else MemoryHandoffQueue()
 
 
 STOP_WORDS = ("stop", "/stop")  # what ends a handoff from the child's side, on any channel
+KEEP_WAITING, LEAVE_QUEUE = "1", "2"  # the child's answers once told the wait is long
 
 
-async def to_counsellor(queue: HandoffQueue, conversation: str, text: str) -> Optional[Ticket]:
+async def overdue(queue: HandoffQueue, desks: Desks, now: float) -> list[tuple[Desk, Ticket]]:
+    """Waiting tickets older than their desk's limit whose child has not been told yet."""
+    found = []
+    for desk in desks.all():
+        for ticket in await queue.waiting(desk.helpline):
+            if not ticket.reminded and now - ticket.created_at >= desk.max_wait_minutes * 60:
+                found.append((desk, ticket))
+    return found
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What became of a child's message while their conversation has a ticket."""
+
+    ticket: Ticket
+    what: str  # "kept" for the counsellor, "stopped", "left" the queue, "still waiting"
+
+
+async def to_counsellor(queue: HandoffQueue, conversation: str, text: str) -> Optional[Routed]:
     """Keep a child's message for the counsellor who has their conversation; None if nobody has it.
 
     The bot stays quiet while a ticket is open, whatever the child types (a typed "/restart"
-    included): only "stop" ends it from the child's side, and that closes the ticket.
+    included): only "stop" ends it from the child's side, and that closes the ticket. Once told
+    the wait is long, "1" keeps the child waiting and "2" gives them back to the bot.
     """
     ticket = await queue.active(conversation)
     if ticket is None:
         return None
-    if fold(text).strip(" .!") in STOP_WORDS:
-        return await queue.close(ticket.id, "stopped by the child")
+    answer = fold(text).strip(" .!")
+    if answer in STOP_WORDS:
+        return Routed(await queue.close(ticket.id, "stopped by the child"), "stopped")
+    if ticket.reminded and ticket.state is State.WAITING and answer in (KEEP_WAITING, LEAVE_QUEUE):
+        if answer == LEAVE_QUEUE:
+            return Routed(await queue.expire(ticket.id), "left")
+        return Routed(ticket, "still waiting")
     await queue.append(ticket.id, "child", text)
-    return ticket
+    return Routed(ticket, "kept")

@@ -78,6 +78,7 @@ class Ticket:
     created_at: float = 0.0
     updated_at: float = 0.0
     history: tuple[str, ...] = ()  # "claimed by x", "transferred to y": who held it
+    reminded: bool = False  # the child was told the wait is long, given the number, asked to choose
 
     @classmethod
     def new(cls, helpline: str, conversation: str, channel: str, country: Optional[str], language: str,
@@ -125,6 +126,12 @@ def closed(ticket: Ticket, outcome: str) -> Ticket:
     return ticket.moved(State.CLOSED, f"closed: {outcome}", outcome=outcome)
 
 
+def reminded(ticket: Ticket) -> Ticket:
+    if ticket.state is not State.WAITING or ticket.reminded:
+        raise TicketError("only a waiting ticket is reminded, once")
+    return ticket.moved(State.WAITING, "child told the wait is long", reminded=True)
+
+
 def expired(ticket: Ticket) -> Ticket:
     if ticket.state is not State.WAITING:
         raise TicketError(f"ticket is {ticket.state.value}, not waiting")
@@ -153,6 +160,9 @@ class HandoffQueue(Protocol):
     async def close(self, ticket_id: str, outcome: str) -> Ticket: ...
 
     async def expire(self, ticket_id: str) -> Ticket: ...
+
+    async def remind(self, ticket_id: str) -> Ticket:
+        """Mark that the child was told the wait is long (once; several servers may try)."""
 
     async def append(self, ticket_id: str, author: str, text: str) -> None:
         """Add a message to the ticket's conversation ("child" or a counsellor's name)."""
@@ -225,6 +235,9 @@ class MemoryHandoffQueue:
 
     async def expire(self, ticket_id: str) -> Ticket:
         return await self._change(ticket_id, expired)
+
+    async def remind(self, ticket_id: str) -> Ticket:
+        return await self._change(ticket_id, reminded)
 
     async def append(self, ticket_id: str, author: str, text: str) -> None:
         self._logs.setdefault(ticket_id, []).append((author, text))
@@ -351,6 +364,8 @@ class RedisHandoffQueue:
     async def expire(self, ticket_id: str) -> Ticket:
         return await self._change(ticket_id, expired)
 
+    async def remind(self, ticket_id: str) -> Ticket:
+        return await self._change(ticket_id, reminded)
 
     async def append(self, ticket_id: str, author: str, text: str) -> None:
         await self._redis.xadd(self._log(ticket_id), {"author": author, "text": text})

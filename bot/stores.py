@@ -22,6 +22,12 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 
 DEFAULT_PREFIX = "helpline:"
+PREFIX_VARIABLE = "HELPLINE_REDIS_PREFIX"  # several bots (or test runs) can share one Redis
+
+
+def redis_prefix(environ: Mapping[str, str] = os.environ) -> str:
+    """The prefix of every key this bot writes in Redis."""
+    return environ.get(PREFIX_VARIABLE) or DEFAULT_PREFIX
 MAX_MEMORY_ENTRIES = 100_000
 
 
@@ -223,7 +229,7 @@ def redis_client(url: str) -> aioredis.Redis:
     return client
 
 
-def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: str = DEFAULT_PREFIX) -> Stores:
+def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: Optional[str] = None) -> Stores:
     """Redis stores when ``REDIS_URL`` is set (and not blank), in-memory ones otherwise.
 
     Every Redis key lives under ``prefix`` so the bot can share a Redis with other software.
@@ -233,6 +239,7 @@ def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: str = DEFAU
     if not url:
         return Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory")
     client = redis_client(url)
+    prefix = prefix or redis_prefix(environ)
     return Stores(
         dedupe=RedisDedupe(client, prefix),
         addresses=RedisAddressBook(client, prefix),

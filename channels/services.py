@@ -10,6 +10,7 @@ import os
 import asyncio
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Optional
@@ -17,8 +18,8 @@ from typing import Callable, Optional
 from rasa.core.channels.channel import OutputChannel
 
 from bot.dialogue import BotMessage, Dialogue
-from bot.escalation import queue_from_env, to_counsellor
-from bot.handoff import HandoffQueue, State
+from bot.escalation import overdue, queue_from_env, to_counsellor
+from bot.handoff import HandoffQueue, TicketError
 from bot.sender_ids import SenderIds
 from bot.stores import Stores, stores_from_env
 from channels.safe_turn import SenderQueues
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DEDUPE_TTL_S = 24 * 3600  # Telegram and Twilio give up retrying well within a day
 ADDRESS_TTL_S = 7 * 24 * 3600  # long enough for a counsellor to answer; then forgotten
+OVERDUE_CHECK_S = 15  # how often waiting children are checked against their desk's limit
 
 
 @dataclass
@@ -46,8 +48,12 @@ class ChannelServices:
 
     async def _deliver_forever(self) -> None:
         consumer = f"{socket.gethostname()}-{os.getpid()}"
+        last_check = 0.0
         while True:
             try:
+                if time.monotonic() - last_check >= OVERDUE_CHECK_S:
+                    last_check = time.monotonic()
+                    await self.remind_overdue()
                 for item in await self.handoff.outgoing(consumer, block_ms=1000):
                     make = self.outputs.get(item.channel)
                     if make is None:
@@ -62,13 +68,26 @@ class ChannelServices:
                 await asyncio.sleep(1)
 
     async def counsellor_has(self, sender: str, text: str) -> Optional[list[BotMessage]]:
-        """None when the bot should answer; else what to tell the child (nothing, or "stopped")."""
-        ticket = await to_counsellor(self.handoff, sender, text)
-        if ticket is None:
+        """None when the bot should answer; else what to tell the child (often nothing)."""
+        routed = await to_counsellor(self.handoff, sender, text)
+        if routed is None:
             return None
-        if ticket.state is State.CLOSED:
-            return [BotMessage(self.dialogue.texts.get("stopped", ticket.language))]
-        return []
+        key = {"stopped": "stopped", "left": "handoff_left", "still waiting": "handoff_still_waiting"}.get(routed.what)
+        return [BotMessage(self.dialogue.texts.get(key, routed.ticket.language))] if key else []
+
+    async def remind_overdue(self, now: Optional[float] = None) -> int:
+        """Tell each child waiting past their desk's limit how to reach the helpline directly."""
+        told = 0
+        for desk, ticket in await overdue(self.handoff, self.dialogue.desks, now or time.time()):
+            try:
+                await self.handoff.remind(ticket.id)  # first: with several servers, only one tells the child
+            except TicketError:
+                continue
+            make = self.outputs.get(ticket.channel)
+            if make is not None:
+                await make().send_messages(ticket.conversation, self.dialogue.overdue(ticket, desk))
+                told += 1
+        return told
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,7 @@ import sys
 
 from bot.counsellors import AccountError, Counsellors
 from bot.countries import is_country_code
-from bot.stores import redis_client
+from bot.stores import redis_client, redis_prefix
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     async def create() -> None:
         client = redis_client(url)
         try:
-            await Counsellors(client).add(args.username, args.helpline, password)
+            await Counsellors(client, redis_prefix() + "console:").add(args.username, args.helpline, password)
         finally:
             await client.close()
 

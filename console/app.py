@@ -23,7 +23,7 @@ from sanic.response import HTTPResponse
 
 from bot.counsellors import SESSION_TTL_S, Counsellors, Session
 from bot.handoff import RedisHandoffQueue, Ticket, TicketError
-from bot.stores import redis_client
+from bot.stores import redis_client, redis_prefix
 
 COOKIE = "helpline_session"
 STATIC = Path(__file__).parent / "static"
@@ -49,7 +49,8 @@ def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
 def create_app(redis_url: str) -> Sanic:
     app = Sanic("helpline_console")
     client = redis_client(redis_url)
-    queue, counsellors = RedisHandoffQueue(client), Counsellors(client)
+    prefix = redis_prefix()
+    queue, counsellors = RedisHandoffQueue(client, prefix + "handoff:"), Counsellors(client, prefix + "console:")
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
         session = await counsellors.session(request.cookies.get(COOKIE))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 
 from bot import PROJECT_ROOT
 from scripts.fake_apis import FakeTelegram, FakeTwilio, channel_credentials
@@ -39,12 +40,24 @@ HANDOFF_FILE = Path(__file__).parent / "handoff_desks.yml"  # Nigeria only: no o
 CHANNEL_ENV = {
     "HELPLINE_SENDER_KEY": secrets.token_hex(32),
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "HELPLINE_REDIS_PREFIX": f"test-{secrets.token_hex(4)}:",  # this run's keys only; removed at the end
     "HELPLINE_HANDOFF_FILE": str(HANDOFF_FILE),
 }
+
+
+def redis_keys_removed(prefix: str) -> None:
+    client = redis.Redis.from_url(CHANNEL_ENV["REDIS_URL"])
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture(scope="session")
 def bot(model: Path, tmp_path_factory: pytest.TempPathFactory, telegram_api: FakeTelegram, twilio_api: FakeTwilio) -> Iterator[RunningBot]:
     """The whole bot as it runs in deployment (every channel, Redis), on free loopback ports."""
-    with running_bot(tmp_path_factory.mktemp("bot"), model, channel_credentials(telegram_api, twilio_api), CHANNEL_ENV) as started:
-        yield started
+    try:
+        with running_bot(tmp_path_factory.mktemp("bot"), model, channel_credentials(telegram_api, twilio_api), CHANNEL_ENV) as started:
+            yield started
+    finally:
+        redis_keys_removed(CHANNEL_ENV["HELPLINE_REDIS_PREFIX"])

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import pytest
 from rasa.core.channels.channel import UserMessage
 
-from bot.dialogue import Dialogue
+from bot.dialogue import BotMessage, Dialogue
 from bot.hints import deep_link_hints
 from bot.sender_ids import MissingSecret, SenderIds
 from channels.active_credentials import active
@@ -196,3 +196,34 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
         assert sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1"
     finally:
         api.close()
+
+
+def test_a_child_waiting_too_long_gets_the_number_and_a_choice():
+    from bot.escalation import Desk, Desks
+    from bot.handoff import MemoryHandoffQueue, Risk, Ticket
+    from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
+    from channels.services import ChannelServices
+
+    dialogue = Dialogue.load()
+    dialogue.desks = Desks({"NG": Desk("NG", "Test desk NG", 5)})
+    services = ChannelServices(dialogue, SenderIds(b"k" * 32), Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
+                               SenderQueues(), MemoryHandoffQueue())
+    sent = Recorder()
+    services.outputs["sms"] = lambda: sent
+
+    async def scenario() -> None:
+        queue = services.handoff
+        made = Ticket.new("NG", "sms-x", "sms", "NG", "en", Risk.IMMINENT, "self_harm")
+        await queue.open(made)
+        assert await services.remind_overdue(now=made.created_at + 4 * 60) == 0  # within the desk's 5 minutes
+        assert await services.remind_overdue(now=made.created_at + 6 * 60) == 1
+        assert await services.remind_overdue(now=made.created_at + 9 * 60) == 0  # told once only
+        assert sent.texts[0] == dialogue.texts.get("handoff_overdue", "en", helpline="Test desk NG")
+        emergency = dialogue.table.get("NG").emergency[0].number.dial
+        assert dialogue.texts.get("emergency_known", "en", emergency=emergency) in sent.texts
+        assert sent.texts[-1] == "1. Keep waiting\n2. Talk to the bot instead"
+        assert await services.counsellor_has("sms-x", "1") == [BotMessage(dialogue.texts.get("handoff_still_waiting", "en"))]
+        assert await services.counsellor_has("sms-x", "2") == [BotMessage(dialogue.texts.get("handoff_left", "en"))]
+        assert await services.counsellor_has("sms-x", "hello again") is None  # the bot answers again
+
+    asyncio.run(scenario())

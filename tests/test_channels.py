@@ -254,7 +254,8 @@ def broken_bots(model, tmp_path_factory, telegram_api, twilio_api) -> Iterator[d
     """Bots broken on purpose: no action server; a Rasa core that raises on every message; one
     that takes 30 s (both through a lock store made to fail, tests/broken_rasa.py)."""
     credentials = channel_credentials(telegram_api, twilio_api, timeout_s=3)
-    env = {**CHANNEL_ENV, "PYTHONPATH": str(PROJECT_ROOT)}
+    # Their own Redis keys, under this run's prefix (removed with it): no sharing of work with `bot`.
+    env = {**CHANNEL_ENV, "PYTHONPATH": str(PROJECT_ROOT), "HELPLINE_REDIS_PREFIX": CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "broken:"}
     store = "lock_store:\n  type: tests.broken_rasa.{}\n"
     with running_bot(tmp_path_factory.mktemp("no-actions"), model, credentials, env, with_actions=False) as no_actions, \
             running_bot(tmp_path_factory.mktemp("raises"), model, credentials, env, endpoints_extra=store.format("RaisingLockStore")) as raising, \

@@ -72,7 +72,8 @@ def _call(method: str, url: str, data: Optional[dict], headers: Optional[dict] =
 def console(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("console") / "console.log"
-    env = {**os.environ, "REDIS_URL": CHANNEL_ENV["REDIS_URL"], "CONSOLE_PORT": str(port)}
+    env = {**os.environ, "REDIS_URL": CHANNEL_ENV["REDIS_URL"], "HELPLINE_REDIS_PREFIX": CHANNEL_ENV["HELPLINE_REDIS_PREFIX"],
+           "CONSOLE_PORT": str(port)}
     process = start_process([sys.executable, "-m", "console"], log, env)
     try:
         deadline = time.monotonic() + 60
@@ -97,7 +98,7 @@ def accounts() -> dict[str, str]:
     async def create() -> None:
         client = aioredis.from_url(CHANNEL_ENV["REDIS_URL"])
         for helpline, name in names.items():
-            await Counsellors(client).add(name, helpline, PASSWORD)
+            await Counsellors(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "console:").add(name, helpline, PASSWORD)
         await client.close()
 
     asyncio.run(create())

@@ -21,7 +21,7 @@ def on_redis(work):
     async def run():
         client = aioredis.from_url(CHANNEL_ENV["REDIS_URL"])
         try:
-            return await work(RedisHandoffQueue(client))
+            return await work(RedisHandoffQueue(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "handoff:"))
         finally:
             await client.close()
     return asyncio.run(run())
