@@ -27,7 +27,7 @@ from bot.texts import Texts
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
 # Slots the dialogue reads and writes (declared in domain.yml).
-SLOTS = ("language", "country", "menu", "resume", "country_guess")
+SLOTS = ("language", "country", "menu", "resume", "country_guess", "misunderstood")
 
 MAIN_MENU = (
     ("option_helpline", "need_helpline"),
@@ -38,6 +38,7 @@ MAIN_MENU = (
 )
 CONFIRM_STOP_MENU = (("option_yes", "stop_confirmed"), ("option_no", "stop_cancelled"))
 CONFIRM_COUNTRY_MENU = (("option_yes", "country_confirmed"), ("option_no", "country_rejected"))
+OFFER_PERSON_MENU = (("option_yes", "talk_to_human"), ("option_no", "main_menu"))
 # Needs that are answered with the child's helpline, so they need a country first.
 NEEDS_HELPLINE = ("need_helpline", "talk_to_human", "online_sexual_abuse", "cyberbullying", "report_content")
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
@@ -151,6 +152,8 @@ class Dialogue:
         if turn.now:
             outcome.now = turn.now
         pending_menu, slots["menu"] = slots["menu"], None
+        if need != "out_of_scope":
+            slots["misunderstood"] = None
         self._reply(need, turn, outcome, pending_menu)
         outcome.language = slots["language"]
         return outcome
@@ -232,7 +235,13 @@ class Dialogue:
         elif need == "empty_message":
             say("empty_message")
             self._main_menu(out)
+        elif need == "main_menu":
+            self._main_menu(out)
+        elif out.slots.get("misunderstood"):  # the second misunderstanding in a row: offer a person
+            out.slots["misunderstood"] = None
+            self._menu(out, "offer_person", self.texts.get("offer_person", lang), OFFER_PERSON_MENU)
         else:
+            out.slots["misunderstood"] = "1"
             say("out_of_scope")
             self._main_menu(out)
 
@@ -420,6 +429,8 @@ class Dialogue:
             return self._likely_countries(lang)
         if menu == "confirm_country":
             return [need for _, need in CONFIRM_COUNTRY_MENU]
+        if menu == "offer_person":
+            return [need for _, need in OFFER_PERSON_MENU]
         if menu == "confirm_stop":
             return [need for _, need in CONFIRM_STOP_MENU]
         if menu == "main":

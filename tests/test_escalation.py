@@ -75,3 +75,25 @@ def test_a_broken_desks_file_names_line_and_field(tmp_path, text, line, field):
     with pytest.raises(ConfigError) as caught:
         Desks.load(write(tmp_path, text))
     assert (caught.value.line, caught.value.field) == (line, field)
+
+
+def test_two_misunderstandings_in_a_row_offer_a_person(dialogue):
+    slots = {"language": "en"}
+    first = dialogue.respond(Turn(text="blorp", intent="nlu_fallback", slots=slots, metadata={"country": "NG"}))
+    assert first.slots["misunderstood"] == "1" and first.slots["menu"] == "main"
+    second = dialogue.respond(Turn(text="zzzq", intent="out_of_scope", slots=first.slots))
+    assert second.slots["menu"] == "offer_person" and second.messages[-1].text.startswith(dialogue.texts.get("offer_person", "en"))
+    assert [c.payload for c in second.messages[-1].choices] == ["1", "2"]
+    yes = dialogue.respond(Turn(text="1", intent="choose_option", slots=second.slots))
+    assert yes.need == "talk_to_human" and yes.handoff is not None and yes.handoff.risk is Risk.ASKED
+
+
+def test_an_understood_message_in_between_resets_the_count(dialogue):
+    first = dialogue.respond(Turn(text="blorp", intent="nlu_fallback", slots={"language": "en"}))
+    between = dialogue.respond(Turn(text="safety tips", intent="safety_tips", slots=first.slots))
+    assert between.slots["misunderstood"] is None
+    again = dialogue.respond(Turn(text="zzzq", intent="nlu_fallback", slots=between.slots))
+    assert again.slots["menu"] == "main"  # a first misunderstanding again, not the offer
+    no = dialogue.respond(Turn(text="2", intent="choose_option",
+                               slots=dialogue.respond(Turn(text="qq", intent="nlu_fallback", slots=again.slots)).slots))
+    assert no.slots["menu"] == "main" and no.handoff is None
