@@ -162,17 +162,27 @@ class Dialogue:
         """For a child waiting longer than the desk's limit: the helpline to reach directly (and
         the emergency number when in danger), and the choice to keep waiting or talk to the bot."""
         lang = ticket.language if ticket.language in self.registry.languages else self.registry.default
-        slots: dict[str, Any] = {name: None for name in SLOTS}
-        slots.update(language=lang, country=ticket.country)
-        out = Outcome(need="overdue", language=lang, slots=slots, channel=ticket.channel)
-        out.messages.append(BotMessage(self.texts.get("handoff_overdue", lang, helpline=desk.name)))
-        self._contact_or_ask(out, "danger_now", ask=False)
+        intro = self.texts.get("handoff_overdue", lang, helpline=desk.name)
+        out = self._helpline_reply("overdue", lang, ticket.country, ticket.channel, intro)
         if ticket.risk is Risk.IMMINENT:
             out.messages.append(self._emergency_message(out))
-        titles = [self.texts.get(key, lang) for key in ("option_keep_waiting", "option_leave_queue")]
-        lines = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))
-        out.messages.append(BotMessage(lines, tuple(Choice(i, title) for i, title in enumerate(titles, start=1))))
+        lines, choices = self._numbered(lang, (("option_keep_waiting", None), ("option_leave_queue", None)))
+        out.messages.append(BotMessage(lines, choices))
         return out.messages
+
+    def _helpline_reply(
+        self, need: str, language: str, country: Optional[str], channel: Optional[str], intro: str, now: Optional[dt.datetime] = None
+    ) -> Outcome:
+        """A reply made outside a conversation (Rasa failed; a child waits too long): ``intro``,
+        then the helpline of ``country`` as it suits the channel and the hour."""
+        slots: dict[str, Any] = {name: None for name in SLOTS}
+        slots.update(language=language, country=country)
+        out = Outcome(need=need, language=language, slots=slots, channel=channel)
+        if now:
+            out.now = now
+        out.messages.append(BotMessage(intro))
+        self._contact_or_ask(out, "danger_now", ask=False)
+        return out
 
     def queued(self, language: str, desk: Desk, position: int) -> BotMessage:
         """What a child hears once their ticket is in the queue: who, and their place in line."""
@@ -253,13 +263,8 @@ class Dialogue:
         """
         hints = ChannelHints.lenient(metadata)
         language = self.detector.decide(text, LanguageHints(declared=hints.language, country=hints.country)).language
-        slots: dict[str, Any] = {name: None for name in SLOTS}
-        slots.update(language=language, country=hints.country)
-        out = Outcome(need="fallback", language=language, slots=slots, channel=hints.channel)
-        if now:
-            out.now = now
-        out.messages.append(BotMessage(self.texts.get("fallback_intro", language)))
-        self._contact_or_ask(out, "danger_now", ask=False)
+        intro = self.texts.get("fallback_intro", language)
+        out = self._helpline_reply("fallback", language, hints.country, hints.channel, intro, now)
         out.messages.append(self._emergency_message(out))
         return out.messages
 
@@ -391,12 +396,15 @@ class Dialogue:
 
     def _menu(self, out: Outcome, name: str, prompt: str, options, translate: bool = True) -> None:
         """A question with numbered answers, written out as lines so it works on SMS and screen readers."""
-        lang = out.slots["language"]
-        titles = [self.texts.get(key, lang) if translate else key for key, _ in options]
-        lines = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))
-        choices = tuple(Choice(i, title) for i, title in enumerate(titles, start=1))
+        lines, choices = self._numbered(out.slots["language"], options, translate)
         out.messages.append(BotMessage(f"{prompt}\n{lines}", choices))
         out.slots["menu"] = name
+
+    def _numbered(self, lang: str, options, translate: bool = True) -> tuple[str, tuple[Choice, ...]]:
+        """Options as numbered lines ("1. Yes") and as the matching buttons."""
+        titles = [self.texts.get(key, lang) if translate else key for key, _ in options]
+        lines = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))
+        return lines, tuple(Choice(i, title) for i, title in enumerate(titles, start=1))
 
     def _menu_choice(self, number: int, turn: Turn, out: Outcome, menu: Optional[str]) -> None:
         options = self._menu_options(menu, out.slots["language"])

@@ -180,7 +180,49 @@ class HandoffQueue(Protocol):
         """Acknowledge a message once the channel has sent it."""
 
 
-class MemoryHandoffQueue:
+class _StateChanges:
+    """What both queues do the same way, through each queue's own atomic ``_change``, ``get``,
+    ``append`` and ``_post``."""
+
+    async def _change(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
+        raise NotImplementedError
+
+    async def get(self, ticket_id: str) -> Optional[Ticket]:
+        raise NotImplementedError
+
+    async def append(self, ticket_id: str, author: str, text: str) -> None:
+        raise NotImplementedError
+
+    async def _post(self, ticket: Ticket, text: str) -> None:
+        """Queue a message for the child's channel."""
+        raise NotImplementedError
+
+    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
+        ticket = await self.get(ticket_id)
+        if ticket is None:
+            raise TicketError("no such ticket")
+        check_owner(ticket, counsellor)
+        await self.append(ticket_id, counsellor, text)
+        await self._post(ticket, text)
+        return ticket
+
+    async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: claimed(t, counsellor))
+
+    async def transfer(self, ticket_id: str, counsellor: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: transferred(t, counsellor))
+
+    async def close(self, ticket_id: str, outcome: str) -> Ticket:
+        return await self._change(ticket_id, lambda t: closed(t, outcome))
+
+    async def expire(self, ticket_id: str) -> Ticket:
+        return await self._change(ticket_id, expired)
+
+    async def remind(self, ticket_id: str) -> Ticket:
+        return await self._change(ticket_id, reminded)
+
+
+class MemoryHandoffQueue(_StateChanges):
     """The embedded default: one process, nothing survives a restart (local quick start only)."""
 
     def __init__(self) -> None:
@@ -224,35 +266,14 @@ class MemoryHandoffQueue:
             self._tickets[ticket_id] = change(ticket)
             return self._tickets[ticket_id]
 
-    async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
-        return await self._change(ticket_id, lambda t: claimed(t, counsellor))
-
-    async def transfer(self, ticket_id: str, counsellor: str) -> Ticket:
-        return await self._change(ticket_id, lambda t: transferred(t, counsellor))
-
-    async def close(self, ticket_id: str, outcome: str) -> Ticket:
-        return await self._change(ticket_id, lambda t: closed(t, outcome))
-
-    async def expire(self, ticket_id: str) -> Ticket:
-        return await self._change(ticket_id, expired)
-
-    async def remind(self, ticket_id: str) -> Ticket:
-        return await self._change(ticket_id, reminded)
-
     async def append(self, ticket_id: str, author: str, text: str) -> None:
         self._logs.setdefault(ticket_id, []).append((author, text))
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         return list(self._logs.get(ticket_id, []))
 
-    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
-        ticket = self._tickets.get(ticket_id)
-        if ticket is None:
-            raise TicketError("no such ticket")
-        check_owner(ticket, counsellor)
-        await self.append(ticket_id, counsellor, text)
+    async def _post(self, ticket: Ticket, text: str) -> None:
         await self._outbox.put(Outgoing(uuid.uuid4().hex, ticket.conversation, ticket.channel, text))
-        return ticket
 
     async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
         try:
@@ -264,7 +285,7 @@ class MemoryHandoffQueue:
         return None
 
 
-class RedisHandoffQueue:
+class RedisHandoffQueue(_StateChanges):
     """Tickets as JSON under ``<prefix>ticket:<id>``, one sorted set of waiting ids per helpline,
     and ``<prefix>active:<conversation>`` pointing at a conversation's open ticket. Every change
     is a WATCH/MULTI transaction, so two counsellors claiming at once cannot both win."""
@@ -318,8 +339,9 @@ class RedisHandoffQueue:
 
     async def waiting(self, helpline: str) -> list[Ticket]:
         ids = await self._redis.zrange(self._queue(helpline), 0, -1)
-        tickets = [await self.get(_text(ticket_id)) for ticket_id in ids]
-        return [t for t in tickets if t and t.state is State.WAITING]
+        raws = await self._redis.mget([self._ticket(_text(ticket_id)) for ticket_id in ids]) if ids else []
+        tickets = [Ticket.from_json(raw) for raw in raws if raw]
+        return [t for t in tickets if t.state is State.WAITING]
 
     async def position(self, ticket_id: str) -> Optional[int]:
         ticket = await self.get(ticket_id)
@@ -352,32 +374,11 @@ class RedisHandoffQueue:
                 except WatchError:
                     continue
 
-    async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
-        return await self._change(ticket_id, lambda t: claimed(t, counsellor))
-
-    async def transfer(self, ticket_id: str, counsellor: str) -> Ticket:
-        return await self._change(ticket_id, lambda t: transferred(t, counsellor))
-
-    async def close(self, ticket_id: str, outcome: str) -> Ticket:
-        return await self._change(ticket_id, lambda t: closed(t, outcome))
-
-    async def expire(self, ticket_id: str) -> Ticket:
-        return await self._change(ticket_id, expired)
-
-    async def remind(self, ticket_id: str) -> Ticket:
-        return await self._change(ticket_id, reminded)
-
     async def append(self, ticket_id: str, author: str, text: str) -> None:
         await self._redis.xadd(self._log(ticket_id), {"author": author, "text": text})
 
-    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
-        ticket = await self.get(ticket_id)
-        if ticket is None:
-            raise TicketError("no such ticket")
-        check_owner(ticket, counsellor)
-        await self.append(ticket_id, counsellor, text)
+    async def _post(self, ticket: Ticket, text: str) -> None:
         await self._redis.xadd(self._outbox, {"conversation": ticket.conversation, "channel": ticket.channel, "text": text})
-        return ticket
 
     async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
         try:

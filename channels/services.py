@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Callable, Optional
 
 from rasa.core.channels.channel import OutputChannel
+from sanic import Blueprint
 
 from bot.dialogue import BotMessage, Dialogue
 from bot.escalation import overdue, queue_from_env, to_counsellor
@@ -40,6 +41,14 @@ class ChannelServices:
     handoff: HandoffQueue
     outputs: dict[str, Callable[[], OutputChannel]] = field(default_factory=dict)  # channel -> sender
     _delivery: Optional[asyncio.Task] = None
+
+    def attach(self, webhook: Blueprint, channel: str, make_output: Callable[[], OutputChannel]) -> None:
+        """Let counsellors' messages and waiting-time notices reach children on ``channel``."""
+        self.outputs[channel] = make_output
+
+        @webhook.listener("after_server_start")
+        async def deliver(*_: object) -> None:
+            self.start_delivery()
 
     def start_delivery(self) -> None:
         """Start sending counsellors' messages to children (once per process, in its event loop)."""

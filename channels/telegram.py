@@ -106,12 +106,7 @@ class TelegramChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
-        self.services.outputs[self.name()] = self.get_output_channel
-
-        @webhook.listener("after_server_start")
-        async def deliver(*_: Any) -> None:
-            self.services.start_delivery()
-
+        self.services.attach(webhook, self.name(), self.get_output_channel)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
