@@ -7,17 +7,21 @@ The dialogue decides (``Outcome.handoff``); the action opens the ticket with thi
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import DATA_DIR
 from bot.countries import is_country_code
 from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk, State, Ticket
 from bot.language import fold
+from bot.opening_hours import Hours, HoursError, OpenState
 from bot.stores import redis_client, redis_prefix
-from bot.yamlfile import LineDict, load_mapping
+from bot.yamlfile import LineDict, YamlFile, load_mapping
 
 DESKS_VARIABLE = "HELPLINE_HANDOFF_FILE"
 # The needs that reach a person, and how urgent each is.
@@ -29,11 +33,32 @@ TRIGGERS = {
 }
 
 
+DESK_FIELDS = {"name", "max_wait_minutes", "hours", "time_zone", "webhook"}
+WEBHOOK_FIELDS = {"url", "secret_variable"}
+MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where a helpline's own system takes its tickets (bot.partner), and the shared secret that
+    signs both directions."""
+
+    url: str
+    secret: bytes
+
+
 @dataclass(frozen=True)
 class Desk:
     helpline: str  # the country code its queue is named by
     name: str
     max_wait_minutes: int
+    hours: Optional[Hours] = None  # when counsellors take conversations; None: always
+    time_zone: ZoneInfo = ZoneInfo("UTC")
+    webhook: Optional[Webhook] = None
+
+    def state(self, now: dt.datetime) -> OpenState:
+        """Whether counsellors are there at ``now``, and when they come back."""
+        return self.hours.state(self.time_zone, now) if self.hours else OpenState(open=True, always=True)
 
 
 @dataclass(frozen=True)
@@ -61,18 +86,56 @@ class Desks:
         entries = source.data.get("desks")
         if not isinstance(entries, dict):
             raise source.error(source.data, "desks", "desks", "must map country codes to desks")
-        desks = {}
-        for code, entry in entries.items():
-            field = f"desks.{code}"
-            if not is_country_code(code) or code != str(code).upper():
-                raise source.error(entries, code, field, "is not an upper-case ISO 3166-1 alpha-2 code")
-            if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
-                raise source.error(entries, code, f"{field}.name", "each desk needs a name")
-            wait = entry.get("max_wait_minutes", 10)
-            if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 240:
-                raise source.error(entry, "max_wait_minutes", f"{field}.max_wait_minutes", "must be a whole number of minutes, 1 to 240")
-            desks[code] = Desk(code, entry["name"].strip(), wait)
-        return cls(desks)
+        return cls({code: _desk(source, entries, code, environ) for code in entries})
+
+
+def _desk(source: YamlFile, entries: LineDict, code: object, environ: Mapping[str, str]) -> Desk:
+    field = f"desks.{code}"
+    if not is_country_code(code) or code != str(code).upper():
+        raise source.error(entries, code, field, "is not an upper-case ISO 3166-1 alpha-2 code")
+    entry = entries[code]
+    if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
+        raise source.error(entries, code, f"{field}.name", "each desk needs a name")
+    for key in entry:
+        if key not in DESK_FIELDS:
+            raise source.error(entry, key, f"{field}.{key}", f"is not a desk field ({', '.join(sorted(DESK_FIELDS))})")
+    wait = entry.get("max_wait_minutes", 10)
+    if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 240:
+        raise source.error(entry, "max_wait_minutes", f"{field}.max_wait_minutes", "must be a whole number of minutes, 1 to 240")
+    hours, zone = None, ZoneInfo("UTC")
+    if "hours" in entry:
+        try:
+            hours = Hours.parse(entry["hours"])
+        except HoursError as error:
+            raise source.error(entry, "hours", f"{field}.hours", str(error)) from None
+        try:
+            zone = ZoneInfo(str(entry.get("time_zone")))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise source.error(entry, "time_zone" if "time_zone" in entry else "hours", f"{field}.time_zone",
+                               "desk hours need the IANA time zone they are written in, such as Africa/Nairobi") from None
+    webhook = _webhook(source, entry, f"{field}.webhook", environ) if "webhook" in entry else None
+    return Desk(str(code), entry["name"].strip(), wait, hours, zone, webhook)
+
+
+def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str, str]) -> Webhook:
+    spec = entry["webhook"]
+    if not isinstance(spec, LineDict):
+        raise source.error(entry, "webhook", field, "must be a mapping with url and secret_variable")
+    for key in spec:
+        if key not in WEBHOOK_FIELDS:
+            raise source.error(spec, key, f"{field}.{key}", "is not a webhook field (url, secret_variable)")
+    url = urlsplit(str(spec.get("url", "")))
+    local = url.hostname in ("127.0.0.1", "localhost", "::1")
+    if url.scheme != "https" and not (url.scheme == "http" and local):
+        raise source.error(spec, "url", f"{field}.url", "must be an https:// address (http only to this machine, for tests)")
+    variable = spec.get("secret_variable")
+    if not isinstance(variable, str) or not variable:
+        raise source.error(spec, "secret_variable", f"{field}.secret_variable", "must name the environment variable holding the secret")
+    secret = environ.get(variable, "")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise source.error(spec, "secret_variable", f"{field}.secret_variable",
+                           f"environment variable {variable} must hold a secret of at least {MIN_SECRET_LENGTH} characters")
+    return Webhook(url.geturl(), secret.encode())
 
 
 async def open_ticket(
@@ -138,5 +201,5 @@ async def to_counsellor(queue: HandoffQueue, conversation: str, text: str) -> Op
         if answer == LEAVE_QUEUE:
             return Routed(await queue.expire(ticket.id), "left")
         return Routed(ticket, "still waiting")
-    await queue.append(ticket.id, "child", text)
+    await queue.append(ticket, "child", text)
     return Routed(ticket, "kept")

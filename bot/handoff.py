@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError, WatchError
 
 LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
+EVENTS_KEPT = 10_000  # per helpline: enough for any reader that is minutes behind
 _RISK_SPAN = 10**13  # milliseconds: risk outranks any waiting time
 
 
@@ -54,6 +55,20 @@ class Outgoing:
     text: str
 
 
+@dataclass(frozen=True)
+class Event:
+    """Something happened to one of a helpline's tickets: consoles refresh, webhooks deliver.
+
+    ``kind`` is "opened", "changed" (claimed, transferred, closed, expired, reminded, intake) or
+    "message"; for a message, ``entry`` is its id in the ticket's conversation.
+    """
+
+    id: str  # the event's place in the helpline's stream: read on from here
+    kind: str
+    ticket: str
+    entry: str = ""
+
+
 def check_owner(ticket: Ticket, counsellor: str) -> Ticket:
     if ticket.state is not State.CLAIMED or ticket.counsellor != counsellor:
         raise TicketError("only the counsellor who has claimed the ticket can write to the child")
@@ -79,6 +94,9 @@ class Ticket:
     updated_at: float = 0.0
     history: tuple[str, ...] = ()  # "claimed by x", "transferred to y": who held it
     reminded: bool = False  # the child was told the wait is long, given the number, asked to choose
+    intake_step: Optional[str] = None  # the intake question the child is answering (bot.intake)
+    told_position: Optional[int] = None  # the place in line the child was last told
+    told_minutes: Optional[int] = None  # and the wait they were told, None when no estimate was given
 
     @classmethod
     def new(cls, helpline: str, conversation: str, channel: str, country: Optional[str], language: str,
@@ -132,6 +150,13 @@ def reminded(ticket: Ticket) -> Ticket:
     return ticket.moved(State.WAITING, "child told the wait is long", reminded=True)
 
 
+def raised(ticket: Ticket, risk: Risk) -> Ticket:
+    """A waiting child says something more urgent: their ticket moves up the queue."""
+    if ticket.state not in OPEN_STATES or risk <= ticket.risk:
+        return ticket
+    return ticket.moved(ticket.state, f"risk raised to {risk.name.lower()}", risk=risk)
+
+
 def expired(ticket: Ticket) -> Ticket:
     if ticket.state is not State.WAITING:
         raise TicketError(f"ticket is {ticket.state.value}, not waiting")
@@ -164,11 +189,21 @@ class HandoffQueue(Protocol):
     async def remind(self, ticket_id: str) -> Ticket:
         """Mark that the child was told the wait is long (once; several servers may try)."""
 
-    async def append(self, ticket_id: str, author: str, text: str) -> None:
+    async def update(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
+        """Apply ``change`` atomically (intake answers, the wait told, a raised risk)."""
+
+    async def append(self, ticket: Ticket, author: str, text: str) -> None:
         """Add a message to the ticket's conversation ("child" or a counsellor's name)."""
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         """The ticket's conversation so far: (author, text), oldest first."""
+
+    async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
+        """One message of the ticket's conversation, by the id its event gave."""
+
+    async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
+        """The helpline's events after ``after`` ("$": from now; "0": all kept), waiting up to
+        ``block_ms`` for the first (0: don't wait)."""
 
     async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
         """A counsellor's message: kept with the ticket and queued for the child's channel."""
@@ -190,7 +225,7 @@ class _StateChanges:
     async def get(self, ticket_id: str) -> Optional[Ticket]:
         raise NotImplementedError
 
-    async def append(self, ticket_id: str, author: str, text: str) -> None:
+    async def append(self, ticket: Ticket, author: str, text: str) -> None:
         raise NotImplementedError
 
     async def _post(self, ticket: Ticket, text: str) -> None:
@@ -202,7 +237,7 @@ class _StateChanges:
         if ticket is None:
             raise TicketError("no such ticket")
         check_owner(ticket, counsellor)
-        await self.append(ticket_id, counsellor, text)
+        await self.append(ticket, counsellor, text)
         await self._post(ticket, text)
         return ticket
 
@@ -221,6 +256,9 @@ class _StateChanges:
     async def remind(self, ticket_id: str) -> Ticket:
         return await self._change(ticket_id, reminded)
 
+    async def update(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
+        return await self._change(ticket_id, change)
+
 
 class MemoryHandoffQueue(_StateChanges):
     """The embedded default: one process, nothing survives a restart (local quick start only)."""
@@ -229,7 +267,32 @@ class MemoryHandoffQueue(_StateChanges):
         self._tickets: dict[str, Ticket] = {}
         self._logs: dict[str, list[tuple[str, str]]] = {}
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self._events: dict[str, list[Event]] = {}
+        self._new_event = asyncio.Condition()
         self._lock = asyncio.Lock()
+
+    async def _event(self, helpline: str, kind: str, ticket: str, entry: str = "") -> None:
+        async with self._new_event:
+            kept = self._events.setdefault(helpline, [])
+            number = int(kept[-1].id) + 1 if kept else 1
+            kept.append(Event(str(number), kind, ticket, entry))
+            del kept[:-EVENTS_KEPT]
+            self._new_event.notify_all()
+
+    async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
+        kept = self._events.get(helpline, [])
+        last = (int(kept[-1].id) if kept else 0) if after == "$" else int(after.split("-")[0])
+
+        def newer() -> list[Event]:
+            return [e for e in self._events.get(helpline, []) if int(e.id) > last]
+
+        if not newer() and block_ms:
+            async with self._new_event:
+                try:
+                    await asyncio.wait_for(self._new_event.wait_for(lambda: bool(newer())), block_ms / 1000)
+                except asyncio.TimeoutError:
+                    pass
+        return newer()
 
     async def open(self, ticket: Ticket) -> Ticket:
         async with self._lock:
@@ -237,7 +300,8 @@ class MemoryHandoffQueue(_StateChanges):
             if current:
                 return current
             self._tickets[ticket.id] = ticket
-            return ticket
+        await self._event(ticket.helpline, "opened", ticket.id)
+        return ticket
 
     async def get(self, ticket_id: str) -> Optional[Ticket]:
         return self._tickets.get(ticket_id)
@@ -263,14 +327,21 @@ class MemoryHandoffQueue(_StateChanges):
             ticket = self._tickets.get(ticket_id)
             if ticket is None:
                 raise TicketError("no such ticket")
-            self._tickets[ticket_id] = change(ticket)
-            return self._tickets[ticket_id]
+            self._tickets[ticket_id] = changed = change(ticket)
+        await self._event(changed.helpline, "changed", ticket_id)
+        return changed
 
-    async def append(self, ticket_id: str, author: str, text: str) -> None:
-        self._logs.setdefault(ticket_id, []).append((author, text))
+    async def append(self, ticket: Ticket, author: str, text: str) -> None:
+        log = self._logs.setdefault(ticket.id, [])
+        log.append((author, text))
+        await self._event(ticket.helpline, "message", ticket.id, str(len(log)))
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         return list(self._logs.get(ticket_id, []))
+
+    async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
+        log = self._logs.get(ticket_id, [])
+        return log[int(entry) - 1] if entry.isdigit() and 0 < int(entry) <= len(log) else None
 
     async def _post(self, ticket: Ticket, text: str) -> None:
         await self._outbox.put(Outgoing(uuid.uuid4().hex, ticket.conversation, ticket.channel, text))
@@ -309,6 +380,23 @@ class RedisHandoffQueue(_StateChanges):
     def _log(self, ticket_id: str) -> str:
         return f"{self._prefix}log:{ticket_id}"  # a Redis stream: durable, and readable live by consoles
 
+    def _events_key(self, helpline: str) -> str:
+        return f"{self._prefix}events:{helpline}"
+
+    def _add_event(self, pipe: object, helpline: str, kind: str, ticket_id: str, entry: str = "") -> None:
+        pipe.xadd(self._events_key(helpline), {"kind": kind, "ticket": ticket_id, "entry": entry},  # type: ignore[attr-defined]
+                  maxlen=EVENTS_KEPT, approximate=True)
+
+    async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
+        key = self._events_key(helpline)
+        if after == "$" and not block_ms:
+            return []
+        answer = await self._redis.xread({key: after}, count=500, block=block_ms or None)
+        return [
+            Event(_text(entry), _text(fields[b"kind"]), _text(fields[b"ticket"]), _text(fields.get(b"entry", b"")))
+            for _, entries in answer or [] for entry, fields in entries
+        ]
+
     async def open(self, ticket: Ticket) -> Ticket:
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -323,6 +411,7 @@ class RedisHandoffQueue(_StateChanges):
                     pipe.set(self._ticket(ticket.id), ticket.to_json())
                     pipe.zadd(self._queue(ticket.helpline), {ticket.id: ticket.priority})
                     pipe.set(self._active_key(ticket.conversation), ticket.id)
+                    self._add_event(pipe, ticket.helpline, "opened", ticket.id)
                     await pipe.execute()
                     return ticket
                 except WatchError:
@@ -365,17 +454,22 @@ class RedisHandoffQueue(_StateChanges):
                     points_here = _text(await pipe.get(active) or b"") == ticket_id
                     pipe.multi()
                     pipe.set(key, ticket.to_json())
-                    if ticket.state is not State.WAITING:
+                    if ticket.state is State.WAITING:  # its risk may have risen
+                        pipe.zadd(self._queue(ticket.helpline), {ticket_id: ticket.priority})
+                    else:
                         pipe.zrem(self._queue(ticket.helpline), ticket_id)
                     if ticket.state not in OPEN_STATES and points_here:
                         pipe.delete(active)
+                    self._add_event(pipe, ticket.helpline, "changed", ticket_id)
                     await pipe.execute()
                     return ticket
                 except WatchError:
                     continue
 
-    async def append(self, ticket_id: str, author: str, text: str) -> None:
-        await self._redis.xadd(self._log(ticket_id), {"author": author, "text": text})
+    async def append(self, ticket: Ticket, author: str, text: str) -> None:
+        entry = await self._redis.xadd(self._log(ticket.id), {"author": author, "text": text})
+        await self._redis.xadd(self._events_key(ticket.helpline), {"kind": "message", "ticket": ticket.id, "entry": entry},
+                               maxlen=EVENTS_KEPT, approximate=True)
 
     async def _post(self, ticket: Ticket, text: str) -> None:
         await self._redis.xadd(self._outbox, {"conversation": ticket.conversation, "channel": ticket.channel, "text": text})
@@ -397,8 +491,18 @@ class RedisHandoffQueue(_StateChanges):
         await self._redis.xack(self._outbox, "channels", item.entry)
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
-        entries = await self._redis.xrange(self._log(ticket_id))
-        return [(_text(fields.get(b"author", fields.get("author"))), _text(fields.get(b"text", fields.get("text")))) for _, fields in entries]
+        return [_said(fields) for _, fields in await self._redis.xrange(self._log(ticket_id))]
+
+    async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
+        try:
+            found = await self._redis.xrange(self._log(ticket_id), min=entry, max=entry)
+        except ResponseError:  # not a stream id
+            return None
+        return _said(found[0][1]) if found else None
+
+
+def _said(fields: dict) -> tuple[str, str]:
+    return _text(fields.get(b"author", fields.get("author"))), _text(fields.get(b"text", fields.get("text")))
 
 
 def _text(value: str | bytes) -> str:

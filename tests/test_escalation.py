@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import textwrap
 
 import pytest
@@ -69,12 +71,39 @@ def test_the_desks_file(tmp_path):
         ("desks:\n  KE:\n    max_wait_minutes: 5\n", 2, "desks.KE.name"),
         ("desks:\n  KE:\n    name: x\n    max_wait_minutes: forever\n", 4, "desks.KE.max_wait_minutes"),
         ("desks: [KE]\n", 1, "desks"),
+        ("desks:\n  KE:\n    name: x\n    colour: red\n", 4, "desks.KE.colour"),
+        ("desks:\n  KE:\n    name: x\n    hours: {mon-fri: '9-5'}\n    time_zone: Africa/Nairobi\n", 4, "desks.KE.hours"),
+        ("desks:\n  KE:\n    name: x\n    hours: 24/7\n", 4, "desks.KE.time_zone"),
+        ("desks:\n  KE:\n    name: x\n    hours: 24/7\n    time_zone: Africa/Narnia\n", 5, "desks.KE.time_zone"),
+        ("desks:\n  KE:\n    name: x\n    webhook: {url: 'http://example.org/in', secret_variable: KE_SECRET}\n", 4, "desks.KE.webhook.url"),
+        ("desks:\n  KE:\n    name: x\n    webhook: {url: 'https://example.org/in', secret_variable: UNSET_SECRET}\n", 4, "desks.KE.webhook.secret_variable"),
+        ("desks:\n  KE:\n    name: x\n    webhook: {url: 'https://example.org/in', secret: abc}\n", 4, "desks.KE.webhook.secret"),
     ],
 )
 def test_a_broken_desks_file_names_line_and_field(tmp_path, text, line, field):
     with pytest.raises(ConfigError) as caught:
-        Desks.load(write(tmp_path, text))
+        Desks.load({**write(tmp_path, text), "KE_SECRET": "k" * 40})
     assert (caught.value.line, caught.value.field) == (line, field)
+
+
+def test_desk_hours_and_webhook(tmp_path):
+    text = """\
+        desks:
+          KE:
+            name: Child Helpline 116
+            hours: {mon-fri: "08:00-17:00"}
+            time_zone: Africa/Nairobi
+            webhook: {url: "https://helpline.example/tickets", secret_variable: KE_SECRET}
+    """
+    desk = Desks.load({**write(tmp_path, text), "KE_SECRET": "s" * 32}).get("KE")
+    assert desk.webhook.url == "https://helpline.example/tickets" and desk.webhook.secret == b"s" * 32
+    monday_9_nairobi = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.timezone.utc)
+    assert desk.state(monday_9_nairobi).open
+    saturday = desk.state(dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.timezone.utc))
+    assert not saturday.open and saturday.opens_at.isoformat() == "2026-11-30T08:00:00+03:00"
+    with pytest.raises(ConfigError, match="at least 32"):
+        Desks.load({**write(tmp_path, text), "KE_SECRET": "short"})
+    assert Desks.load(write(tmp_path, "desks:\n  KE:\n    name: x\n")).get("KE").state(monday_9_nairobi).always
 
 
 def test_two_misunderstandings_in_a_row_offer_a_person(dialogue):

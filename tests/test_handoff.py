@@ -153,8 +153,8 @@ def test_the_conversation_is_kept_with_the_ticket(queue_factory):
     async def scenario() -> None:
         async with queue_factory() as queue:
             opened = await queue.open(ticket())
-            await queue.append(opened.id, "child", "are you there?")
-            await queue.append(opened.id, "counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>")
+            await queue.append(opened, "child", "are you there?")
+            await queue.append(opened, "counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>")
             assert await queue.messages(opened.id) == [
                 ("child", "are you there?"), ("counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>"),
             ]
@@ -184,5 +184,50 @@ def test_only_the_owner_writes_to_the_child_and_each_message_is_sent_once(queue_
                 await queue.sent(item)
             assert await queue.outgoing("worker-2", block_ms=100) == []
             assert [a for a, _ in await queue.messages(opened.id)] == ["c1", "c1"]
+
+    asyncio.run(scenario())
+
+
+def test_every_change_and_message_is_an_event_of_its_helpline(queue_factory):
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            start = await queue.events("KE", after="0")
+            mark = start[-1].id if start else "0"
+            opened = await queue.open(ticket())
+            await queue.open(ticket("sms-b", helpline="GB"))  # another helpline's stream
+            await queue.append(opened, "child", "hello?")
+            await queue.claim(opened.id, "c1")
+            seen = await queue.events("KE", after=mark)
+            assert [(e.kind, e.ticket) for e in seen] == [("opened", opened.id), ("message", opened.id), ("changed", opened.id)]
+            assert await queue.message(opened.id, seen[1].entry) == ("child", "hello?")
+            assert await queue.message(opened.id, "not-an-id") is None
+            assert await queue.events("KE", after=seen[-1].id) == []
+
+            async def later() -> None:
+                await asyncio.sleep(0.2)
+                await queue.close(opened.id, "Counselling given")
+
+            waiter = asyncio.ensure_future(later())
+            woken = await queue.events("KE", after=seen[-1].id, block_ms=3000)  # waits for the close
+            await waiter
+            assert [(e.kind, e.ticket) for e in woken] == [("changed", opened.id)]
+
+    asyncio.run(scenario())
+
+
+def test_a_more_urgent_message_moves_a_waiting_ticket_up(queue_factory):
+    from bot.handoff import raised
+
+    async def scenario() -> None:
+        async with queue_factory() as queue:
+            first = await queue.open(ticket("sms-a", Risk.HARM, at=1000.0))
+            second = await queue.open(ticket("sms-b", Risk.ASKED, at=500.0))
+            assert [t.id for t in await queue.waiting("KE")] == [first.id, second.id]
+            up = await queue.update(second.id, lambda t: raised(t, Risk.IMMINENT))
+            assert up.risk is Risk.IMMINENT and up.history[-1] == "risk raised to imminent"
+            assert [t.id for t in await queue.waiting("KE")] == [second.id, first.id]
+            assert await queue.position(second.id) == 1
+            same = await queue.update(second.id, lambda t: raised(t, Risk.ASKED))  # never lowered
+            assert same.risk is Risk.IMMINENT
 
     asyncio.run(scenario())
