@@ -13,11 +13,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import SLOTS, Dialogue, Turn
-from bot.escalation import open_ticket, queue_from_env
+from bot.escalation import queue_from_env
 from bot.input_text import clean
+from bot.relay import Relay
 
 DIALOGUE = Dialogue.load()
-QUEUE = queue_from_env()
+RELAY = Relay(DIALOGUE, queue_from_env())
 LAST_MESSAGES = 10
 
 
@@ -41,8 +42,7 @@ class ActionReply(Action):
         if outcome.handoff and desk:
             said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
             channel = tracker.get_latest_input_channel() or "rest"
-            _, position = await open_ticket(QUEUE, desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
-            messages.append(DIALOGUE.queued(outcome.language, desk, position or 1))
+            messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
         for reply in messages:
             buttons = [{"title": choice.title, "payload": choice.payload} for choice in reply.choices]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)

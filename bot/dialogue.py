@@ -23,6 +23,7 @@ from bot.helplines import RoutingTable
 from bot.hints import ChannelHints
 from bot.input_text import has_words
 from bot.language import LanguageDetector, LanguageHints, LanguageRegistry
+from bot.opening_hours import OpenState
 from bot.texts import Texts
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
@@ -158,17 +159,28 @@ class Dialogue:
         outcome.language = slots["language"]
         return outcome
 
-    def overdue(self, ticket: Ticket, desk: Desk) -> list[BotMessage]:
-        """For a child waiting longer than the desk's limit: the helpline to reach directly (and
-        the emergency number when in danger), and the choice to keep waiting or talk to the bot."""
+    def overdue(self, ticket: Ticket, desk: Desk, counsellors: OpenState, now: dt.datetime) -> list[BotMessage]:
+        """For a child waiting longer than the desk's limit, or while its counsellors are away:
+        the helpline to reach directly (and the emergency number when in danger), and the choice
+        to keep waiting or talk to the bot."""
         lang = ticket.language if ticket.language in self.registry.languages else self.registry.default
-        intro = self.texts.get("handoff_overdue", lang, helpline=desk.name)
-        out = self._helpline_reply("overdue", lang, ticket.country, ticket.channel, intro)
+        if counsellors.open:
+            intro = self.texts.get("handoff_overdue", lang, helpline=desk.name)
+        elif counsellors.opens_at:
+            when = self._when(counsellors.opens_at, lang, now)
+            intro = self.texts.get("handoff_closed", lang, helpline=desk.name, when=when)
+        else:
+            intro = self.texts.get("handoff_overdue", lang, helpline=desk.name)
+        out = self._helpline_reply("overdue", lang, ticket.country, ticket.channel, intro, now)
         if ticket.risk is Risk.IMMINENT:
             out.messages.append(self._emergency_message(out))
-        lines, choices = self._numbered(lang, (("option_keep_waiting", None), ("option_leave_queue", None)))
+        lines, choices = self.numbered(lang, (("option_keep_waiting", None), ("option_leave_queue", None)))
         out.messages.append(BotMessage(lines, choices))
         return out.messages
+
+    def emergency_for(self, country: Optional[str], language: str) -> BotMessage:
+        """The emergency number of ``country`` (or the advice to call the local one)."""
+        return self._emergency_message(Outcome(need="danger_now", language=language, slots={"country": country, "language": language}))
 
     def _helpline_reply(
         self, need: str, language: str, country: Optional[str], channel: Optional[str], intro: str, now: Optional[dt.datetime] = None
@@ -183,10 +195,6 @@ class Dialogue:
         out.messages.append(BotMessage(intro))
         self._contact_or_ask(out, "danger_now", ask=False)
         return out
-
-    def queued(self, language: str, desk: Desk, position: int) -> BotMessage:
-        """What a child hears once their ticket is in the queue: who, and their place in line."""
-        return BotMessage(self.texts.get("handoff_queued", language, helpline=desk.name, position=position))
 
     def _need(self, turn: Turn, slots: dict[str, Any]) -> str:
         """The need to answer: crisis first, then a menu answer, then the classifier's intent."""
@@ -293,9 +301,9 @@ class Dialogue:
             if offer.state and offer.state.always:
                 notes.append(self.texts.get("helpline_24_7", lang))
             elif offer.open and offer.state.closes_at:
-                notes.append(self.texts.get("open_until", lang, when=self._when(offer.state.closes_at, out)))
+                notes.append(self.texts.get("open_until", lang, when=self._when(offer.state.closes_at, lang, out.now)))
             elif offer.closed and offer.state.opens_at:
-                notes.append(self.texts.get("closed_now", lang, when=self._when(offer.state.opens_at, out)))
+                notes.append(self.texts.get("closed_now", lang, when=self._when(offer.state.opens_at, lang, out.now)))
             text = self.texts.get("helpline_contact", lang, name=offer.helpline.name, how=self._how(offer, lang), notes=" ".join(notes))
             if out.country_assumed:
                 text += "\n" + self.texts.get("country_assumed", lang, country=self._country_name(country, lang))
@@ -324,10 +332,10 @@ class Dialogue:
             return self.texts.get("contact_telegram", lang, handle=contact.address)
         return self.texts.get("contact_chat", lang, url=contact.address)
 
-    def _when(self, moment: dt.datetime, out: Outcome) -> str:
+    def _when(self, moment: dt.datetime, language: str, now: dt.datetime) -> str:
         """A time in the helpline's zone, in the child's language: "16:15" today, else "Monday 16:15"."""
-        locale = self.registry.languages[out.slots["language"]].locale
-        if moment.date() == out.now.astimezone(moment.tzinfo).date():
+        locale = self.registry.languages[language].locale
+        if moment.date() == now.astimezone(moment.tzinfo).date():
             return format_time(moment, "short", locale=locale)
         return format_skeleton("EEEEHm", moment, locale=locale)
 
@@ -396,11 +404,11 @@ class Dialogue:
 
     def _menu(self, out: Outcome, name: str, prompt: str, options, translate: bool = True) -> None:
         """A question with numbered answers, written out as lines so it works on SMS and screen readers."""
-        lines, choices = self._numbered(out.slots["language"], options, translate)
+        lines, choices = self.numbered(out.slots["language"], options, translate)
         out.messages.append(BotMessage(f"{prompt}\n{lines}", choices))
         out.slots["menu"] = name
 
-    def _numbered(self, lang: str, options, translate: bool = True) -> tuple[str, tuple[Choice, ...]]:
+    def numbered(self, lang: str, options, translate: bool = True) -> tuple[str, tuple[Choice, ...]]:
         """Options as numbered lines ("1. Yes") and as the matching buttons."""
         titles = [self.texts.get(key, lang) if translate else key for key, _ in options]
         lines = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))

@@ -1,8 +1,9 @@
-"""When a conversation goes to a human counsellor, and opening its ticket.
+"""When a conversation goes to a human counsellor, and which helplines' desks take it.
 
 A child who asks for a person, or speaks of self-harm, danger or online sexual abuse, is handed to
-a counsellor of their country's helpline when that helpline takes handoffs (``data/handoff.yml``).
-The dialogue decides (``Outcome.handoff``); the action opens the ticket with this module.
+a counsellor of their country's helpline when that helpline takes handoffs (``data/handoff.yml``:
+its name, waiting limit, hours, and optionally its own system's webhook). The dialogue decides
+(``Outcome.handoff``); bot.relay opens the ticket and speaks for the bot while it waits.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import DATA_DIR
 from bot.countries import is_country_code
-from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk, State, Ticket
-from bot.language import fold
+from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk
 from bot.opening_hours import Hours, HoursError, OpenState
 from bot.stores import redis_client, redis_prefix
 from bot.yamlfile import LineDict, YamlFile, load_mapping
@@ -138,23 +138,6 @@ def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str
     return Webhook(url.geturl(), secret.encode())
 
 
-async def open_ticket(
-    queue: HandoffQueue,
-    desk: Desk,
-    request: HandoffRequest,
-    conversation: str,
-    channel: str,
-    language: str,
-    last_messages: tuple[str, ...],
-) -> tuple[Ticket, Optional[int]]:
-    """The conversation's open ticket (a new one, or the one it already has) and its place in the queue."""
-    ticket = await queue.open(
-        Ticket.new(desk.helpline, conversation, channel, desk.helpline, language, request.risk, request.reason,
-                   last_messages=last_messages)
-    )
-    return ticket, await queue.position(ticket.id)
-
-
 def queue_from_env(environ: Mapping[str, str] = os.environ) -> HandoffQueue:
     """The handoff queue on Redis when ``REDIS_URL`` is set; in this process's memory otherwise
     (the local quick start, where handoffs cannot reach a console in another process)."""
@@ -164,42 +147,3 @@ def queue_from_env(environ: Mapping[str, str] = os.environ) -> HandoffQueue:
 
 STOP_WORDS = ("stop", "/stop")  # what ends a handoff from the child's side, on any channel
 KEEP_WAITING, LEAVE_QUEUE = "1", "2"  # the child's answers once told the wait is long
-
-
-async def overdue(queue: HandoffQueue, desks: Desks, now: float) -> list[tuple[Desk, Ticket]]:
-    """Waiting tickets older than their desk's limit whose child has not been told yet."""
-    found = []
-    for desk in desks.all():
-        for ticket in await queue.waiting(desk.helpline):
-            if not ticket.reminded and now - ticket.created_at >= desk.max_wait_minutes * 60:
-                found.append((desk, ticket))
-    return found
-
-
-@dataclass(frozen=True)
-class Routed:
-    """What became of a child's message while their conversation has a ticket."""
-
-    ticket: Ticket
-    what: str  # "kept" for the counsellor, "stopped", "left" the queue, "still waiting"
-
-
-async def to_counsellor(queue: HandoffQueue, conversation: str, text: str) -> Optional[Routed]:
-    """Keep a child's message for the counsellor who has their conversation; None if nobody has it.
-
-    The bot stays quiet while a ticket is open, whatever the child types (a typed "/restart"
-    included): only "stop" ends it from the child's side, and that closes the ticket. Once told
-    the wait is long, "1" keeps the child waiting and "2" gives them back to the bot.
-    """
-    ticket = await queue.active(conversation)
-    if ticket is None:
-        return None
-    answer = fold(text).strip(" .!")
-    if answer in STOP_WORDS:
-        return Routed(await queue.close(ticket.id, "stopped by the child"), "stopped")
-    if ticket.reminded and ticket.state is State.WAITING and answer in (KEEP_WAITING, LEAVE_QUEUE):
-        if answer == LEAVE_QUEUE:
-            return Routed(await queue.expire(ticket.id), "left")
-        return Routed(ticket, "still waiting")
-    await queue.append(ticket, "child", text)
-    return Routed(ticket, "kept")

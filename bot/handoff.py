@@ -22,6 +22,7 @@ from redis.exceptions import ResponseError, WatchError
 
 LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
 EVENTS_KEPT = 10_000  # per helpline: enough for any reader that is minutes behind
+CLAIMS_KEPT = 20  # when the helpline's last tickets were claimed: the pace a waiting child's estimate rests on
 _RISK_SPAN = 10**13  # milliseconds: risk outranks any waiting time
 
 
@@ -97,6 +98,7 @@ class Ticket:
     intake_step: Optional[str] = None  # the intake question the child is answering (bot.intake)
     told_position: Optional[int] = None  # the place in line the child was last told
     told_minutes: Optional[int] = None  # and the wait they were told, None when no estimate was given
+    told_at: float = 0.0  # when they were last told
 
     @classmethod
     def new(cls, helpline: str, conversation: str, channel: str, country: Optional[str], language: str,
@@ -195,6 +197,12 @@ class HandoffQueue(Protocol):
     async def append(self, ticket: Ticket, author: str, text: str) -> None:
         """Add a message to the ticket's conversation ("child" or a counsellor's name)."""
 
+    async def send(self, ticket: Ticket, author: str, text: str) -> None:
+        """A message to the child: kept with the ticket and queued for the child's channel."""
+
+    async def recent_claims(self, helpline: str) -> list[float]:
+        """When the helpline's last tickets were claimed (Unix times), newest first."""
+
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         """The ticket's conversation so far: (author, text), oldest first."""
 
@@ -204,6 +212,10 @@ class HandoffQueue(Protocol):
     async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
         """The helpline's events after ``after`` ("$": from now; "0": all kept), waiting up to
         ``block_ms`` for the first (0: don't wait)."""
+
+    async def last_event(self, helpline: str) -> str:
+        """The id of the helpline's latest event ("0" if none): a reader's starting point that,
+        unlike "$", misses nothing between two reads."""
 
     async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
         """A counsellor's message: kept with the ticket and queued for the child's channel."""
@@ -237,9 +249,12 @@ class _StateChanges:
         if ticket is None:
             raise TicketError("no such ticket")
         check_owner(ticket, counsellor)
-        await self.append(ticket, counsellor, text)
-        await self._post(ticket, text)
+        await self.send(ticket, counsellor, text)
         return ticket
+
+    async def send(self, ticket: Ticket, author: str, text: str) -> None:
+        await self.append(ticket, author, text)
+        await self._post(ticket, text)
 
     async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
         return await self._change(ticket_id, lambda t: claimed(t, counsellor))
@@ -268,6 +283,7 @@ class MemoryHandoffQueue(_StateChanges):
         self._logs: dict[str, list[tuple[str, str]]] = {}
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self._events: dict[str, list[Event]] = {}
+        self._claims: dict[str, list[float]] = {}
         self._new_event = asyncio.Condition()
         self._lock = asyncio.Lock()
 
@@ -278,6 +294,10 @@ class MemoryHandoffQueue(_StateChanges):
             kept.append(Event(str(number), kind, ticket, entry))
             del kept[:-EVENTS_KEPT]
             self._new_event.notify_all()
+
+    async def last_event(self, helpline: str) -> str:
+        kept = self._events.get(helpline, [])
+        return kept[-1].id if kept else "0"
 
     async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
         kept = self._events.get(helpline, [])
@@ -328,6 +348,8 @@ class MemoryHandoffQueue(_StateChanges):
             if ticket is None:
                 raise TicketError("no such ticket")
             self._tickets[ticket_id] = changed = change(ticket)
+            if _first_claim(ticket, changed):
+                self._claims[changed.helpline] = [changed.updated_at, *self._claims.get(changed.helpline, [])][:CLAIMS_KEPT]
         await self._event(changed.helpline, "changed", ticket_id)
         return changed
 
@@ -338,6 +360,9 @@ class MemoryHandoffQueue(_StateChanges):
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         return list(self._logs.get(ticket_id, []))
+
+    async def recent_claims(self, helpline: str) -> list[float]:
+        return list(self._claims.get(helpline, []))
 
     async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
         log = self._logs.get(ticket_id, [])
@@ -380,6 +405,12 @@ class RedisHandoffQueue(_StateChanges):
     def _log(self, ticket_id: str) -> str:
         return f"{self._prefix}log:{ticket_id}"  # a Redis stream: durable, and readable live by consoles
 
+    def _claims_key(self, helpline: str) -> str:
+        return f"{self._prefix}claims:{helpline}"
+
+    async def recent_claims(self, helpline: str) -> list[float]:
+        return [float(value) for value in await self._redis.lrange(self._claims_key(helpline), 0, -1)]
+
     def _events_key(self, helpline: str) -> str:
         return f"{self._prefix}events:{helpline}"
 
@@ -387,13 +418,17 @@ class RedisHandoffQueue(_StateChanges):
         pipe.xadd(self._events_key(helpline), {"kind": kind, "ticket": ticket_id, "entry": entry},  # type: ignore[attr-defined]
                   maxlen=EVENTS_KEPT, approximate=True)
 
+    async def last_event(self, helpline: str) -> str:
+        latest = await self._redis.xrevrange(self._events_key(helpline), count=1)
+        return _text(latest[0][0]) if latest else "0"
+
     async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
         key = self._events_key(helpline)
         if after == "$" and not block_ms:
             return []
         answer = await self._redis.xread({key: after}, count=500, block=block_ms or None)
         return [
-            Event(_text(entry), _text(fields[b"kind"]), _text(fields[b"ticket"]), _text(fields.get(b"entry", b"")))
+            Event(_text(entry), _field(fields, "kind"), _field(fields, "ticket"), _field(fields, "entry"))
             for _, entries in answer or [] for entry, fields in entries
         ]
 
@@ -448,7 +483,8 @@ class RedisHandoffQueue(_StateChanges):
                     raw = await pipe.get(key)
                     if not raw:
                         raise TicketError("no such ticket")
-                    ticket = change(Ticket.from_json(raw))
+                    before = Ticket.from_json(raw)
+                    ticket = change(before)
                     active = self._active_key(ticket.conversation)
                     await pipe.watch(active)
                     points_here = _text(await pipe.get(active) or b"") == ticket_id
@@ -460,6 +496,9 @@ class RedisHandoffQueue(_StateChanges):
                         pipe.zrem(self._queue(ticket.helpline), ticket_id)
                     if ticket.state not in OPEN_STATES and points_here:
                         pipe.delete(active)
+                    if _first_claim(before, ticket):
+                        pipe.lpush(self._claims_key(ticket.helpline), ticket.updated_at)
+                        pipe.ltrim(self._claims_key(ticket.helpline), 0, CLAIMS_KEPT - 1)
                     self._add_event(pipe, ticket.helpline, "changed", ticket_id)
                     await pipe.execute()
                     return ticket
@@ -501,8 +540,17 @@ class RedisHandoffQueue(_StateChanges):
         return _said(found[0][1]) if found else None
 
 
+def _first_claim(before: Ticket, after: Ticket) -> bool:
+    return before.state is State.WAITING and after.state is State.CLAIMED
+
+
 def _said(fields: dict) -> tuple[str, str]:
-    return _text(fields.get(b"author", fields.get("author"))), _text(fields.get(b"text", fields.get("text")))
+    return _field(fields, "author"), _field(fields, "text")
+
+
+def _field(fields: dict, name: str) -> str:
+    """A stream entry's field, whether the client decodes answers (bot.stores.redis_client) or not."""
+    return _text(fields.get(name.encode(), fields.get(name, "")))
 
 
 def _text(value: str | bytes) -> str:

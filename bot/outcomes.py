@@ -24,6 +24,10 @@ OUTCOMES_PATH = DATA_DIR / "outcomes.yml"
 CHI_SPLIT = ("counselling contact", "not a counselling contact")
 _CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 _FIELDS = {"code", "label", "chi"}
+# Outcomes the product records by itself; the file must have them.
+CHILD_LEFT = "child_left"  # the child said stop
+HANDED_BACK = "handed_back_to_bot"  # the counsellor gave the conversation back to the bot
+REQUIRED = (CHILD_LEFT, HANDED_BACK)
 _SOURCE_FIELDS = {"url", "read", "quote"}
 
 
@@ -75,6 +79,9 @@ class Outcomes:
                 )
             first_line[outcome.code] = item.line_of("code")
             outcomes.append(outcome)
+        for code in REQUIRED:
+            if code not in first_line:
+                raise source.error(source.data, "outcomes", "outcomes", f"must include {code!r}: the bot records it by itself")
         return cls(outcomes, sources)
 
 

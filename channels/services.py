@@ -19,8 +19,9 @@ from rasa.core.channels.channel import OutputChannel
 from sanic import Blueprint
 
 from bot.dialogue import BotMessage, Dialogue
-from bot.escalation import overdue, queue_from_env, to_counsellor
-from bot.handoff import HandoffQueue, TicketError
+from bot.escalation import queue_from_env
+from bot.partner import deliver_to_partners
+from bot.relay import Relay
 from bot.sender_ids import SenderIds
 from bot.stores import Stores, stores_from_env
 from channels.safe_turn import SenderQueues
@@ -38,9 +39,10 @@ class ChannelServices:
     sender_ids: SenderIds
     stores: Stores
     queues: SenderQueues
-    handoff: HandoffQueue
+    relay: Relay
     outputs: dict[str, Callable[[], OutputChannel]] = field(default_factory=dict)  # channel -> sender
     _delivery: Optional[asyncio.Task] = None
+    _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.partner)
 
     def attach(self, webhook: Blueprint, channel: str, make_output: Callable[[], OutputChannel]) -> None:
         """Let counsellors' messages and waiting-time notices reach children on ``channel``."""
@@ -54,6 +56,8 @@ class ChannelServices:
         """Start sending counsellors' messages to children (once per process, in its event loop)."""
         if self._delivery is None:
             self._delivery = asyncio.get_running_loop().create_task(self._deliver_forever())
+            self._partners = asyncio.get_running_loop().create_task(
+                deliver_to_partners(self.relay.queue, self.dialogue.desks, self.stores.client))
 
     async def _deliver_forever(self) -> None:
         consumer = f"{socket.gethostname()}-{os.getpid()}"
@@ -62,14 +66,14 @@ class ChannelServices:
             try:
                 if time.monotonic() - last_check >= OVERDUE_CHECK_S:
                     last_check = time.monotonic()
-                    await self.remind_overdue()
-                for item in await self.handoff.outgoing(consumer, block_ms=1000):
+                    await self.tell_waiting()
+                for item in await self.relay.queue.outgoing(consumer, block_ms=1000):
                     make = self.outputs.get(item.channel)
                     if make is None:
                         logger.error("a counsellor's message for %s, a channel this server does not run", item.channel)
                     else:
                         await make().send_text_message(item.conversation, item.text)
-                    await self.handoff.sent(item)
+                    await self.relay.queue.sent(item)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - keep delivering after a failure
@@ -78,23 +82,15 @@ class ChannelServices:
 
     async def counsellor_has(self, sender: str, text: str) -> Optional[list[BotMessage]]:
         """None when the bot should answer; else what to tell the child (often nothing)."""
-        routed = await to_counsellor(self.handoff, sender, text)
-        if routed is None:
-            return None
-        key = {"stopped": "stopped", "left": "handoff_left", "still waiting": "handoff_still_waiting"}.get(routed.what)
-        return [BotMessage(self.dialogue.texts.get(key, routed.ticket.language))] if key else []
+        return await self.relay.child_wrote(sender, text)
 
-    async def remind_overdue(self, now: Optional[float] = None) -> int:
-        """Tell each child waiting past their desk's limit how to reach the helpline directly."""
+    async def tell_waiting(self, now: Optional[float] = None) -> int:
+        """Tell waiting children what changed: a longer wait, or the helpline's own number."""
         told = 0
-        for desk, ticket in await overdue(self.handoff, self.dialogue.desks, now or time.time()):
-            try:
-                await self.handoff.remind(ticket.id)  # first: with several servers, only one tells the child
-            except TicketError:
-                continue
+        for ticket, said in await self.relay.notices(now):
             make = self.outputs.get(ticket.channel)
             if make is not None:
-                await make().send_messages(ticket.conversation, self.dialogue.overdue(ticket, desk))
+                await make().send_messages(ticket.conversation, said)
                 told += 1
         return told
 
@@ -102,10 +98,11 @@ class ChannelServices:
 @lru_cache(maxsize=1)
 def services() -> ChannelServices:
     """The process's shared services; raises (naming the variable) if a secret is missing."""
+    dialogue = Dialogue.load()
     return ChannelServices(
-        dialogue=Dialogue.load(),
+        dialogue=dialogue,
         sender_ids=SenderIds.from_env(os.environ),
         stores=stores_from_env(os.environ),
         queues=SenderQueues(),
-        handoff=queue_from_env(os.environ),
+        relay=Relay(dialogue, queue_from_env(os.environ)),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
+from dataclasses import replace
 from typing import Any, Sequence
 
 import pytest
@@ -171,6 +173,7 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
     from telegram import Bot
 
     from bot.handoff import MemoryHandoffQueue
+    from bot.relay import Relay
     from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
     from channels.services import ChannelServices
     from channels.telegram import TelegramOutput
@@ -178,7 +181,8 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
 
     api = FakeTelegram()
     ids = SenderIds(b"k" * 32)
-    services = ChannelServices(dialogue, ids, Stores(MemoryDedupe(), MemoryAddressBook(), "memory"), SenderQueues(), MemoryHandoffQueue())
+    services = ChannelServices(dialogue, ids, Stores(MemoryDedupe(), MemoryAddressBook(), "memory"), SenderQueues(),
+                               Relay(dialogue, MemoryHandoffQueue()))
     sender = ids.of("telegram", "4242")
 
     async def scenario() -> None:
@@ -201,23 +205,24 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
 def test_a_child_waiting_too_long_gets_the_number_and_a_choice():
     from bot.escalation import Desk, Desks
     from bot.handoff import MemoryHandoffQueue, Risk, Ticket
+    from bot.relay import Relay
     from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
     from channels.services import ChannelServices
 
     dialogue = Dialogue.load()
     dialogue.desks = Desks({"NG": Desk("NG", "Test desk NG", 5)})
     services = ChannelServices(dialogue, SenderIds(b"k" * 32), Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
-                               SenderQueues(), MemoryHandoffQueue())
+                               SenderQueues(), Relay(dialogue, MemoryHandoffQueue()))
     sent = Recorder()
     services.outputs["sms"] = lambda: sent
 
     async def scenario() -> None:
-        queue = services.handoff
-        made = Ticket.new("NG", "sms-x", "sms", "NG", "en", Risk.IMMINENT, "self_harm")
+        queue = services.relay.queue
+        made = replace(Ticket.new("NG", "sms-x", "sms", "NG", "en", Risk.IMMINENT, "self_harm"), told_at=time.time())
         await queue.open(made)
-        assert await services.remind_overdue(now=made.created_at + 4 * 60) == 0  # within the desk's 5 minutes
-        assert await services.remind_overdue(now=made.created_at + 6 * 60) == 1
-        assert await services.remind_overdue(now=made.created_at + 9 * 60) == 0  # told once only
+        assert await services.tell_waiting(now=made.created_at + 4 * 60) == 0  # within the desk's 5 minutes
+        assert await services.tell_waiting(now=made.created_at + 6 * 60) == 1
+        assert await services.tell_waiting(now=made.created_at + 9 * 60) == 0  # told once only
         assert sent.texts[0] == dialogue.texts.get("handoff_overdue", "en", helpline="Test desk NG")
         emergency = dialogue.table.get("NG").emergency[0].number.dial
         assert dialogue.texts.get("emergency_known", "en", emergency=emergency) in sent.texts

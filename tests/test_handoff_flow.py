@@ -49,4 +49,4 @@ def test_an_sms_child_reaches_the_queue_and_the_bot_steps_aside_until_they_say_s
     post_twilio(bot, "sms", sms("stop", phone))
     assert "stopped" in twilio_api.messages_to(phone, count=count + 1)[-1]
     closed = on_redis(lambda queue: queue.get(ticket.id))
-    assert closed.state is State.CLOSED and closed.outcome == "stopped by the child"
+    assert closed.state is State.CLOSED and closed.outcome == "child_left"

@@ -30,10 +30,18 @@ def test_shipped_outcomes_load():
     assert any("childhelplineinternational.org" in source.url for source in outcomes.sources)
 
 
+OWN = "- {code: child_left, label: Child left}\n- {code: handed_back_to_bot, label: Handed back}\n"
+
+
 def test_small_file(tmp_path):
-    outcomes = Outcomes.load(write(tmp_path, "- {code: counselling_given, label: ' Counselling given '}\n"))
-    assert outcomes.codes == ["counselling_given"]
+    outcomes = Outcomes.load(write(tmp_path, "- {code: counselling_given, label: ' Counselling given '}\n" + OWN))
+    assert outcomes.codes == ["counselling_given", "child_left", "handed_back_to_bot"]
     assert outcomes.get("counselling_given").label == "Counselling given"
+
+
+def test_the_outcomes_the_bot_records_itself_must_be_there(tmp_path):
+    with pytest.raises(ConfigError, match="handed_back_to_bot"):
+        Outcomes.load(write(tmp_path, "- {code: child_left, label: Child left}\n"))
 
 
 @pytest.mark.parametrize(

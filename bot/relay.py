@@ -1,0 +1,190 @@
+"""Between a child and the counsellor who has, or will soon have, their conversation.
+
+From the moment a ticket is opened until it is closed, the bot is out of the conversation: the
+child's messages go to the counsellor (never through Rasa, where a typed ``/restart`` could undo
+a pause), with three exceptions decided here: "stop" ends it, imminent danger gets the
+emergency number at once (and moves the ticket up), and the short intake is answered while the
+child waits. This module also says what a waiting child is told: their place in line, an honest
+estimate, updates when the wait grows, and the helpline's own number when counsellors are away
+or too slow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import statistics
+import time
+from dataclasses import replace
+from typing import Optional
+
+from bot.dialogue import BotMessage, Dialogue, parse_choice
+from bot.escalation import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
+from bot.handoff import HandoffQueue, Risk, State, Ticket, TicketError, raised
+from bot.intake import QUESTIONS, SKIP, answered, first_step
+from bot.language import fold
+from bot.outcomes import CHILD_LEFT
+from bot.triage import overrule
+
+logger = logging.getLogger(__name__)
+
+PACE_WINDOW_S = 2 * 3600  # claims older than this say nothing about today's pace
+MIN_CLAIMS = 3  # fewer recent claims than this: no estimate, and the child is told so
+UPDATE_EVERY_S = 120  # a waiting child hears about a longer wait at most this often
+LATER_BY_S = 120  # ... and only when the expected time has moved this much
+IMMINENT_NEEDS = ("danger_now", "self_harm")
+
+
+def estimate_minutes(claims: list[float], position: int, now: float) -> Optional[int]:
+    """Minutes until the child at ``position`` is likely claimed: the median gap between the
+    helpline's recent claims, once per child ahead and their own. None when the helpline has not
+    claimed enough tickets lately to tell."""
+    recent = sorted(t for t in claims if now - t <= PACE_WINDOW_S)
+    if len(recent) < MIN_CLAIMS:
+        return None
+    gap = statistics.median(b - a for a, b in zip(recent, recent[1:]))
+    return max(1, math.ceil(position * gap / 60))
+
+
+class Relay:
+    """What the bot does and says around a handoff; the channels send what it returns."""
+
+    def __init__(self, dialogue: Dialogue, queue: HandoffQueue) -> None:
+        self.dialogue = dialogue
+        self.queue = queue
+
+    # -- opening ----------------------------------------------------------------------------
+
+    async def hand_off(self, desk: Desk, request: HandoffRequest, conversation: str, channel: str,
+                       language: str, last_messages: tuple[str, ...], now: Optional[float] = None) -> list[BotMessage]:
+        """Open the conversation's ticket (or find the one it has) and tell the child what happens."""
+        now = now or time.time()
+        intake_step = first_step(request.risk)
+        moment = _moment(now)
+        counsellors = desk.state(moment)
+        if not counsellors.open:
+            intake_step = None  # the child's next answer is "keep waiting" or "talk to the bot"
+        made = Ticket.new(desk.helpline, conversation, channel, desk.helpline, language, request.risk, request.reason,
+                          last_messages=last_messages)
+        ticket = await self.queue.open(replace(made, intake_step=intake_step))
+        if not counsellors.open and ticket.id == made.id:
+            ticket = await self.queue.remind(ticket.id)
+            return self.dialogue.overdue(ticket, desk, counsellors, moment)
+        position = await self.queue.position(ticket.id) or 1
+        minutes = estimate_minutes(await self.queue.recent_claims(desk.helpline), position, now)
+        ticket = await self._told(ticket, position, minutes, now)
+        said = [self._place(ticket.language, "handoff_queued", desk, position, minutes)]
+        if ticket.intake_step:
+            said.append(self.intake_question(ticket.language, ticket.intake_step))
+        return said
+
+    # -- the child writes -------------------------------------------------------------------
+
+    async def child_wrote(self, conversation: str, text: str) -> Optional[list[BotMessage]]:
+        """None when the bot should answer; else what to tell the child (often nothing)."""
+        try:
+            ticket = await self.queue.active(conversation)
+        except Exception as error:  # noqa: BLE001 - the store is down: let the bot (and its fallback) answer
+            logger.error("handoff store unreachable (%s): the bot answers", type(error).__name__)
+            return None
+        if ticket is None:
+            return None
+        answer = fold(text).strip(" .!")
+        lang = ticket.language
+        if answer in STOP_WORDS:
+            await self.queue.close(ticket.id, CHILD_LEFT)
+            return [self._text("stopped", lang)]
+        if overrule(None, self.dialogue.crisis.check(text)) in IMMINENT_NEEDS:
+            ticket = await self.queue.update(ticket.id, lambda t: replace(raised(t, Risk.IMMINENT), intake_step=None))
+            await self.queue.append(ticket, "child", text)
+            return [self.dialogue.emergency_for(ticket.country, lang)]
+        if ticket.state is State.WAITING and ticket.reminded and answer in (KEEP_WAITING, LEAVE_QUEUE):
+            if answer == LEAVE_QUEUE:
+                await self.queue.expire(ticket.id)
+                return [self._text("handoff_left", lang)]
+            return [self._text("handoff_still_waiting", lang)]
+        if ticket.state is State.WAITING and ticket.intake_step:
+            return await self._intake(ticket, text)
+        await self.queue.append(ticket, "child", text)
+        return []
+
+    async def _intake(self, ticket: Ticket, text: str) -> list[BotMessage]:
+        number = parse_choice(text)
+        step = ticket.intake_step
+        after = await self.queue.update(ticket.id, lambda t: answered(t, text, number))
+        if number is None and text.strip() != SKIP:
+            await self.queue.append(after, "child", text)  # the child's own words are part of the conversation
+        if after.intake_step == step:
+            return [self.intake_question(after.language, step)]  # not one of the options: asked again
+        if after.intake_step:
+            return [self.intake_question(after.language, after.intake_step)]
+        return [self._text("intake_done", after.language)]
+
+    def intake_question(self, language: str, step: str) -> BotMessage:
+        key, options = QUESTIONS[step]
+        question = self.dialogue.texts.get(key, language)
+        skip = f"{SKIP}. {self.dialogue.texts.get('option_skip', language)}"
+        if not options:
+            return BotMessage(f"{question}\n{skip}")
+        lines, choices = self.dialogue.numbered(language, options)
+        return BotMessage(f"{question}\n{lines}\n{skip}", choices)
+
+    # -- while waiting ----------------------------------------------------------------------
+
+    async def notices(self, now: Optional[float] = None) -> list[tuple[Ticket, list[BotMessage]]]:
+        """What waiting children should be told now: the helpline's number when the wait passed
+        the desk's limit (once), or their new place and estimate when the wait has grown."""
+        now = now or time.time()
+        found = []
+        for desk in self.dialogue.desks.all():
+            claims = await self.queue.recent_claims(desk.helpline)
+            for position, ticket in enumerate(await self.queue.waiting(desk.helpline), start=1):
+                try:
+                    said = await self._notice(desk, ticket, position, claims, now)
+                except TicketError:  # another server got there first, or the ticket moved on
+                    continue
+                if said:
+                    found.append((ticket, said))
+        return found
+
+    async def _notice(self, desk: Desk, ticket: Ticket, position: int, claims: list[float], now: float) -> list[BotMessage]:
+        if not ticket.reminded and now - ticket.created_at >= desk.max_wait_minutes * 60:
+            reminded = await self.queue.remind(ticket.id)  # first: with several servers, only one tells the child
+            await self._told(reminded, position, ticket.told_minutes, now)
+            moment = _moment(now)
+            return self.dialogue.overdue(reminded, desk, desk.state(moment), moment)
+        if now - ticket.told_at < UPDATE_EVERY_S:
+            return []
+        minutes = estimate_minutes(claims, position, now)
+        moved_back = ticket.told_position is not None and position > ticket.told_position
+        expected = None if minutes is None else now + minutes * 60
+        promised = None if ticket.told_minutes is None else ticket.told_at + ticket.told_minutes * 60
+        later = expected is not None and (promised is None or expected - promised >= LATER_BY_S)
+        if not (moved_back or later):
+            return []
+        await self._told(ticket, position, minutes, now)
+        return [self._place(ticket.language, "handoff_update", desk, position, minutes)]
+
+    async def _told(self, ticket: Ticket, position: int, minutes: Optional[int], now: float) -> Ticket:
+        def told(current: Ticket) -> Ticket:
+            if current.told_at != ticket.told_at:
+                raise TicketError("already told")
+            return replace(current, told_position=position, told_minutes=minutes, told_at=now)
+
+        return await self.queue.update(ticket.id, told)
+
+    # -- texts ------------------------------------------------------------------------------
+
+    def _place(self, language: str, key: str, desk: Desk, position: int, minutes: Optional[int]) -> BotMessage:
+        texts = self.dialogue.texts
+        place = texts.get(key, language, helpline=desk.name, position=position)
+        wait = texts.get("handoff_estimate", language, minutes=minutes) if minutes else texts.get("handoff_no_estimate", language)
+        return BotMessage(f"{place} {wait}")
+
+    def _text(self, key: str, language: str) -> BotMessage:
+        return BotMessage(self.dialogue.texts.get(key, language))
+
+
+def _moment(now: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
