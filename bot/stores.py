@@ -1,4 +1,5 @@
-"""The small stores the messaging channels need: webhook dedupe and the sender address book.
+"""The small stores the bot needs: webhook dedupe, the sender address book, and conversations
+(what Rasa keeps of each child's conversation: channels.tracker_store).
 
 Each store has two implementations behind one interface:
 
@@ -66,6 +67,19 @@ def _check_ttl(ttl_s: int) -> int:
     return ttl_s
 
 
+@runtime_checkable
+class Conversations(Protocol):
+    """Each conversation's state, serialised, under its hashed sender id; expires unless written."""
+
+    async def load(self, sender_id: str) -> Optional[str]: ...
+
+    async def save(self, sender_id: str, state: str, ttl_s: int) -> None: ...
+
+    async def delete(self, sender_id: str) -> None: ...
+
+    async def senders(self) -> list[str]: ...
+
+
 # --- in memory -------------------------------------------------------------------------------
 
 
@@ -122,6 +136,11 @@ class _ExpiringDict:
     def delete(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    def keys(self) -> list[str]:
+        """The keys of live entries."""
+        self._evict_expired(self._clock())
+        return [key for key in list(self._entries) if self.get(key) is not None]
+
 
 class MemoryDedupe:
     """Dedupe in this process's memory (local quick start)."""
@@ -155,6 +174,29 @@ class MemoryAddressBook:
 
     async def forget(self, sender_id: str) -> None:
         self._addresses.delete(sender_id)
+
+
+class MemoryConversations:
+    """Conversations in this process's memory (local quick start); one per process, shared by
+    Rasa's tracker store and the channels (which erase a conversation on the child's request)."""
+
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self._states = _ExpiringDict(max_entries, clock)
+
+    async def load(self, sender_id: str) -> Optional[str]:
+        return self._states.get(sender_id)
+
+    async def save(self, sender_id: str, state: str, ttl_s: int) -> None:
+        self._states.set(sender_id, state, _check_ttl(ttl_s))
+
+    async def delete(self, sender_id: str) -> None:
+        self._states.delete(sender_id)
+
+    async def senders(self) -> list[str]:
+        return self._states.keys()
+
+
+MEMORY_CONVERSATIONS = MemoryConversations()
 
 
 # --- Redis -----------------------------------------------------------------------------------
@@ -198,6 +240,31 @@ class RedisAddressBook:
         await self.client.delete(self._key(sender_id))
 
 
+class RedisConversations:
+    """Conversations shared by every Rasa server, under ``<prefix>conversation:<sender_id>``."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, sender_id: str) -> str:
+        return f"{self.prefix}conversation:{sender_id}"
+
+    async def load(self, sender_id: str) -> Optional[str]:
+        value = await self.client.get(self._key(sender_id))
+        return value.decode("utf-8") if isinstance(value, bytes) else value
+
+    async def save(self, sender_id: str, state: str, ttl_s: int) -> None:
+        await self.client.set(self._key(sender_id), state, ex=_check_ttl(ttl_s))
+
+    async def delete(self, sender_id: str) -> None:
+        await self.client.delete(self._key(sender_id))
+
+    async def senders(self) -> list[str]:
+        start = len(self._key(""))
+        return [str(key)[start:] async for key in self.client.scan_iter(match=self._key("*"))]
+
+
 # --- choosing from the environment -----------------------------------------------------------
 
 
@@ -206,6 +273,7 @@ class Stores:
     dedupe: Dedupe
     addresses: AddressBook
     backend: str  # "redis" or "memory"
+    conversations: Conversations = MEMORY_CONVERSATIONS
     client: Optional[aioredis.Redis] = field(default=None, repr=False)  # the Redis client, if any
 
     async def close(self) -> None:
@@ -244,5 +312,6 @@ def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: Optional[st
         dedupe=RedisDedupe(client, prefix),
         addresses=RedisAddressBook(client, prefix),
         backend="redis",
+        conversations=RedisConversations(client, prefix),
         client=client,
     )
