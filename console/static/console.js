@@ -1,7 +1,7 @@
 // The counsellor console: plain DOM, no framework. Everything a child wrote is shown with
 // textContent, never as HTML. The queue and the open conversation refresh every 0.5 s.
 "use strict";
-const state = { csrf: "", ticket: null, timer: null };
+const state = { csrf: "", ticket: null, timer: null, waiting: null };
 const $ = (id) => document.getElementById(id);
 const RISK = { 3: "Imminent", 2: "Abuse", 1: "Asked for a person" };
 
@@ -23,6 +23,8 @@ async function refreshQueue() {
   const { status, data } = await api("GET", "/api/queue");
   if (status !== 200) return;
   const rows = $("queue-rows");
+  // The rows are rebuilt: a keyboard user's focus stays on the same child's Claim button.
+  const focused = rows.contains(document.activeElement) ? document.activeElement.dataset.ticket : null;
   rows.replaceChildren();
   for (const t of data.waiting) {
     const row = document.createElement("tr");
@@ -37,6 +39,7 @@ async function refreshQueue() {
     const claim = document.createElement("button");
     claim.textContent = "Claim";
     claim.setAttribute("aria-label", "Claim conversation in place " + t.position);
+    claim.dataset.ticket = t.id;
     claim.addEventListener("click", () => claimTicket(t.id));
     td.appendChild(claim);
     row.appendChild(td);
@@ -44,6 +47,14 @@ async function refreshQueue() {
   }
   $("queue-table").hidden = data.waiting.length === 0;
   $("queue-empty").hidden = data.waiting.length !== 0;
+  if (focused) {
+    const same = [...rows.querySelectorAll("button")].find((b) => b.dataset.ticket === focused);
+    (same || $("queue-title")).focus();  // claimed by someone else: back to the heading
+  }
+  if (state.waiting !== data.waiting.length) {  // said by screen readers, politely, when it changes
+    state.waiting = data.waiting.length;
+    $("queue-status").textContent = state.waiting === 1 ? "1 child waiting" : `${state.waiting} children waiting`;
+  }
 }
 
 async function claimTicket(id) {
@@ -51,25 +62,27 @@ async function claimTicket(id) {
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
   state.ticket = id;
   $("chat-view").hidden = false;
+  $("messages").replaceChildren();
   $("chat-info").textContent = `${data.ticket.language} · ${data.ticket.channel} · ${data.ticket.reason}`;
   await refreshChat();
   $("reply").focus();
 }
 
 async function refreshChat() {
-  if (!state.ticket) return;
-  const { status, data } = await api("GET", `/api/tickets/${state.ticket}/messages`);
-  if (status !== 200) return;
+  const ticket = state.ticket;
+  if (!ticket) return;
+  const { status, data } = await api("GET", `/api/tickets/${ticket}/messages`);
+  if (status !== 200 || ticket !== state.ticket) return;  // an answer for a conversation since left
   const list = $("messages");
-  if (list.children.length === data.messages.length) return;
-  list.replaceChildren();
-  for (const m of data.messages) {
+  // A conversation only grows: only the new messages are added, so the log (a live region) reads
+  // out only those; an older answer that arrives late adds nothing.
+  for (const m of data.messages.slice(list.children.length)) {
     const item = document.createElement("li");
     item.className = m.author === "child" ? "child" : "counsellor";
     item.textContent = (m.author === "child" ? "Child: " : "You: ") + m.text;
     list.appendChild(item);
   }
-  list.scrollTop = list.scrollHeight;
+  $("messages-box").scrollTop = $("messages-box").scrollHeight;
 }
 
 async function tick() { await refreshQueue(); await refreshChat(); }
@@ -83,6 +96,7 @@ $("login-form").addEventListener("submit", async (event) => {
   $("login-view").hidden = true;
   $("queue-view").hidden = false;
   await tick();
+  $("queue-title").focus();  // the login form is gone: say where the counsellor now is
   state.timer = setInterval(tick, 500);
 });
 
@@ -101,6 +115,7 @@ $("close-form").addEventListener("submit", async (event) => {
   state.ticket = null;
   $("chat-view").hidden = true;
   $("messages").replaceChildren();
+  $("queue-title").focus();  // the focused button was just hidden: keyboard users go on from the queue
 });
 
 $("transfer-form").addEventListener("submit", async (event) => {
@@ -109,4 +124,6 @@ $("transfer-form").addEventListener("submit", async (event) => {
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
   state.ticket = null;
   $("chat-view").hidden = true;
+  $("messages").replaceChildren();
+  $("queue-title").focus();
 });
