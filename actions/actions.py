@@ -13,12 +13,15 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import SLOTS, Dialogue, Turn
-from bot.escalation import queue_from_env
+from bot.escalation import TRIGGERS, queue_from_env
 from bot.input_text import clean
+from bot.privacy import ERASE
 from bot.relay import Relay
+from bot.stats import recorder_from_env
 
 DIALOGUE = Dialogue.load()
-RELAY = Relay(DIALOGUE, queue_from_env())
+RELAY = Relay(DIALOGUE, queue_from_env(DIALOGUE.desks))
+STATS = recorder_from_env()
 LAST_MESSAGES = 10
 
 
@@ -37,13 +40,17 @@ class ActionReply(Action):
             metadata=message.get("metadata"),
         )
         outcome = DIALOGUE.respond(turn)
+        channel = tracker.get_latest_input_channel() or "rest"
+        await STATS.record_turn(outcome.need, TRIGGERS.get(outcome.need), outcome.slots.get("country"), outcome.language,
+                                channel, turn.slots.get("country"))
         messages = list(outcome.messages)
         desk = DIALOGUE.desks.get(outcome.slots.get("country"))
         if outcome.handoff and desk:
             said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
-            channel = tracker.get_latest_input_channel() or "rest"
             messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
         for reply in messages:
             buttons = [{"title": choice.title, "payload": choice.payload} for choice in reply.choices]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+        if outcome.erase:  # the channel erases once Rasa has saved this turn (channels.safe_turn)
+            dispatcher.utter_message(json_message=ERASE)
         return [SlotSet(name, value) for name, value in outcome.slots.items() if value != turn.slots.get(name)]

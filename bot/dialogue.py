@@ -24,11 +24,12 @@ from bot.hints import ChannelHints
 from bot.input_text import has_words
 from bot.language import LanguageDetector, LanguageHints, LanguageRegistry
 from bot.opening_hours import OpenState
+from bot.retention import DAY_S, Retention
 from bot.texts import Texts
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
 # Slots the dialogue reads and writes (declared in domain.yml).
-SLOTS = ("language", "country", "menu", "resume", "country_guess", "misunderstood")
+SLOTS = ("language", "country", "menu", "resume", "country_guess", "misunderstood", "privacy_told", "plain")
 
 MAIN_MENU = (
     ("option_helpline", "need_helpline"),
@@ -36,6 +37,7 @@ MAIN_MENU = (
     ("option_human", "talk_to_human"),
     ("option_tips", "safety_tips"),
     ("option_language", "change_language"),
+    ("option_plain", "plain_language"),
 )
 CONFIRM_STOP_MENU = (("option_yes", "stop_confirmed"), ("option_no", "stop_cancelled"))
 CONFIRM_COUNTRY_MENU = (("option_yes", "country_confirmed"), ("option_no", "country_rejected"))
@@ -50,6 +52,7 @@ COMMANDS = {
     "helpline": "need_helpline",
     "stop": "stop_delete",
     "delete": "stop_delete",
+    "simple": "plain_language",
 }
 
 
@@ -91,6 +94,7 @@ class Outcome:
     channel: Optional[str] = None  # sms, whatsapp, telegram; None for web chats
     country_assumed: bool = False  # the country came from the channel this turn, not from the child
     handoff: Optional[HandoffRequest] = None  # set when a counsellor should take the conversation
+    erase: bool = False  # the child confirmed: delete everything kept about them (after this turn)
 
 
 def parse_choice(text: str) -> Optional[int]:
@@ -113,6 +117,7 @@ class Dialogue:
         table: RoutingTable,
         countries: CountryNames,
         desks: Desks = Desks({}),
+        retention: Retention = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S),
     ) -> None:
         self.registry = registry
         self.detector = detector
@@ -121,6 +126,7 @@ class Dialogue:
         self.table = table
         self.countries = countries
         self.desks = desks
+        self.retention = retention
 
     @classmethod
     def load(cls) -> "Dialogue":
@@ -134,6 +140,7 @@ class Dialogue:
             table=RoutingTable.load(),
             countries=CountryNames(locale for lang in registry.languages.values() for locale in lang.locales),
             desks=Desks.load(),
+            retention=Retention.load(),
         )
 
     # -- the turn ---------------------------------------------------------------------------
@@ -155,9 +162,27 @@ class Dialogue:
         pending_menu, slots["menu"] = slots["menu"], None
         if need != "out_of_scope":
             slots["misunderstood"] = None
-        self._reply(need, turn, outcome, pending_menu)
+        with self.texts.plain_language(bool(slots["plain"])):
+            self._reply(need, turn, outcome, pending_menu)
+            if not slots["privacy_told"] and not outcome.erase:
+                self._privacy_notice(outcome)
         outcome.language = slots["language"]
         return outcome
+
+    def _privacy_notice(self, out: Outcome) -> None:
+        """Told once, on the first message: what is kept, how long, who reads it, how to delete it.
+        Never before a crisis reply; and not twice when the child asked about privacy."""
+        out.slots["privacy_told"] = "1"
+        if out.need == "privacy_question":
+            return
+        notice = self._privacy_text(out.slots["language"])
+        if out.need in CRISIS_INTENTS:
+            out.messages.append(notice)
+        else:
+            out.messages.insert(0, notice)
+
+    def _privacy_text(self, language: str) -> BotMessage:
+        return BotMessage(self.texts.get("privacy_notice", language, days=self.retention.conversation_s // DAY_S))
 
     def overdue(self, ticket: Ticket, desk: Desk, counsellors: OpenState, now: dt.datetime) -> list[BotMessage]:
         """For a child waiting longer than the desk's limit, or while its counsellors are away:
@@ -248,13 +273,19 @@ class Dialogue:
             self._change_language(turn, out)
         elif need == "stop_delete":
             self._menu(out, "confirm_stop", self.texts.get("confirm_stop", lang), CONFIRM_STOP_MENU)
-        elif need in ("privacy_question", "safety_tips", "thanks_bye"):
-            say({"privacy_question": "privacy"}.get(need, need))
+        elif need == "privacy_question":
+            out.messages.append(self._privacy_text(lang))
+        elif need in ("safety_tips", "thanks_bye"):
+            say(need)
         elif need == "empty_message":
             say("empty_message")
             self._main_menu(out)
         elif need == "main_menu":
             self._main_menu(out)
+        elif need == "plain_language":  # a switch: the answer already speaks the chosen way
+            out.slots["plain"] = None if out.slots["plain"] else "1"
+            with self.texts.plain_language(bool(out.slots["plain"])):
+                say("plain_on" if out.slots["plain"] else "plain_off")
         elif out.slots.get("misunderstood"):  # the second misunderstanding in a row: offer a person
             out.slots["misunderstood"] = None
             self._menu(out, "offer_person", self.texts.get("offer_person", lang), OFFER_PERSON_MENU)
@@ -430,8 +461,8 @@ class Dialogue:
             out.slots["country_guess"] = None
             self._ask_country_if_unknown(out, out.slots["resume"])
         elif target == "stop_confirmed":
-            out.messages.append(BotMessage(self.texts.get("stopped", out.slots["language"])))
-            out.slots.update(country=None, menu=None, resume=None, country_guess=None)
+            out.messages.append(BotMessage(self.texts.get("deleted", out.slots["language"])))
+            out.erase = True
         elif target == "stop_cancelled":
             out.messages.append(BotMessage(self.texts.get("not_stopped", out.slots["language"])))
         else:

@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +20,8 @@ from bot import DATA_DIR
 from bot.countries import is_country_code
 from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk
 from bot.opening_hours import Hours, HoursError, OpenState
+from bot.retention import DAY_S, Retention
+from bot.stats import recorder_from_env
 from bot.stores import redis_client, redis_prefix
 from bot.yamlfile import LineDict, YamlFile, load_mapping
 
@@ -33,7 +35,7 @@ TRIGGERS = {
 }
 
 
-DESK_FIELDS = {"name", "max_wait_minutes", "hours", "time_zone", "webhook"}
+DESK_FIELDS = {"name", "max_wait_minutes", "hours", "time_zone", "webhook", "transcript_days", "keep_on_erasure_days"}
 WEBHOOK_FIELDS = {"url", "secret_variable"}
 MIN_SECRET_LENGTH = 32
 
@@ -55,6 +57,8 @@ class Desk:
     hours: Optional[Hours] = None  # when counsellors take conversations; None: always
     time_zone: ZoneInfo = ZoneInfo("UTC")
     webhook: Optional[Webhook] = None
+    transcript_days: Optional[int] = None  # how long closed conversations are kept; None: data/privacy.yml's
+    keep_on_erasure_days: int = 0  # what a law makes the helpline keep when a child asks to delete (documented)
 
     def state(self, now: dt.datetime) -> OpenState:
         """Whether counsellors are there at ``now``, and when they come back."""
@@ -114,7 +118,15 @@ def _desk(source: YamlFile, entries: LineDict, code: object, environ: Mapping[st
             raise source.error(entry, "time_zone" if "time_zone" in entry else "hours", f"{field}.time_zone",
                                "desk hours need the IANA time zone they are written in, such as Africa/Nairobi") from None
     webhook = _webhook(source, entry, f"{field}.webhook", environ) if "webhook" in entry else None
-    return Desk(str(code), entry["name"].strip(), wait, hours, zone, webhook)
+    days = {key: _days(source, entry, key, f"{field}.{key}") for key in ("transcript_days", "keep_on_erasure_days")}
+    return Desk(str(code), entry["name"].strip(), wait, hours, zone, webhook, days["transcript_days"], days["keep_on_erasure_days"] or 0)
+
+
+def _days(source: YamlFile, entry: LineDict, key: str, field: str) -> Optional[int]:
+    value = entry.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650):
+        raise source.error(entry, key, field, "must be a whole number of days, 1 to 3650")
+    return value
 
 
 def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str, str]) -> Webhook:
@@ -138,11 +150,34 @@ def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str
     return Webhook(url.geturl(), secret.encode())
 
 
-def queue_from_env(environ: Mapping[str, str] = os.environ) -> HandoffQueue:
-    """The handoff queue on Redis when ``REDIS_URL`` is set; in this process's memory otherwise
+def transcript_keeping(desks: Desks, retention: Retention) -> Callable[[str], int]:
+    """Seconds a helpline's closed conversations are kept: its desk's own period, else the default."""
+    def seconds(helpline: str) -> int:
+        desk = desks.get(helpline)
+        return desk.transcript_days * DAY_S if desk and desk.transcript_days else retention.transcript_s
+    return seconds
+
+
+def erasure_hold(desks: Desks) -> Callable[[str], int]:
+    """Seconds a helpline must keep a conversation its child asked to delete (0: delete now)."""
+    def seconds(helpline: str) -> int:
+        desk = desks.get(helpline)
+        return desk.keep_on_erasure_days * DAY_S if desk else 0
+    return seconds
+
+
+def handoff_queue(url: str, desks: Desks, environ: Mapping[str, str] = os.environ) -> HandoffQueue:
+    """The handoff queue on Redis at ``url``; in this process's memory when ``url`` is empty
     (the local quick start, where handoffs cannot reach a console in another process)."""
-    url = (environ.get("REDIS_URL") or "").strip()
-    return RedisHandoffQueue(redis_client(url), redis_prefix(environ) + "handoff:") if url else MemoryHandoffQueue()
+    stats = recorder_from_env(environ)  # the statistics count tickets as the queue changes them
+    if not url:
+        return MemoryHandoffQueue(observer=stats)
+    return RedisHandoffQueue(redis_client(url), redis_prefix(environ) + "handoff:", transcript_keeping(desks, Retention.load()), stats)
+
+
+def queue_from_env(desks: Desks, environ: Mapping[str, str] = os.environ) -> HandoffQueue:
+    """The handoff queue for ``REDIS_URL`` (see handoff_queue)."""
+    return handoff_queue((environ.get("REDIS_URL") or "").strip(), desks, environ)
 
 
 STOP_WORDS = ("stop", "/stop")  # what ends a handoff from the child's side, on any channel

@@ -165,6 +165,12 @@ def expired(ticket: Ticket) -> Ticket:
     return ticket.moved(State.EXPIRED, "expired unclaimed")
 
 
+class TicketObserver(Protocol):
+    """Told of every new ticket (``before`` None) and every change (statistics count them)."""
+
+    async def ticket_changed(self, before: Optional[Ticket], after: Ticket) -> None: ...
+
+
 class HandoffQueue(Protocol):
     async def open(self, ticket: Ticket) -> Ticket:
         """Queue a ticket; if the conversation already has an open one, that one is returned."""
@@ -224,12 +230,23 @@ class HandoffQueue(Protocol):
         """Counsellors' messages not yet sent; each is given to one consumer only."""
 
     async def sent(self, item: Outgoing) -> None:
-        """Acknowledge a message once the channel has sent it."""
+        """Acknowledge a message once the channel has sent it (and forget it)."""
+
+    async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
+        """The child asked to delete their data: remove every ticket of the conversation and its
+        messages, except where ``keep_s(helpline)`` says a helpline must keep them by law (then
+        they expire after that many seconds). Returns how many tickets were removed or held."""
 
 
 class _StateChanges:
     """What both queues do the same way, through each queue's own atomic ``_change``, ``get``,
     ``append`` and ``_post``."""
+
+    observer: Optional[TicketObserver] = None
+
+    async def _observed(self, before: Optional[Ticket], after: Ticket) -> None:
+        if self.observer is not None:
+            await self.observer.ticket_changed(before, after)
 
     async def _change(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
         raise NotImplementedError
@@ -278,7 +295,8 @@ class _StateChanges:
 class MemoryHandoffQueue(_StateChanges):
     """The embedded default: one process, nothing survives a restart (local quick start only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Optional[TicketObserver] = None) -> None:
+        self.observer = observer
         self._tickets: dict[str, Ticket] = {}
         self._logs: dict[str, list[tuple[str, str]]] = {}
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
@@ -321,6 +339,7 @@ class MemoryHandoffQueue(_StateChanges):
                 return current
             self._tickets[ticket.id] = ticket
         await self._event(ticket.helpline, "opened", ticket.id)
+        await self._observed(None, ticket)
         return ticket
 
     async def get(self, ticket_id: str) -> Optional[Ticket]:
@@ -351,6 +370,7 @@ class MemoryHandoffQueue(_StateChanges):
             if _first_claim(ticket, changed):
                 self._claims[changed.helpline] = [changed.updated_at, *self._claims.get(changed.helpline, [])][:CLAIMS_KEPT]
         await self._event(changed.helpline, "changed", ticket_id)
+        await self._observed(ticket, changed)
         return changed
 
     async def append(self, ticket: Ticket, author: str, text: str) -> None:
@@ -380,14 +400,28 @@ class MemoryHandoffQueue(_StateChanges):
     async def sent(self, item: Outgoing) -> None:
         return None
 
+    async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
+        async with self._lock:  # in memory nothing expires: a held transcript is kept until restart
+            mine = [t for t in self._tickets.values() if t.conversation == conversation and not keep_s(t.helpline)]
+            for ticket in mine:
+                del self._tickets[ticket.id]
+                self._logs.pop(ticket.id, None)
+            return len(mine)
+
 
 class RedisHandoffQueue(_StateChanges):
     """Tickets as JSON under ``<prefix>ticket:<id>``, one sorted set of waiting ids per helpline,
     and ``<prefix>active:<conversation>`` pointing at a conversation's open ticket. Every change
     is a WATCH/MULTI transaction, so two counsellors claiming at once cannot both win."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "helpline:handoff:") -> None:
-        self._redis, self._prefix = client, prefix
+    def __init__(self, client: aioredis.Redis, prefix: str = "helpline:handoff:",
+                 transcript_s: Optional[Callable[[str], int]] = None, observer: Optional[TicketObserver] = None) -> None:
+        """``transcript_s(helpline)``: how long a closed ticket and its messages are kept."""
+        self._redis, self._prefix, self._transcript_s = client, prefix, transcript_s
+        self.observer = observer
+
+    def _tickets_of(self, conversation: str) -> str:
+        return f"{self._prefix}of:{conversation}"  # the conversation's ticket ids: what erasure removes
 
     def _ticket(self, ticket_id: str) -> str:
         return f"{self._prefix}ticket:{ticket_id}"
@@ -446,11 +480,15 @@ class RedisHandoffQueue(_StateChanges):
                     pipe.set(self._ticket(ticket.id), ticket.to_json())
                     pipe.zadd(self._queue(ticket.helpline), {ticket.id: ticket.priority})
                     pipe.set(self._active_key(ticket.conversation), ticket.id)
+                    pipe.sadd(self._tickets_of(ticket.conversation), ticket.id)
+                    pipe.persist(self._tickets_of(ticket.conversation))
                     self._add_event(pipe, ticket.helpline, "opened", ticket.id)
                     await pipe.execute()
-                    return ticket
+                    break
                 except WatchError:
                     continue
+        await self._observed(None, ticket)
+        return ticket
 
     async def get(self, ticket_id: str) -> Optional[Ticket]:
         raw = await self._redis.get(self._ticket(ticket_id))
@@ -496,14 +534,20 @@ class RedisHandoffQueue(_StateChanges):
                         pipe.zrem(self._queue(ticket.helpline), ticket_id)
                     if ticket.state not in OPEN_STATES and points_here:
                         pipe.delete(active)
+                    if ticket.state not in OPEN_STATES and self._transcript_s:
+                        keep = self._transcript_s(ticket.helpline)  # from now on the transcript ages
+                        for name in (key, self._log(ticket_id), self._tickets_of(ticket.conversation)):
+                            pipe.expire(name, keep)
                     if _first_claim(before, ticket):
                         pipe.lpush(self._claims_key(ticket.helpline), ticket.updated_at)
                         pipe.ltrim(self._claims_key(ticket.helpline), 0, CLAIMS_KEPT - 1)
                     self._add_event(pipe, ticket.helpline, "changed", ticket_id)
                     await pipe.execute()
-                    return ticket
+                    break
                 except WatchError:
                     continue
+        await self._observed(before, ticket)
+        return ticket
 
     async def append(self, ticket: Ticket, author: str, text: str) -> None:
         entry = await self._redis.xadd(self._log(ticket.id), {"author": author, "text": text})
@@ -527,7 +571,29 @@ class RedisHandoffQueue(_StateChanges):
         return found
 
     async def sent(self, item: Outgoing) -> None:
-        await self._redis.xack(self._outbox, "channels", item.entry)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self._outbox, "channels", item.entry)
+            pipe.xdel(self._outbox, item.entry)  # sent: the counsellor's words need not wait here
+            await pipe.execute()
+
+    async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
+        index = self._tickets_of(conversation)
+        ids = [_text(i) for i in await self._redis.smembers(index)]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for ticket_id in ids:
+                ticket = await self.get(ticket_id)
+                hold = keep_s(ticket.helpline) if ticket else 0
+                names = (self._ticket(ticket_id), self._log(ticket_id))
+                if hold:
+                    for name in names:
+                        pipe.expire(name, hold)
+                else:
+                    pipe.delete(*names)
+                if ticket:
+                    pipe.zrem(self._queue(ticket.helpline), ticket_id)
+            pipe.delete(index, self._active_key(conversation))
+            await pipe.execute()
+        return len(ids)
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         return [_said(fields) for _, fields in await self._redis.xrange(self._log(ticket_id))]

@@ -34,6 +34,7 @@ MIN_CLAIMS = 3  # fewer recent claims than this: no estimate, and the child is t
 UPDATE_EVERY_S = 120  # a waiting child hears about a longer wait at most this often
 LATER_BY_S = 120  # ... and only when the expected time has moved this much
 IMMINENT_NEEDS = ("danger_now", "self_harm")
+DELETE_COMMAND = "/delete"
 
 
 def estimate_minutes(claims: list[float], position: int, now: float) -> Optional[int]:
@@ -95,6 +96,9 @@ class Relay:
         if answer in STOP_WORDS:
             await self.queue.close(ticket.id, CHILD_LEFT)
             return [self._text("stopped", lang)]
+        if answer == DELETE_COMMAND:  # Telegram's /delete: the handoff ends, the bot asks to confirm
+            await self.queue.close(ticket.id, CHILD_LEFT)
+            return None
         if overrule(None, self.dialogue.crisis.check(text)) in IMMINENT_NEEDS:
             ticket = await self.queue.update(ticket.id, lambda t: replace(raised(t, Risk.IMMINENT), intake_step=None))
             await self.queue.append(ticket, "child", text)

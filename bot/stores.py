@@ -37,7 +37,12 @@ class Dedupe(Protocol):
     """Telegram and Twilio retry a webhook they think failed; each update must be handled once."""
 
     async def first_time(self, key: str, ttl_s: int) -> bool:
-        """True the first time ``key`` is seen within ``ttl_s`` seconds, False for repeats."""
+        """True the first time ``key`` is seen within ``ttl_s`` seconds, False for repeats.
+        Keys are ``<channel>:<sender_id>:<message id>``, so a child's can be erased."""
+        ...
+
+    async def forget_sender(self, sender_id: str) -> None:
+        """Drop every key of ``sender_id`` (the child asked to delete their data)."""
         ...
 
 
@@ -155,6 +160,11 @@ class MemoryDedupe:
     async def first_time(self, key: str, ttl_s: int) -> bool:
         return self._seen.set(key, "1", _check_ttl(ttl_s), only_if_absent=True)
 
+    async def forget_sender(self, sender_id: str) -> None:
+        for key in self._seen.keys():
+            if f":{sender_id}:" in key:
+                self._seen.delete(key)
+
 
 class MemoryAddressBook:
     """Address book in this process's memory (local quick start)."""
@@ -215,6 +225,11 @@ class RedisDedupe:
     async def first_time(self, key: str, ttl_s: int) -> bool:
         stored = await self.client.set(self._key(key), 1, nx=True, ex=_check_ttl(ttl_s))
         return bool(stored)
+
+    async def forget_sender(self, sender_id: str) -> None:
+        keys = [key async for key in self.client.scan_iter(match=self._key(f"*:{sender_id}:*"), count=1000)]
+        if keys:
+            await self.client.delete(*keys)
 
 
 class RedisAddressBook:

@@ -3,27 +3,35 @@
 Every language file must have the same keys and the same ``{placeholders}`` as the default
 language's, and every text must fit one SMS-sized message; a broken file stops start-up with an
 error naming the file, the line and the key, so no child ever gets a half-translated bot.
+
+``data/texts/plain/<lang>.yml`` holds plain-language versions (shorter sentences, everyday words)
+of some texts, for children who switch to them; a text without one is used as it is.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator, Optional
 
 from bot import DATA_DIR
 from bot.yamlfile import ConfigError, YamlFile, load_mapping
 
 MAX_TEXT_CHARS = 300
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLAIN: ContextVar[bool] = ContextVar("plain_language", default=False)
 
 
 class Texts:
     """Looks up and fills in the text for a key in a language."""
 
-    def __init__(self, by_language: dict[str, dict[str, str]], default: str) -> None:
+    def __init__(self, by_language: dict[str, dict[str, str]], default: str,
+                 plain: Optional[dict[str, dict[str, str]]] = None) -> None:
         self._by_language = by_language
+        self._plain = plain or {}
         self.default = default
 
     @classmethod
@@ -47,12 +55,40 @@ class Texts:
             for key in source.data:
                 if key not in expected:
                     raise source.error(source.data, key, key, f"unknown key (not in {reference.path.name})")
-        return cls({lang: dict(source.data) for lang, source in files.items()}, default)
+        plain = {lang: _plain_texts(folder / "plain" / f"{lang}.yml", files[lang]) for lang in languages}
+        return cls({lang: dict(source.data) for lang, source in files.items()}, default, plain)
 
     def get(self, key: str, language: str, **values: object) -> str:
-        """The text for ``key`` in ``language`` (or the default language), with values filled in."""
-        table = self._by_language.get(language, self._by_language[self.default])
-        return table[key].format(**values).strip()
+        """The text for ``key`` in ``language`` (or the default language), with values filled in;
+        its plain-language version while ``plain_language()`` is on and one exists."""
+        if language not in self._by_language:
+            language = self.default
+        text = self._plain.get(language, {}).get(key) if _PLAIN.get() else None
+        return (text or self._by_language[language][key]).format(**values).strip()
+
+    @staticmethod
+    @contextmanager
+    def plain_language(on: bool) -> Iterator[None]:
+        """Within this block (one turn of one child), texts come in plain language if ``on``."""
+        token = _PLAIN.set(on)
+        try:
+            yield
+        finally:
+            _PLAIN.reset(token)
+
+
+def _plain_texts(path: Path, regular: YamlFile) -> dict[str, str]:
+    """The plain versions of some of a language's texts: known keys, same placeholders."""
+    if not path.exists():
+        return {}
+    source = load_mapping(path)
+    _check_values(source)
+    for key, value in source.data.items():
+        if key not in regular.data:
+            raise source.error(source.data, key, str(key), f"unknown key (not in {regular.path.name})")
+        if set(_PLACEHOLDER.findall(value)) != set(_PLACEHOLDER.findall(regular.data[key])):
+            raise source.error(source.data, key, str(key), f"placeholders differ from {regular.path.name}")
+    return dict(source.data)
 
 
 def _check_values(source: YamlFile) -> None:

@@ -19,6 +19,8 @@ from sanic.response import HTTPResponse
 
 from bot.hints import BadHints, ChannelHints
 from bot.input_text import clean
+from bot.privacy import asks_to_erase
+from bot.stores import stores_from_env
 from channels.webhook import webhook_blueprint
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class RestChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
+        conversations = stores_from_env().conversations
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -73,6 +76,8 @@ class RestChannel(InputChannel):
             await on_new_message(
                 UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             )
-            return response.json(collector.messages)
+            if any(asks_to_erase(m.get("custom")) for m in collector.messages):
+                await conversations.delete(sender)  # a web chat keeps nothing else
+            return response.json([m for m in collector.messages if "custom" not in m])
 
         return webhook

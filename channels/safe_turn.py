@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot.dialogue import BotMessage
+from bot.privacy import asks_to_erase
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +25,15 @@ DEFAULT_TIMEOUT_S = 5.0
 
 
 class CountingOutput(OutputChannel):
-    """An output channel that counts what it delivered, so a silent turn can be noticed."""
+    """An output channel that counts what it delivered, so a silent turn can be noticed, and
+    notes when the reply asks for the child's data to be erased (bot.privacy.ERASE)."""
 
     def __init__(self) -> None:
         self.sent = 0
+        self.erase_requested = False
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        self.erase_requested = self.erase_requested or asks_to_erase(json_message)
 
     @abstractmethod
     async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
@@ -86,8 +92,10 @@ async def answer(
     fallback: Callable[[], list[BotMessage]],
     timeout_s: float = DEFAULT_TIMEOUT_S,
     before: Optional[list[BotMessage]] = None,
+    erase: Optional[Callable[[str], Awaitable[None]]] = None,
 ) -> None:
-    """One turn: ``before`` (e.g. "I don't look at pictures"), then Rasa's reply, or the fallback."""
+    """One turn: ``before`` (e.g. "I don't look at pictures"), then Rasa's reply, or the fallback;
+    then, if the reply asked for it, ``erase`` of everything kept about the sender."""
     if before:
         await output.send_messages(message.sender_id, before)
     expected = output.sent
@@ -102,3 +110,5 @@ async def answer(
             await output.send_messages(message.sender_id, fallback())
         except Exception as error:  # noqa: BLE001
             logger.error("could not send the fallback reply on %s (%s)", message.input_channel, type(error).__name__)
+    if output.erase_requested and erase is not None:
+        await erase(message.sender_id)

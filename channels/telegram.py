@@ -32,7 +32,7 @@ from bot.hints import deep_link_hints
 from bot.input_text import clean
 from bot.sender_ids import MissingSecret
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
-from channels.services import ADDRESS_TTL_S, DEDUPE_TTL_S, ChannelServices, services
+from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,10 @@ class TelegramChannel(InputChannel):
                 update = None
             if update is None:
                 return response.json({"error": "body must be a Telegram Update (JSON object)"}, status=400)
-            if await self.services.stores.dedupe.first_time(f"telegram:{update.update_id}", DEDUPE_TTL_S):
+            chat = update.effective_chat
+            sender = self.services.sender_ids.of("telegram", str(chat.id)) if chat else "none"
+            retention = self.services.dialogue.retention
+            if await self.services.stores.dedupe.first_time(f"telegram:{sender}:{update.update_id}", retention.dedupe_s):
                 self._schedule(update, on_new_message)
             return response.json({"ok": True})
 
@@ -167,7 +170,7 @@ class TelegramChannel(InputChannel):
         text: Optional[str],
         language: Optional[str],
     ) -> None:
-        await self.services.stores.addresses.remember(sender, chat_id, ADDRESS_TTL_S)
+        await self.services.stores.addresses.remember(sender, chat_id, self.services.dialogue.retention.address_s)
         for_child = await self.services.counsellor_has(sender, clean(text))
         if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
             await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, for_child)
@@ -195,6 +198,7 @@ class TelegramChannel(InputChannel):
             lambda: self.services.dialogue.fallback(cleaned, metadata),
             self._timeout_s,
             before,
+            self.services.erase,
         )
 
 

@@ -27,7 +27,7 @@ from bot.input_text import clean
 from bot.sender_ids import MissingSecret
 from bot.sms import split
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
-from channels.services import ADDRESS_TTL_S, DEDUPE_TTL_S, ChannelServices, services
+from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
 logger = logging.getLogger(__name__)
@@ -144,14 +144,16 @@ class TwilioChannel(InputChannel):
             address = form.get("From", "").removeprefix(self.address_prefix)
             if not form.get("MessageSid") or not _FROM.match(address):
                 return response.json({"error": "a Twilio message needs MessageSid and From"}, status=400)
-            if await self.services.stores.dedupe.first_time(f"{self.name()}:{form['MessageSid']}", DEDUPE_TTL_S):
-                self._schedule(form, address, on_new_message)
+            sender = self.services.sender_ids.of(self.name(), address)
+            seen = f"{self.name()}:{sender}:{form['MessageSid']}"
+            if await self.services.stores.dedupe.first_time(seen, self.services.dialogue.retention.dedupe_s):
+                self._schedule(form, address, sender, on_new_message)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook
 
-    def _schedule(self, form: dict[str, str], address: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        sender = self.services.sender_ids.of(self.name(), address)
+    def _schedule(self, form: dict[str, str], address: str, sender: str,
+                  on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         # Only the country goes to Rasa (and so into its stores), never the number or the name.
         metadata: dict[str, Any] = {"channel": self.name()}
         country = from_phone(address)
@@ -161,7 +163,7 @@ class TwilioChannel(InputChannel):
         has_media = form.get("NumMedia", "0") not in ("", "0")
 
         async def work() -> None:
-            await self.services.stores.addresses.remember(sender, address, ADDRESS_TTL_S)
+            await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
             output = TwilioOutput(self, address)
             for_child = await self.services.counsellor_has(sender, text)
             if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
@@ -178,6 +180,7 @@ class TwilioChannel(InputChannel):
                 lambda: self.services.dialogue.fallback(text, metadata),
                 self._timeout_s,
                 before,
+                self.services.erase,
             )
 
         self.services.queues.submit(sender, work)

@@ -163,7 +163,8 @@ def test_deep_links_carry_country_and_language():
 def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
     from bot.dialogue import Turn
 
-    outcome = dialogue.respond(Turn(text="", intent=None, slots={"language": "en"}, metadata={"command": "helpline", "country": "GB"}))
+    outcome = dialogue.respond(Turn(text="", intent=None, slots={"language": "en", "privacy_told": "1"},
+                                    metadata={"command": "helpline", "country": "GB"}))
     assert outcome.need == "need_helpline" and "0800 1111" in outcome.messages[0].text
     texts = [m.text for m in dialogue.fallback("help", None, now=dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc))]
     assert texts == [dialogue.texts.get("fallback_intro", "en"), dialogue.texts.get("emergency_unknown", "en")]

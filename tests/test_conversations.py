@@ -25,7 +25,7 @@ def test_english_greeting_then_menu_choice(bot):
     sender = new_sender()
     replies = bot.say(sender, "heyy", {"country": "GB"})
     assert replies and replies[-1].get("buttons"), replies
-    assert [b["payload"] for b in replies[-1]["buttons"]] == ["1", "2", "3", "4", "5"]
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["1", "2", "3", "4", "5", "6"]
     danger = bot.say(sender, "2")
     assert "999" in danger[0]["text"]
 

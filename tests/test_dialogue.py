@@ -22,7 +22,7 @@ class Chat:
         self.dialogue = dialogue
         self.metadata = metadata
         self.now = now
-        self.slots: dict[str, Any] = dict(slots)
+        self.slots: dict[str, Any] = {"privacy_told": "1", **slots}  # the first-contact notice: tests/test_privacy.py
 
     def say(self, text: str, intent: Optional[str] = None) -> Outcome:
         outcome = self.dialogue.respond(Turn(text=text, intent=intent, slots=self.slots, metadata=self.metadata, now=self.now))
@@ -38,8 +38,8 @@ def test_greeting_offers_a_numbered_menu(dialogue):
     outcome = Chat(dialogue).say("hi", "greet")
     assert outcome.need == "greet" and outcome.language == "en"
     menu = outcome.messages[-1]
-    assert [choice.payload for choice in menu.choices] == ["1", "2", "3", "4", "5"]
-    assert "1. " in menu.text and "5. " in menu.text  # works on SMS and screen readers too
+    assert [choice.payload for choice in menu.choices] == ["1", "2", "3", "4", "5", "6"]
+    assert "1. " in menu.text and "6. " in menu.text  # works on SMS and screen readers too
     assert outcome.slots["menu"] == "main"
 
 
@@ -249,14 +249,18 @@ def test_the_language_switches_on_an_unambiguous_script(dialogue):
     assert chat.say("أحتاج مساعدة", "need_helpline").language == "ar"
 
 
-def test_stop_needs_a_confirmation(dialogue):
+def test_stop_and_delete_need_a_confirmation(dialogue):
     chat = Chat(dialogue, language="en", metadata={"country": "KE"})
     chat.say("hi", "greet")
     asked = chat.say("stop", "stop_delete")
     assert asked.slots["menu"] == "confirm_stop" and len(asked.messages[-1].choices) == 2
+    assert asked.messages[-1].text.startswith(dialogue.texts.get("confirm_stop", "en")) and not asked.erase
     done = chat.say("1", "choose_option")
-    assert done.messages[0].text == dialogue.texts.get("stopped", "en")
-    assert done.slots["country"] is None
+    assert done.messages[0].text == dialogue.texts.get("deleted", "en") and done.erase  # the channel erases
+    kept = Chat(dialogue, language="en")
+    kept.say("delete my data", "stop_delete")
+    no = kept.say("2", "choose_option")
+    assert not no.erase and no.messages[0].text == dialogue.texts.get("not_stopped", "en")
 
 
 def test_empty_and_emoji_only_messages_get_a_kind_reply(dialogue):

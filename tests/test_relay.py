@@ -139,6 +139,9 @@ def test_stop_ends_the_handoff_and_the_bot_answers_again(relay_for, dialogue):
         assert texts(await relay.child_wrote("sms-f", "STOP")) == [dialogue.texts.get("stopped", "en")]
         assert (await relay.queue.get(ticket.id)).state is State.CLOSED
         assert await relay.child_wrote("sms-f", "hi") is None
+        await relay.hand_off(DESK, HandoffRequest(Risk.ASKED, "talk_to_human"), "tg-f", "telegram", "en", ())
+        assert await relay.child_wrote("tg-f", "/delete") is None  # the bot takes it: confirm, then erase
+        assert await relay.queue.active("tg-f") is None
 
     asyncio.run(scenario())
 

@@ -55,6 +55,13 @@ class StatsRecorder:
         await self._count(lambda: [ContactEvent(_week(when), _country(country), _channel(channel), self._language(language),
                                                 self._need(need), _risk(risk), BOT_ANSWERED)])
 
+    async def record_turn(self, need: str, risk: Optional[Risk], country: Optional[str], language: Optional[str],
+                          channel: Optional[str], country_before: Optional[str]) -> None:
+        """One answered message: its need, and the conversation itself once its country is first known."""
+        if country and not country_before:
+            await self.record_conversation(country, channel)
+        await self.record_need(country, channel, language, need, risk)
+
     async def record_conversation(self, country: Optional[str], channel: Optional[str], when: Moment = None) -> None:
         """A conversation whose country is now known (once per conversation): the base of the share handed off."""
         await self._count(lambda: [HandoffEvent(_week(when), _country(country), _channel(channel), CONVERSATIONS)])
@@ -68,6 +75,15 @@ class StatsRecorder:
             waited = ticket.updated_at - ticket.created_at if waited_s is None else waited_s
             return [self._figure(ticket, next(name for limit, name in CLAIM_BUCKETS if waited < limit))]
         await self._count(events)
+
+    async def ticket_changed(self, before: Optional[Ticket], after: Ticket) -> None:
+        """As a handoff queue's observer (bot.handoff.TicketObserver): opened, first claimed, ended."""
+        if before is None:
+            await self.record_ticket_opened(after)
+        elif before.state is State.WAITING and after.state is State.CLAIMED:
+            await self.record_ticket_claimed(after)
+        elif before.state in (State.WAITING, State.CLAIMED) and after.state in (State.CLOSED, State.EXPIRED):
+            await self.record_ticket_closed(after)
 
     async def record_ticket_closed(self, ticket: Ticket) -> None:
         """A ticket closed (its outcome) or expired; abandoned if nobody had claimed it."""
