@@ -3,6 +3,11 @@
 Each counsellor belongs to one helpline desk and only ever sees that desk's tickets. Passwords are
 kept as scrypt hashes (a deliberately slow hash, from the standard library); a session is a
 random token that expires, with its own CSRF token for every change the console makes.
+
+An account has a role: a ``counsellor`` (the default; accounts and sessions stored before roles
+existed are counsellors) works their desk's queue; an ``admin`` does too, and also reads their own
+helpline's published statistics; a ``global_admin`` reads every helpline's statistics and belongs
+to no desk (their helpline is empty, so no ticket is ever theirs).
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ SESSION_TTL_S = 8 * 3600  # one shift
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _USERNAME = re.compile(r"^[a-z0-9._-]{3,40}$")
 MIN_PASSWORD = 12
+COUNSELLOR, ADMIN, GLOBAL_ADMIN = "counsellor", "admin", "global_admin"
+ROLES = (COUNSELLOR, ADMIN, GLOBAL_ADMIN)
+ALL_HELPLINES = "*"  # a global admin's statistics scope
 
 
 class AccountError(ValueError):
@@ -32,7 +40,16 @@ class Session:
     token: str
     csrf: str
     username: str
-    helpline: str
+    helpline: str  # the desk's country code; "" for a global admin
+    role: str = COUNSELLOR
+
+    @property
+    def statistics_scope(self) -> Optional[str]:
+        """Whose statistics this account may read: its helpline's country code, ``ALL_HELPLINES``,
+        or None (a counsellor reads none)."""
+        if self.role == GLOBAL_ADMIN:
+            return ALL_HELPLINES
+        return self.helpline if self.role == ADMIN and self.helpline else None
 
 
 def hash_password(password: str, salt: Optional[bytes] = None) -> str:
@@ -56,12 +73,19 @@ class Counsellors:
     def __init__(self, client: aioredis.Redis, prefix: str = "helpline:console:") -> None:
         self._redis, self._prefix = client, prefix
 
-    async def add(self, username: str, helpline: str, password: str) -> None:
+    async def add(self, username: str, helpline: Optional[str], password: str, role: str = COUNSELLOR) -> None:
+        """Create or reset an account; a global admin has no helpline (pass None or "")."""
         if not _USERNAME.match(username):
             raise AccountError("a username is 3-40 lower-case letters, digits, '.', '_' or '-'")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
-        record = {"helpline": helpline.upper(), "password": hash_password(password)}
+        if role not in ROLES:
+            raise AccountError(f"a role is one of {', '.join(ROLES)}")
+        if role == GLOBAL_ADMIN and helpline:
+            raise AccountError("a global admin reads every helpline's statistics and belongs to no helpline")
+        if role != GLOBAL_ADMIN and not helpline:
+            raise AccountError(f"an account with role {role} belongs to one helpline: give its country code")
+        record = {"helpline": (helpline or "").upper(), "password": hash_password(password), "role": role}
         await self._redis.set(f"{self._prefix}account:{username}", json.dumps(record))
 
     async def login(self, username: str, password: str) -> Optional[Session]:
@@ -72,10 +96,11 @@ class Counsellors:
         record = json.loads(raw)
         if not password_matches(password, record["password"]):
             return None
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), username, record["helpline"])
+        role = record.get("role", COUNSELLOR)  # accounts made before roles are counsellors
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), username, record["helpline"], role)
         await self._redis.set(
             f"{self._prefix}session:{session.token}",
-            json.dumps({"csrf": session.csrf, "username": username, "helpline": session.helpline}),
+            json.dumps({"csrf": session.csrf, "username": username, "helpline": session.helpline, "role": role}),
             ex=SESSION_TTL_S,
         )
         return session
@@ -87,7 +112,7 @@ class Counsellors:
         if not raw:
             return None
         data = json.loads(raw)
-        return Session(token, data["csrf"], data["username"], data["helpline"])
+        return Session(token, data["csrf"], data["username"], data["helpline"], data.get("role", COUNSELLOR))
 
     async def logout(self, token: str) -> None:
         await self._redis.delete(f"{self._prefix}session:{token}")

@@ -1,6 +1,9 @@
-"""``python -m console.accounts add --helpline KE --username amina``: create a counsellor account.
+"""``python -m console.accounts add --helpline KE --username amina [--role admin]``: create an account.
 
-The password is read from the terminal (or standard input when piped), never from the command line.
+Roles: ``counsellor`` (the default) works the desk's queue; ``admin`` also reads the helpline's
+statistics on the console's /admin page; ``global-admin`` (no ``--helpline``) reads every
+helpline's statistics and works no queue. The password is read from the terminal (or standard
+input when piped), never from the command line.
 """
 
 from __future__ import annotations
@@ -11,23 +14,32 @@ import getpass
 import os
 import sys
 
-from bot.counsellors import AccountError, Counsellors
+from bot.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors
 from bot.countries import is_country_code
 from bot.stores import redis_client, redis_prefix
+
+ROLE_NAMES = {"counsellor": COUNSELLOR, "admin": ADMIN, "global-admin": GLOBAL_ADMIN}  # as typed: as stored
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.accounts")
     commands = parser.add_subparsers(dest="command", required=True)
-    add = commands.add_parser("add", help="create or reset a counsellor's account")
-    add.add_argument("--helpline", required=True, help="the desk's country code, as in data/handoff.yml")
+    add = commands.add_parser("add", help="create or reset an account")
+    add.add_argument("--helpline", help="the desk's country code, as in data/handoff.yml (not for a global admin)")
     add.add_argument("--username", required=True)
+    add.add_argument("--role", choices=tuple(ROLE_NAMES), default="counsellor",
+                     help="counsellor (the desk's queue), admin (also its statistics) or global-admin (every helpline's statistics)")
     args = parser.parse_args(argv)
+    role = ROLE_NAMES[args.role]
+    if role == GLOBAL_ADMIN and args.helpline:
+        parser.error("a global admin belongs to no helpline: leave out --helpline")
+    if role != GLOBAL_ADMIN and not args.helpline:
+        parser.error(f"an account with --role {args.role} belongs to one helpline: give --helpline (its country code)")
     url = (os.environ.get("REDIS_URL") or "").strip()
     if not url:
         print("REDIS_URL must be set (the bot's Redis)", file=sys.stderr)
         return 1
-    if not is_country_code(args.helpline):
+    if args.helpline and not is_country_code(args.helpline):
         print(f"{args.helpline!r} is not a country code", file=sys.stderr)
         return 1
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
@@ -35,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     async def create() -> None:
         client = redis_client(url)
         try:
-            await Counsellors(client, redis_prefix() + "console:").add(args.username, args.helpline, password)
+            await Counsellors(client, redis_prefix() + "console:").add(args.username, args.helpline, password, role)
         finally:
             await client.close()
 
@@ -44,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     except AccountError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"account {args.username} for helpline {args.helpline.upper()} is ready")
+    if role == GLOBAL_ADMIN:
+        print(f"account {args.username} (global admin: every helpline's statistics) is ready")
+    else:
+        print(f"account {args.username} ({args.role}) for helpline {args.helpline.upper()} is ready")
     return 0
 
 

@@ -23,7 +23,10 @@ from sanic.response import HTTPResponse
 
 from bot.counsellors import SESSION_TTL_S, Counsellors, Session
 from bot.handoff import RedisHandoffQueue, Ticket, TicketError
+from bot.retention import Retention
+from bot.stats.counters import RedisStats
 from bot.stores import redis_client, redis_prefix
+from console.admin import admin_pages
 
 COOKIE = "helpline_session"
 STATIC = Path(__file__).parent / "static"
@@ -58,6 +61,9 @@ def create_app(redis_url: str) -> Sanic:
             return None
         return session
 
+    stats = RedisStats(client, prefix, Retention.load().statistics_s)  # the bot's counters (bot.stats)
+    app.blueprint(admin_pages(session_of, stats, SECURITY_HEADERS))  # /admin: the statistics, for admins
+
     def body(request: Request) -> dict[str, Any]:
         try:
             data = json.loads(request.body or b"{}")
@@ -83,7 +89,8 @@ def create_app(redis_url: str) -> Sanic:
         session = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")))
         if session is None:
             return response.json({"error": "wrong username or password"}, status=401)
-        answer = response.json({"username": session.username, "helpline": session.helpline, "csrf": session.csrf})
+        answer = response.json({"username": session.username, "helpline": session.helpline, "role": session.role,
+                                "csrf": session.csrf})
         answer.cookies[COOKIE] = session.token
         cookie = answer.cookies[COOKIE]
         cookie["httponly"], cookie["samesite"], cookie["secure"], cookie["max-age"] = True, "Strict", True, SESSION_TTL_S

@@ -1,12 +1,16 @@
-"""Counsellor passwords and sessions."""
+"""Counsellor passwords, sessions and roles (counsellor, admin, global admin), and the accounts CLI."""
 
 import asyncio
+import io
+import json
 import secrets
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
-from bot.counsellors import AccountError, Counsellors, hash_password, password_matches
+from bot.counsellors import (ADMIN, ALL_HELPLINES, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors, hash_password,
+                             password_matches)
 
 
 def test_passwords_are_salted_slow_hashes():
@@ -43,3 +47,87 @@ def test_accounts_sessions_and_logout_on_redis():
             await client.close()
 
     asyncio.run(scenario())
+
+
+@pytest.fixture
+def redis_prefix_keys():
+    """A unique key prefix for console accounts; every key under it is deleted after the test."""
+    prefix = f"test-console:{secrets.token_hex(4)}:"
+    yield prefix
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys):
+    prefix = redis_prefix_keys
+
+    async def scenario() -> None:
+        client = aioredis.from_url("redis://127.0.0.1:6379/0")
+        try:
+            counsellors = Counsellors(client, prefix)
+            password = "a long enough password"
+            await counsellors.add("amina", "KE", password)  # no role given: a counsellor, as before roles
+            await counsellors.add("wanjiru", "ke", password, ADMIN)
+            await counsellors.add("chi-stats", None, password, GLOBAL_ADMIN)
+            for helpline, role in (("KE", "boss"), ("KE", GLOBAL_ADMIN), (None, ADMIN), ("", COUNSELLOR)):
+                with pytest.raises(AccountError):
+                    await counsellors.add("someone", helpline, password, role)
+            amina, wanjiru, chi = [await counsellors.login(name, password) for name in ("amina", "wanjiru", "chi-stats")]
+            assert (amina.role, amina.statistics_scope) == (COUNSELLOR, None)
+            assert (wanjiru.role, wanjiru.helpline, wanjiru.statistics_scope) == (ADMIN, "KE", "KE")  # and works KE's queue
+            assert (chi.role, chi.helpline, chi.statistics_scope) == (GLOBAL_ADMIN, "", ALL_HELPLINES)  # no desk
+            assert (await counsellors.session(wanjiru.token)).role == ADMIN  # the role lives with the session
+
+            # Records stored before roles existed stay counsellors (accounts and live sessions alike).
+            await client.set(f"{prefix}account:old-timer", json.dumps({"helpline": "KE", "password": hash_password(password)}))
+            old = await counsellors.login("old-timer", password)
+            assert (old.role, old.statistics_scope) == (COUNSELLOR, None)
+            await client.set(f"{prefix}session:old-token", json.dumps({"csrf": "c", "username": "old-timer", "helpline": "KE"}))
+            assert (await counsellors.session("old-token")).role == COUNSELLOR
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, monkeypatch, capsys):
+    from console import accounts
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("HELPLINE_REDIS_PREFIX", redis_prefix_keys)  # accounts go under <prefix>console:
+
+    def add(*args: str, password: str = "a long enough password") -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))  # piped: read from standard input
+        return accounts.main(["add", *args])
+
+    assert add("--helpline", "KE", "--username", "wanjiru", "--role", "admin") == 0
+    assert "wanjiru (admin) for helpline KE is ready" in capsys.readouterr().out
+    assert add("--username", "chi-stats", "--role", "global-admin") == 0
+    assert "global admin" in capsys.readouterr().out
+    assert add("--helpline", "KE", "--username", "amina") == 0  # the default role
+    assert add("--helpline", "KE", "--username", "shorty", password="short") == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    for wrong in (["--helpline", "KE", "--username", "x-y-z", "--role", "global-admin"],  # a global admin has no desk
+                  ["--username", "x-y-z", "--role", "admin"],  # an admin has one
+                  ["--helpline", "KE", "--username", "x-y-z", "--role", "superuser"]):
+        with pytest.raises(SystemExit) as exit_:
+            add(*wrong)
+        assert exit_.value.code == 2
+
+    async def roles() -> dict[str, tuple[str, str]]:
+        client = aioredis.from_url("redis://127.0.0.1:6379/0")
+        try:
+            counsellors = Counsellors(client, redis_prefix_keys + "console:")
+            found = {}
+            for name in ("wanjiru", "chi-stats", "amina"):
+                session = await counsellors.login(name, "a long enough password")
+                found[name] = (session.role, session.helpline)
+            assert await client.get(f"{redis_prefix_keys}console:account:x-y-z") is None
+            return found
+        finally:
+            await client.close()
+
+    assert asyncio.run(roles()) == {"wanjiru": (ADMIN, "KE"), "chi-stats": (GLOBAL_ADMIN, ""), "amina": (COUNSELLOR, "KE")}

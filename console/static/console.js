@@ -92,7 +92,9 @@ $("login-form").addEventListener("submit", async (event) => {
   const { status, data } = await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
   if (status !== 200) { $("login-error").textContent = data.error; return; }
   state.csrf = data.csrf;
+  if (data.role === "global_admin") { window.location.assign("/admin"); return; }  // no desk: their page is the statistics
   $("who").textContent = `${data.username} · helpline ${data.helpline}`;
+  $("admin-link").hidden = data.role !== "admin";
   $("login-view").hidden = true;
   $("queue-view").hidden = false;
   await tick();
