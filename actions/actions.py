@@ -48,9 +48,9 @@ class ActionReply(Action):
         if outcome.handoff and desk:
             said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
             messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
+        if outcome.erase:  # first, so the channel knows before "deleted" is sent; it erases after the turn
+            dispatcher.utter_message(json_message=ERASE)
         for reply in messages:
             buttons = [{"title": choice.title, "payload": choice.payload} for choice in reply.choices]
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
-        if outcome.erase:  # the channel erases once Rasa has saved this turn (channels.safe_turn)
-            dispatcher.utter_message(json_message=ERASE)
         return [SlotSet(name, value) for name, value in outcome.slots.items() if value != turn.slots.get(name)]

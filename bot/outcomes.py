@@ -31,6 +31,10 @@ REQUIRED = (CHILD_LEFT, HANDED_BACK)
 _SOURCE_FIELDS = {"url", "read", "quote"}
 
 
+class UnknownOutcome(ValueError):
+    """A close asked for with a code that is not in data/outcomes.yml."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     code: str  # stable: stored on tickets and counted in reports
@@ -51,6 +55,12 @@ class Outcomes:
 
     def get(self, code: Optional[str]) -> Optional[Outcome]:
         return self._by_code.get(code) if code else None
+
+    def check(self, code: str) -> str:
+        """``code`` if it is a category here; UnknownOutcome (listing them) otherwise."""
+        if self.get(code) is None:
+            raise UnknownOutcome(f"outcome must be one of {', '.join(self.codes)}")
+        return code
 
     def all(self) -> list[Outcome]:
         return list(self._by_code.values())

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 from collections import OrderedDict, defaultdict
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Awaitable, Callable, Mapping, Optional
 
 from sanic import Blueprint, response
 from sanic.request import Request

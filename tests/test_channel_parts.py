@@ -54,6 +54,27 @@ def test_rasas_own_reply_goes_through(dialogue):
     assert run_turn(dialogue, rasa) == ["from rasa"]
 
 
+@pytest.mark.parametrize("slow", [False, True])
+def test_an_erasure_asked_for_happens_after_the_turn_even_if_rasa_is_then_too_slow(slow):
+    from bot.privacy import ERASE
+
+    erased: list[str] = []
+    output = Recorder()
+
+    async def rasa(message: UserMessage) -> None:
+        await message.output_channel.send_custom_json(message.sender_id, ERASE)
+        await message.output_channel.send_text_message(message.sender_id, "Done. I deleted our chat.")
+        if slow:
+            await asyncio.sleep(5)  # e.g. saving the conversation, past the channel's limit
+
+    async def erase(sender: str) -> None:
+        erased.append(sender)
+
+    message = UserMessage("1", output, "sms-abc", input_channel="sms")
+    asyncio.run(answer(rasa, message, output, lambda: [BotMessage("fallback")], 0.5, erase=erase))
+    assert erased == ["sms-abc"] and output.texts == ["Done. I deleted our chat."]
+
+
 @pytest.mark.parametrize("failure", ["raises", "too slow", "silent"])
 def test_a_failed_turn_still_gives_the_helpline_and_emergency_number(dialogue, failure):
     async def rasa(message: UserMessage) -> None:

@@ -16,6 +16,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bot import PROJECT_ROOT
+from bot.dialogue import Dialogue
 from bot.sms import segments
 from scripts.fake_apis import PUBLIC_URL, SMS_FROM, TELEGRAM_SECRET, TWILIO_TOKEN, channel_credentials
 from scripts.local_bot import RunningBot, http, running_bot
@@ -102,11 +103,12 @@ def test_telegram_refuses_malformed_bodies(bot, raw):
 def test_telegram_text_gets_a_reply_in_the_childs_language_with_buttons(bot, telegram_api):
     chat = new_chat()
     assert say_telegram(bot, chat, "bonjour", language="fr") == 200
-    replies = telegram_api.messages_to(chat, count=2)
+    replies = telegram_api.messages_to(chat, count=3)
+    assert replies[0]["text"].startswith("Vie privée")  # the first-contact notice, in French
     assert any("1. " in r["text"] for r in replies)
     keyboard = [r["reply_markup"] for r in replies if r["reply_markup"]][-1]
-    assert [row[0]["callback_data"] for row in keyboard["inline_keyboard"]] == ["1", "2", "3", "4", "5"]
-    assert "Salut" in replies[0]["text"] or "Bonjour" in replies[0]["text"]
+    assert [row[0]["callback_data"] for row in keyboard["inline_keyboard"]] == ["1", "2", "3", "4", "5", "6"]
+    assert "Salut" in replies[1]["text"] or "Bonjour" in replies[1]["text"]
 
 
 def test_a_button_press_answers_the_menu(bot, telegram_api):
@@ -125,7 +127,7 @@ def test_a_retried_update_is_answered_once(bot, telegram_api):
     chat = new_chat()
     update = {"update_id": update_id(), "message": message(chat, text="thank you bye")}
     assert [post_telegram(bot, update) for _ in range(3)] == [200, 200, 200]
-    assert len(telegram_api.messages_to(chat, count=2, timeout_s=10)) == 1
+    assert len(telegram_api.messages_to(chat, count=3, timeout_s=10)) == 2  # the notice and the goodbye
 
 
 @pytest.mark.parametrize(
@@ -171,11 +173,18 @@ def test_a_burst_of_five_messages_is_answered_in_order(bot, telegram_api):
     texts = ["hello", "how do i stay safe online", "is my chat private", "i want to talk to a real person", "thank you bye"]
     for text in texts:
         say_telegram(bot, chat, text)
-    replies = [r["text"] for r in telegram_api.messages_to(chat, count=6, timeout_s=60)]
-    dialogue = pytest.importorskip("bot.dialogue").Dialogue.load()
-    markers = [dialogue.texts.get(key, "en") for key in ("greet", "safety_tips", "privacy", "talk_to_human", "thanks_bye")]
-    positions = [next(i for i, reply in enumerate(replies) if marker in reply) for marker in markers]
-    assert positions == sorted(positions), replies
+    replies = [r["text"] for r in telegram_api.messages_to(chat, count=7, timeout_s=60)]
+    assert_in_order(replies, ("greet", "safety_tips", "privacy_question", "talk_to_human", "thanks_bye"))
+
+
+def assert_in_order(replies: list[str], needs: tuple[str, ...]) -> None:
+    """Each need's answer comes after the one before; "privacy_question" is the notice said again."""
+    texts = Dialogue.load().texts
+    notice = texts.get("privacy_notice", "en", days=30)
+    assert replies[0] == notice  # said first on the first message...
+    markers = [notice if need == "privacy_question" else texts.get(need, "en") for need in needs]
+    positions = [next(i for i, reply in enumerate(replies) if i > 0 and marker in reply) for marker in markers]
+    assert positions == sorted(positions), replies  # ...and again, in its place, when asked
 
 
 # -- SMS and WhatsApp ----------------------------------------------------------------------------
@@ -211,7 +220,7 @@ def test_a_retried_sms_is_answered_once(bot, twilio_api):
     phone = new_phone("+2557")
     form = sms("asante sana kwaheri", phone)
     assert [post_twilio(bot, "sms", form) for _ in range(3)] == [200, 200, 200]
-    assert len(twilio_api.messages_to(phone, count=2, timeout_s=10)) == 1
+    assert len(twilio_api.messages_to(phone, count=3, timeout_s=10)) == 2  # the notice and the goodbye
 
 
 def test_a_burst_of_sms_is_answered_in_order(bot, twilio_api):
@@ -219,11 +228,8 @@ def test_a_burst_of_sms_is_answered_in_order(bot, twilio_api):
     texts = ["hello", "how do i stay safe online", "is my chat private", "thank you bye"]
     for text in texts:
         post_twilio(bot, "sms", sms(text, phone))
-    replies = twilio_api.messages_to(phone, count=5, timeout_s=60)
-    dialogue = pytest.importorskip("bot.dialogue").Dialogue.load()
-    markers = [dialogue.texts.get(key, "en") for key in ("greet", "safety_tips", "privacy", "thanks_bye")]
-    positions = [next(i for i, reply in enumerate(replies) if marker in reply) for marker in markers]
-    assert positions == sorted(positions), replies
+    replies = twilio_api.messages_to(phone, count=6, timeout_s=60)
+    assert_in_order(replies, ("greet", "safety_tips", "privacy_question", "thanks_bye"))
 
 
 def test_whatsapp_media_is_never_downloaded_and_gets_a_kind_reply(bot, twilio_api):

@@ -9,6 +9,7 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from bot.dialogue import Dialogue
 from bot.handoff import RedisHandoffQueue, Risk, State
 from bot.sender_ids import SenderIds
 from tests.conftest import CHANNEL_ENV
@@ -39,6 +40,14 @@ def test_an_sms_child_reaches_the_queue_and_the_bot_steps_aside_until_they_say_s
     assert ticket.helpline == "NG" and "i want to talk to a real person please" in ticket.last_messages
     assert phone not in ticket.to_json()  # the counsellor's side never holds the number
 
+    for skip in ("0", "0", "0"):  # the intake's three questions, each skipped
+        post_twilio(bot, "sms", sms(skip, phone))
+    done = Dialogue.load().texts.get("intake_done", "en")
+    deadline = time.monotonic() + 20
+    while twilio_api.messages_to(phone, timeout_s=0.1)[-1] != done and time.monotonic() < deadline:
+        time.sleep(0.1)
+    intake = on_redis(lambda queue: queue.active(sender))
+    assert intake.intake == {} and intake.intake_step is None
     count = len(twilio_api.messages_to(phone, timeout_s=0.1))
     post_twilio(bot, "sms", sms("/restart", phone))  # Rasa's command: here only words for the counsellor
     post_twilio(bot, "sms", sms("are you there", phone))
