@@ -10,6 +10,7 @@ import json
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
@@ -19,6 +20,11 @@ TWILIO_TOKEN = "testauthtoken0123456789abcdef01"
 TELEGRAM_SECRET = "test-webhook-secret-0123456789"
 PUBLIC_URL = "https://bot.example.org"
 SMS_FROM, WHATSAPP_FROM = "+15005550006", "+14155238886"
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default backlog of 5 makes bursts wait a second for SYN retries
+    daemon_threads = True
 
 
 class FakeApi:
@@ -61,11 +67,7 @@ class FakeApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # the default backlog of 5 makes bursts wait a second for SYN retries
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -138,6 +140,65 @@ class FakeTwilio(FakeApi):
     def messages_to(self, address: str, count: int = 1, timeout_s: float = 30) -> list[str]:
         found = self.wait_for(lambda p, q: p.endswith("/Messages.json") and q.get("To") == address, count, timeout_s)
         return [params["Body"] for params in found]
+
+
+@dataclass(frozen=True)
+class Received:
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    at: float  # time.monotonic()
+    status: int  # what the fake answered
+
+
+class FakePartner:
+    """A helpline's own system taking ticket webhooks (bot.partner) at ``url``; it records every
+    attempt, raw, so tests check the signature, and refuses the next ones on request (retries)."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self._refusals: list[int] = []
+        self._lock = threading.Condition()
+        partner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with partner._lock:
+                    status = partner._refusals.pop(0) if partner._refusals else 204
+                    partner.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, time.monotonic(), status))
+                    partner._lock.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/tickets"
+
+    def refuse_next(self, *statuses: int) -> None:
+        """Answer the next deliveries with these statuses, in turn."""
+        with self._lock:
+            self._refusals.extend(statuses)
+
+    def accepted(self, count: int = 0, timeout_s: float = 30, where: Callable[[dict[str, Any]], bool] = lambda _: True) -> list[dict[str, Any]]:
+        """The bodies taken (2xx) that ``where`` selects, once there are ``count`` of them."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while True:
+                found = [json.loads(r.body) for r in self.received if r.status < 300 and where(json.loads(r.body))]
+                left = deadline - time.monotonic()
+                if len(found) >= count or left <= 0:
+                    return found
+                self._lock.wait(left)
+
+    def close(self) -> None:
+        self._server.shutdown()
 
 
 def _value(raw: Optional[Any]) -> Any:

@@ -9,9 +9,10 @@ from typing import Iterator
 
 import pytest
 import redis
+import yaml
 
 from bot import PROJECT_ROOT
-from scripts.fake_apis import FakeTelegram, FakeTwilio, channel_credentials
+from scripts.fake_apis import FakePartner, FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, RunningBot, running_bot
 
 
@@ -42,6 +43,7 @@ CHANNEL_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "HELPLINE_REDIS_PREFIX": f"test-{secrets.token_hex(4)}:",  # this run's keys only; removed at the end
     "HELPLINE_HANDOFF_FILE": str(HANDOFF_FILE),
+    "HELPLINE_TEST_GH_SECRET": secrets.token_hex(32),  # desk GH's webhook (the `bot` fixture's desks file)
 }
 
 
@@ -54,10 +56,29 @@ def redis_keys_removed(prefix: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def bot(model: Path, tmp_path_factory: pytest.TempPathFactory, telegram_api: FakeTelegram, twilio_api: FakeTwilio) -> Iterator[RunningBot]:
+def partner_api() -> Iterator[FakePartner]:
+    api = FakePartner()
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def handoff_file(tmp_path_factory: pytest.TempPathFactory, partner_api: FakePartner) -> Path:
+    """HANDOFF_FILE's desks, and desk GH whose tickets go to its own system (the fake partner)."""
+    desks = yaml.safe_load(HANDOFF_FILE.read_text(encoding="utf-8"))
+    desks["desks"]["GH"] = {"name": "Test desk GH", "webhook": {"url": partner_api.url, "secret_variable": "HELPLINE_TEST_GH_SECRET"}}
+    path = tmp_path_factory.mktemp("desks") / "handoff.yml"
+    path.write_text(yaml.safe_dump(desks), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bot(model: Path, tmp_path_factory: pytest.TempPathFactory, telegram_api: FakeTelegram, twilio_api: FakeTwilio,
+        handoff_file: Path) -> Iterator[RunningBot]:
     """The whole bot as it runs in deployment (every channel, Redis), on free loopback ports."""
+    env = {**CHANNEL_ENV, "HELPLINE_HANDOFF_FILE": str(handoff_file)}
     try:
-        with running_bot(tmp_path_factory.mktemp("bot"), model, channel_credentials(telegram_api, twilio_api), CHANNEL_ENV) as started:
+        with running_bot(tmp_path_factory.mktemp("bot"), model, channel_credentials(telegram_api, twilio_api), env) as started:
             yield started
     finally:
         redis_keys_removed(CHANNEL_ENV["HELPLINE_REDIS_PREFIX"])
