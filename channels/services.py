@@ -19,8 +19,9 @@ from rasa.core.channels.channel import OutputChannel
 from sanic import Blueprint
 
 from bot.dialogue import BotMessage, Dialogue
-from bot.escalation import queue_from_env
+from bot.escalation import erasure_hold, queue_from_env
 from bot.partner import deliver_to_partners
+from bot.privacy import Eraser
 from bot.relay import Relay
 from bot.sender_ids import SenderIds
 from bot.stores import Stores, stores_from_env
@@ -28,8 +29,6 @@ from channels.safe_turn import SenderQueues
 
 logger = logging.getLogger(__name__)
 
-DEDUPE_TTL_S = 24 * 3600  # Telegram and Twilio give up retrying well within a day
-ADDRESS_TTL_S = 7 * 24 * 3600  # long enough for a counsellor to answer; then forgotten
 OVERDUE_CHECK_S = 15  # how often waiting children are checked against their desk's limit
 
 
@@ -80,6 +79,13 @@ class ChannelServices:
                 logger.error("delivering a counsellor's message failed (%s)", type(error).__name__)
                 await asyncio.sleep(1)
 
+    async def erase(self, sender: str) -> None:
+        """Delete everything kept about the child (they asked, and confirmed)."""
+        try:
+            await Eraser(self.stores, self.relay.queue, erasure_hold(self.dialogue.desks)).erase(sender)
+        except Exception as error:  # noqa: BLE001 - logged without the id; the child was already answered
+            logger.error("erasing a conversation failed (%s)", type(error).__name__)
+
     async def counsellor_has(self, sender: str, text: str) -> Optional[list[BotMessage]]:
         """None when the bot should answer; else what to tell the child (often nothing)."""
         return await self.relay.child_wrote(sender, text)
@@ -104,5 +110,5 @@ def services() -> ChannelServices:
         sender_ids=SenderIds.from_env(os.environ),
         stores=stores_from_env(os.environ),
         queues=SenderQueues(),
-        relay=Relay(dialogue, queue_from_env(os.environ)),
+        relay=Relay(dialogue, queue_from_env(dialogue.desks, os.environ)),
     )

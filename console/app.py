@@ -2,7 +2,9 @@
 
 Every request but login needs the session cookie; every change also needs the session's CSRF
 token in ``X-CSRF-Token``. A counsellor only ever reaches their own helpline's tickets: another
-helpline's ticket answers 404, as if it did not exist.
+helpline's ticket answers 404, as if it did not exist. ``/api/events`` streams the helpline's
+ticket events (Server-Sent Events) straight from its Redis stream, so every console process sees
+what any bot or console process did, without polling.
 
     REDIS_URL=redis://127.0.0.1:6379/0 python -m console   # http://127.0.0.1:5080
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,11 +25,18 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.counsellors import SESSION_TTL_S, Counsellors, Session
-from bot.handoff import RedisHandoffQueue, Ticket, TicketError
+from bot.escalation import Desks, handoff_queue
+from bot.handoff import Event, Ticket, TicketError
+from bot.canned import CannedReplies
+from bot.language import LanguageRegistry
+from bot.outcomes import HANDED_BACK, Outcomes, UnknownOutcome
+from bot.relay import end_handoff
+from bot.texts import Texts
 from bot.retention import Retention
 from bot.stats.counters import RedisStats
-from bot.stores import redis_client, redis_prefix
+from bot.stores import RedisDedupe, redis_client, redis_prefix
 from console.admin import admin_pages
+from console.partner_api import partner_api
 
 COOKIE = "helpline_session"
 STATIC = Path(__file__).parent / "static"
@@ -37,6 +47,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_TEXT = 2000
+EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a Redis stream id, as the page echoes it back
+EVENT_WAIT_MS = 15_000  # an idle event stream sends a comment this often, so proxies keep it open
 
 
 def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
@@ -53,7 +65,13 @@ def create_app(redis_url: str) -> Sanic:
     app = Sanic("helpline_console")
     client = redis_client(redis_url)
     prefix = redis_prefix()
-    queue, counsellors = RedisHandoffQueue(client, prefix + "handoff:"), Counsellors(client, prefix + "console:")
+    desks = Desks.load()
+    queue = handoff_queue(redis_url, desks)
+    counsellors = Counsellors(client, prefix + "console:")
+    registry = LanguageRegistry()
+    texts = Texts.load(registry.codes, registry.default)
+    outcomes, canned = Outcomes.load(), CannedReplies.load(registry.codes)
+    app.blueprint(partner_api(queue, desks, RedisDedupe(client, prefix + "partner:"), texts, outcomes))  # helplines' own systems
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
         session = await counsellors.session(request.cookies.get(COOKIE))
@@ -74,6 +92,13 @@ def create_app(redis_url: str) -> Sanic:
     async def own_ticket(session: Session, ticket_id: str) -> Optional[Ticket]:
         ticket = await queue.get(ticket_id)
         return ticket if ticket and ticket.helpline == session.helpline else None
+
+    async def readable(request: Request, ticket_id: str) -> Ticket | HTTPResponse:
+        """The session's own ticket, or the refusal to answer with (401, or 404 as if it did not exist)."""
+        session = await session_of(request, change=False)
+        if session is None:
+            return response.json({"error": "log in first"}, status=401)
+        return await own_ticket(session, ticket_id) or response.json({"error": "no such ticket"}, status=404)
 
     @app.get("/")
     async def page(_: Request) -> HTTPResponse:
@@ -113,16 +138,48 @@ def create_app(redis_url: str) -> Sanic:
 
     @app.get("/api/tickets/<ticket_id>/messages")
     async def messages(request: Request, ticket_id: str) -> HTTPResponse:
-        session = await session_of(request, change=False)
-        if session is None:
-            return response.json({"error": "log in first"}, status=401)
-        ticket = await own_ticket(session, ticket_id)
-        if ticket is None:
-            return response.json({"error": "no such ticket"}, status=404)
+        ticket = await readable(request, ticket_id)
+        if isinstance(ticket, HTTPResponse):
+            return ticket
         said = await queue.messages(ticket_id)
         return response.json({"ticket": summary(ticket), "messages": [{"author": a, "text": t} for a, t in said]})
 
-    @app.post("/api/tickets/<ticket_id>/<action:claim|reply|transfer|close>")
+    @app.get("/api/outcomes")
+    async def outcome_list(request: Request) -> HTTPResponse:
+        if await session_of(request, change=False) is None:
+            return response.json({"error": "log in first"}, status=401)
+        return response.json({"outcomes": [{"code": o.code, "label": o.label} for o in outcomes.all()]})
+
+    @app.get("/api/tickets/<ticket_id>/canned")
+    async def canned_replies(request: Request, ticket_id: str) -> HTTPResponse:
+        """Prepared replies in the child's language, each with its English meaning for the counsellor."""
+        ticket = await readable(request, ticket_id)
+        if isinstance(ticket, HTTPResponse):
+            return ticket
+        found = canned.for_language(ticket.language)
+        return response.json({"replies": [{"key": k, "text": t, "english": canned.english(k)} for k, t in found]})
+
+    @app.get("/api/events")
+    async def events(request: Request) -> Optional[HTTPResponse]:
+        session = await session_of(request, change=False)
+        if session is None:
+            return response.json({"error": "log in first"}, status=401)
+        stream = await request.respond(content_type="text/event-stream", headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
+        after = request.headers.get("Last-Event-ID", "")  # a reconnecting page picks up where it left off
+        if not EVENT_ID.match(after):
+            after = await queue.last_event(session.helpline)
+            await stream.send("retry: 1000\n\n")
+        while await counsellors.session(session.token):  # ends when the session does
+            for event in await queue.events(session.helpline, after, block_ms=EVENT_WAIT_MS) or [None]:
+                if event is None:
+                    await stream.send(": still here\n\n")
+                    continue
+                after = event.id
+                await stream.send(sse(event))
+        await stream.eof()
+        return None
+
+    @app.post("/api/tickets/<ticket_id>/<action:claim|reply|transfer|close|handback>")
     async def change(request: Request, ticket_id: str, action: str) -> HTTPResponse:
         session = await session_of(request, change=True)
         if session is None:
@@ -131,7 +188,7 @@ def create_app(redis_url: str) -> Sanic:
             return response.json({"error": "no such ticket"}, status=404)
         data = body(request)
         text = str(data.get("text") or data.get("outcome") or data.get("to") or "").strip()[:MAX_TEXT]
-        if action != "claim" and not text:
+        if action not in ("claim", "handback") and not text:
             return response.json({"error": "say what: text, outcome or to"}, status=400)
         try:
             if action == "claim":
@@ -141,12 +198,19 @@ def create_app(redis_url: str) -> Sanic:
             elif action == "transfer":
                 ticket = await queue.transfer(ticket_id, text)
             else:
-                ticket = await queue.close(ticket_id, text)
+                ticket = await end_handoff(queue, texts, outcomes, ticket_id, HANDED_BACK if action == "handback" else text)
+        except UnknownOutcome as error:
+            return response.json({"error": str(error)}, status=400)
         except TicketError as error:
             return response.json({"error": str(error)}, status=409)
         return response.json({"ticket": summary(ticket)})
 
     return app
+
+
+def sse(event: Event) -> str:
+    """One Server-Sent Event: which ticket changed and how; the page fetches what it shows."""
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps({'ticket': event.ticket})}\n\n"
 
 
 def main() -> int:

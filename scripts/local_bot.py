@@ -107,7 +107,9 @@ def running_bot(
     """
     actions_port, rasa_port = free_port(), free_port()
     endpoints = folder / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{endpoints_extra}')
+    project_endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    project_endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    endpoints.write_text(yaml.safe_dump(project_endpoints) + endpoints_extra)
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     if credentials is None:  # as `make run` does: the configured channels of credentials.yml
         project = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
@@ -138,3 +140,17 @@ def running_bot(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def running_console(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """The counsellors' console as its own process (``python -m console``); yields its base URL."""
+    port = free_port()
+    log = folder / "console.log"
+    process = start_process([sys.executable, "-m", "console"], log, {**os.environ, **env, "CONSOLE_PORT": str(port)})
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 from pathlib import Path
@@ -9,11 +10,14 @@ from typing import Iterator
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.counsellors import Counsellors
 from scripts.fake_apis import FakePartner, FakeTelegram, FakeTwilio, channel_credentials
-from scripts.local_bot import MODEL, RunningBot, running_bot
+from scripts.local_bot import MODEL, RunningBot, running_bot, running_console
+from tests.console_client import PASSWORD
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +86,30 @@ def bot(model: Path, tmp_path_factory: pytest.TempPathFactory, telegram_api: Fak
             yield started
     finally:
         redis_keys_removed(CHANNEL_ENV["HELPLINE_REDIS_PREFIX"])
+
+
+@pytest.fixture(scope="session")
+def console_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("console")  # console.log: tests/test_privacy_flow.py reads it
+
+
+@pytest.fixture(scope="session")
+def console(console_folder: Path, handoff_file: Path) -> Iterator[str]:
+    """The counsellors' console on the bot's Redis keys, as its own process; its base URL."""
+    with running_console(console_folder, {**CHANNEL_ENV, "HELPLINE_HANDOFF_FILE": str(handoff_file)}) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def accounts() -> dict[str, str]:
+    """One counsellor of desk NG (the bot's test desk) and one of KE (another helpline)."""
+    names = {"NG": f"amina-{secrets.token_hex(3)}", "KE": f"baraka-{secrets.token_hex(3)}"}
+
+    async def create() -> None:
+        client = aioredis.from_url(CHANNEL_ENV["REDIS_URL"])
+        for helpline, name in names.items():
+            await Counsellors(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "console:").add(name, helpline, PASSWORD)
+        await client.close()
+
+    asyncio.run(create())
+    return names

@@ -1,7 +1,9 @@
 // The counsellor console: plain DOM, no framework. Everything a child wrote is shown with
-// textContent, never as HTML. The queue and the open conversation refresh every 0.5 s.
+// textContent, never as HTML. The page listens to the helpline's events (/api/events, carried by
+// Redis from whichever process made them) and refetches the queue or the open conversation when
+// they change; a slow timer only keeps the waiting times current.
 "use strict";
-const state = { csrf: "", ticket: null, timer: null, waiting: null };
+const state = { csrf: "", ticket: null, events: null, timer: null, waiting: null };
 const $ = (id) => document.getElementById(id);
 const RISK = { 3: "Imminent", 2: "Abuse", 1: "Asked for a person" };
 
@@ -34,6 +36,7 @@ async function refreshQueue() {
     cell(row, t.language);
     cell(row, t.channel);
     cell(row, Math.round(t.waiting_s / 60) + " min");
+    cell(row, intakeText(t.intake));
     cell(row, t.last_messages.slice(-3).join(" / "));
     const td = document.createElement("td");
     const claim = document.createElement("button");
@@ -57,15 +60,61 @@ async function refreshQueue() {
   }
 }
 
+function intakeText(intake) {
+  const parts = [];
+  if (intake.who) parts.push("About: " + intake.who);
+  if (intake.age) parts.push("Age: " + intake.age);
+  if (intake.what) parts.push("What happened: " + intake.what);
+  return parts.join("; ") || "—";
+}
+
 async function claimTicket(id) {
   const { status, data } = await api("POST", `/api/tickets/${id}/claim`);
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
   state.ticket = id;
   $("chat-view").hidden = false;
   $("messages").replaceChildren();
-  $("chat-info").textContent = `${data.ticket.language} · ${data.ticket.channel} · ${data.ticket.reason}`;
+  const t = data.ticket;
+  $("chat-info").textContent = `${t.language} · ${t.channel} · ${t.reason} · ${intakeText(t.intake)}`;
+  await loadCanned(id);
   await refreshChat();
   $("reply").focus();
+}
+
+async function loadCanned(id) {
+  const { status, data } = await api("GET", `/api/tickets/${id}/canned`);
+  const select = $("canned");
+  select.replaceChildren(new Option("Choose a prepared reply…", ""));
+  if (status !== 200) return;
+  for (const r of data.replies) {
+    const option = new Option(r.english, r.text);  // the counsellor reads English; the child gets their language
+    select.appendChild(option);
+  }
+}
+
+async function loadOutcomes() {
+  const { status, data } = await api("GET", "/api/outcomes");
+  if (status !== 200) return;
+  $("outcome").replaceChildren(...data.outcomes.map((o) => new Option(o.label, o.code)));
+}
+
+function listen() {
+  // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed.
+  state.events = new EventSource("/api/events");
+  for (const kind of ["opened", "changed", "message"]) {
+    state.events.addEventListener(kind, (event) => {
+      const ticket = JSON.parse(event.data).ticket;
+      if (kind !== "message") refreshQueue();
+      if (ticket === state.ticket) refreshChat();
+    });
+  }
+}
+
+function endChat() {
+  state.ticket = null;
+  $("chat-view").hidden = true;
+  $("messages").replaceChildren();
+  $("queue-title").focus();  // the focused button was just hidden: keyboard users go on from the queue
 }
 
 async function refreshChat() {
@@ -79,13 +128,13 @@ async function refreshChat() {
   for (const m of data.messages.slice(list.children.length)) {
     const item = document.createElement("li");
     item.className = m.author === "child" ? "child" : "counsellor";
-    item.textContent = (m.author === "child" ? "Child: " : "You: ") + m.text;
+    const who = m.author === "child" ? "Child: " : m.author === "bot" ? "Bot: " : "You: ";
+    item.textContent = who + m.text;
     list.appendChild(item);
   }
   $("messages-box").scrollTop = $("messages-box").scrollHeight;
 }
 
-async function tick() { await refreshQueue(); await refreshChat(); }
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -97,9 +146,15 @@ $("login-form").addEventListener("submit", async (event) => {
   $("admin-link").hidden = data.role !== "admin";
   $("login-view").hidden = true;
   $("queue-view").hidden = false;
-  await tick();
+  listen();
+  await loadOutcomes();
+  await refreshQueue();
   $("queue-title").focus();  // the login form is gone: say where the counsellor now is
-  state.timer = setInterval(tick, 500);
+  state.timer = setInterval(refreshQueue, 30000);
+});
+
+$("canned").addEventListener("change", () => {
+  if ($("canned").value) { $("reply").value = $("canned").value; $("reply").focus(); }
 });
 
 $("reply-form").addEventListener("submit", async (event) => {
@@ -114,18 +169,18 @@ $("close-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const { status, data } = await api("POST", `/api/tickets/${state.ticket}/close`, { outcome: $("outcome").value });
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
-  state.ticket = null;
-  $("chat-view").hidden = true;
-  $("messages").replaceChildren();
-  $("queue-title").focus();  // the focused button was just hidden: keyboard users go on from the queue
+  endChat();
+});
+
+$("handback").addEventListener("click", async () => {
+  const { status, data } = await api("POST", `/api/tickets/${state.ticket}/handback`);
+  if (status !== 200) { $("chat-error").textContent = data.error; return; }
+  endChat();
 });
 
 $("transfer-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const { status, data } = await api("POST", `/api/tickets/${state.ticket}/transfer`, { to: $("transfer-to").value });
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
-  state.ticket = null;
-  $("chat-view").hidden = true;
-  $("messages").replaceChildren();
-  $("queue-title").focus();
+  endChat();
 });
