@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import SLOTS, Dialogue, Turn
-from bot.escalation import TRIGGERS, queue_from_env
+from bot.escalation import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
 from bot.input_text import clean
 from bot.privacy import ERASE
 from bot.relay import Relay
@@ -45,7 +45,7 @@ class ActionReply(Action):
                                 channel, turn.slots.get("country"))
         messages = list(outcome.messages)
         desk = DIALOGUE.desks.get(outcome.slots.get("country"))
-        if outcome.handoff and desk:
+        if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
             said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
             messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
         if outcome.erase:  # first, so the channel knows before "deleted" is sent; it erases after the turn

@@ -22,6 +22,7 @@ from bot.privacy import asks_to_erase
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
+LATE_TURN_LIMIT_S = 60  # how long a turn past the reply limit may still run, holding the child's later messages
 
 
 class CountingOutput(OutputChannel):
@@ -99,8 +100,9 @@ async def answer(
     if before:
         await output.send_messages(message.sender_id, before)
     expected = output.sent
+    turn = asyncio.ensure_future(on_new_message(message))
     try:
-        await asyncio.wait_for(on_new_message(message), timeout_s)
+        await asyncio.wait_for(asyncio.shield(turn), timeout_s)
     except asyncio.TimeoutError:
         logger.warning("Rasa took longer than %.1f s on %s: sending the fallback reply", timeout_s, message.input_channel)
     except Exception as error:  # noqa: BLE001 - any failure must still leave the child a number
@@ -110,5 +112,18 @@ async def answer(
             await output.send_messages(message.sender_id, fallback())
         except Exception as error:  # noqa: BLE001
             logger.error("could not send the fallback reply on %s (%s)", message.input_channel, type(error).__name__)
+    await _finished(turn, message.input_channel)
     if output.erase_requested and erase is not None:
         await erase(message.sender_id)
+
+
+async def _finished(turn: asyncio.Future, channel: str) -> None:
+    """Let a slow turn end before this child's next message (or an erasure) starts: cancelling it
+    would not stop the action server, which could still open a ticket or save the conversation
+    after what comes next. Past ``LATE_TURN_LIMIT_S`` it is cancelled after all."""
+    try:
+        await asyncio.wait_for(turn, LATE_TURN_LIMIT_S)
+    except asyncio.TimeoutError:
+        logger.error("a turn on %s was still running after %d s: cancelled", channel, LATE_TURN_LIMIT_S)
+    except Exception:  # noqa: BLE001 - already logged above, and the child already has an answer
+        pass

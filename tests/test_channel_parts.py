@@ -254,3 +254,26 @@ def test_a_child_waiting_too_long_gets_the_number_and_a_choice():
         assert await services.counsellor_has("sms-x", "hello again") is None  # the bot answers again
 
     asyncio.run(scenario())
+
+
+def test_a_slow_turn_gets_the_fallback_and_still_ends_before_the_childs_next_message():
+    """Cancelling a slow turn would not stop the action server; the next message waits for it."""
+    happened: list[str] = []
+
+    async def rasa(message: UserMessage) -> None:
+        if message.text == "first":
+            await asyncio.sleep(1.5)  # past the 0.5 s limit
+        happened.append(message.text)
+        await message.output_channel.send_text_message(message.sender_id, f"answer to {message.text}")
+
+    async def scenario() -> list[str]:
+        queues, output = SenderQueues(), Recorder()
+        for text in ("first", "second"):
+            message = UserMessage(text, output, "sms-abc", input_channel="sms")
+            queues.submit("sms-abc", lambda m=message: answer(rasa, m, output, lambda: [BotMessage("fallback")], 0.5))
+        await queues.drain()
+        return output.texts
+
+    texts = asyncio.run(scenario())
+    assert happened == ["first", "second"]
+    assert texts == ["fallback", "answer to first", "answer to second"]
