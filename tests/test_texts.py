@@ -53,3 +53,20 @@ def test_values_are_filled_in(tmp_path):
     texts = Texts.load(["en", "fr"], "en", tmp_path)
     assert texts.get("bye", "fr", name="Ana") == "Au revoir Ana"
     assert texts.get("bye", "xx", name="Ana") == "Bye Ana"  # unknown language: the default
+
+
+def test_no_text_says_anything_in_emoji_or_pictures():
+    """Screen readers read emoji out oddly and basic phones show boxes: every word is a word."""
+    import unicodedata
+
+    import yaml
+
+    from bot import DATA_DIR
+
+    files = [*sorted((DATA_DIR / "texts").rglob("*.yml")), *sorted((DATA_DIR / "canned").glob("*.yml"))]
+    assert len(files) >= 30
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for key, text in data.get("replies", data).items():
+            symbols = [c for c in text if unicodedata.category(c) in ("So", "Cs")]
+            assert not symbols, (path.name, key, symbols)
