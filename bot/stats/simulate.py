@@ -10,7 +10,7 @@ import datetime as dt
 import random
 from dataclasses import replace
 
-from bot.escalation import TRIGGERS
+from bot.escalation import HANDOFF_CHANNELS, TRIGGERS
 from bot.handoff import Risk, State, Ticket
 from bot.outcomes import CHILD_LEFT
 from bot.stats.record import StatsRecorder
@@ -62,7 +62,7 @@ async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float
             return
         await recorder.record_need(country, channel, language, "menu_choice", when=when)
     await recorder.record_conversation(country, channel, when=when)
-    if need in TRIGGERS and desk:
+    if need in TRIGGERS and desk and channel in HANDOFF_CHANNELS:  # as the bot: web chats get the number
         await _ticket(recorder, rng, Ticket("simulated", country, "simulated", channel, country, language, TRIGGERS[need], need,
                                             created_at=when, updated_at=when))
     if rng.random() < 0.4:
