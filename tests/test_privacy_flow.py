@@ -84,7 +84,8 @@ def test_delete_my_data_leaves_nothing_keyed_to_the_child(bot, twilio_api, teleg
         time.sleep(0.3)
     replies = twilio_api.messages_to(phone, count=6)
     prefix = CHANNEL_ENV["HELPLINE_REDIS_PREFIX"]
-    needles = [sender, phone, phone.lstrip("+"), "my stepdad hurts me when mum is out", "i need to talk to a real person"]
+    # Only what is this child's alone: other tests' children say "i need to talk to a real person" too.
+    needles = [sender, phone, phone.lstrip("+"), "my stepdad hurts me when mum is out"]
     assert personal_data_left(prefix, needles), "the conversation, address and ticket are kept until then"
 
     post_twilio(bot, "sms", sms("delete my data", phone))
