@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from pathlib import Path
 from typing import Awaitable, Callable, Mapping, Optional
 
@@ -49,15 +49,7 @@ class _Rows:
         self._kept: OrderedDict[tuple[str, str, str], list[export.Row]] = OrderedDict()
 
     def __call__(self, data: dict[str, dict[Event, int]], country: Optional[str]) -> list[export.Row]:
-        found: list[export.Row] = []
-        for week, cells in data.items():
-            by_country: dict[str, dict[Event, int]] = defaultdict(dict)
-            for event, count in cells.items():
-                by_country[event.country][event] = count
-            for code in sorted(by_country):
-                if country is None or code == country:
-                    found += self._slice(week, code, by_country[code])
-        return found
+        return [row for week, code, cells in export.slices(data, country) for row in self._slice(week, code, cells)]
 
     def _slice(self, week: str, country: str, cells: dict[Event, int]) -> list[export.Row]:
         digest = hashlib.sha256(repr(sorted((e.field, n) for e, n in cells.items())).encode()).hexdigest()

@@ -25,7 +25,7 @@ import io
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from bot.outcomes import Outcomes
 from bot.stats.categories import Categories
@@ -56,17 +56,20 @@ async def read(counter: StatsCounter, weeks: Iterable[str]) -> dict[str, dict[Ev
     return {week: await counter.week(week) for week in weeks}
 
 
-def rows(data: dict[str, dict[Event, int]], categories: Categories, outcomes: Outcomes, country: Optional[str] = None) -> list[Row]:
-    """Every published row, week by week, country by country."""
-    found: list[Row] = []
+def slices(data: dict[str, dict[Event, int]], country: Optional[str] = None) -> Iterator[tuple[str, str, dict[Event, int]]]:
+    """(week, country, its cells), week by week, country by country: the unit suppression works on."""
     for week, cells in data.items():
         by_country: dict[str, dict[Event, int]] = defaultdict(dict)
         for event, count in cells.items():
             by_country[event.country][event] = count
         for code in sorted(by_country):
             if country is None or code == country:
-                found += Slice(week, code, by_country[code]).rows(categories, outcomes)
-    return found
+                yield week, code, by_country[code]
+
+
+def rows(data: dict[str, dict[Event, int]], categories: Categories, outcomes: Outcomes, country: Optional[str] = None) -> list[Row]:
+    """Every published row, week by week, country by country."""
+    return [row for week, code, cells in slices(data, country) for row in Slice(week, code, cells).rows(categories, outcomes)]
 
 
 def to_csv(found: list[Row]) -> str:
