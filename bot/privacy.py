@@ -1,8 +1,8 @@
 """Erasing everything kept about one child, when they ask ("delete my data", Telegram's /delete).
 
 What is kept about a child, all under their hashed sender id: the conversation (Rasa's state),
-their address (phone number or chat id), the ids of their messages already handled (dedupe), and
-the tickets of any handoff with their messages. Erasure removes all of it, except a transcript a
+their address (phone number or chat id), the ids of their messages already handled (dedupe), a web
+chat's inbox of messages not yet fetched, and the tickets of any handoff with their messages. Erasure removes all of it, except a transcript a
 helpline must keep by law (``keep_on_erasure_days`` in handoff.yml), which then expires after
 that period. Anonymous statistics hold nobody, so there is nothing of the child in them to erase.
 
@@ -50,3 +50,4 @@ class Eraser:
         await self.stores.conversations.delete(conversation)
         await self.stores.addresses.forget(conversation)
         await self.stores.dedupe.forget_sender(conversation)
+        await self.stores.inbox.delete(conversation)

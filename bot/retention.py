@@ -19,6 +19,7 @@ PERIODS = {
     "conversation_days": (DAY_S, 365),
     "address_days": (DAY_S, 90),
     "dedupe_hours": (HOUR_S, 24 * 7),
+    "web_inbox_hours": (HOUR_S, 24 * 7),
     "transcript_days": (DAY_S, 3650),
     "statistics_days": (DAY_S, 3650),
 }
@@ -31,6 +32,7 @@ class Retention:
     conversation_s: int
     address_s: int
     dedupe_s: int
+    web_inbox_s: int
     transcript_s: int
     statistics_s: int
 
@@ -53,4 +55,4 @@ class Retention:
                                    f"must be a whole number from 1 to {most}")
             seconds[key] = value * unit
         return cls(seconds["conversation_days"], seconds["address_days"], seconds["dedupe_hours"],
-                   seconds["transcript_days"], seconds["statistics_days"])
+                   seconds["web_inbox_hours"], seconds["transcript_days"], seconds["statistics_days"])

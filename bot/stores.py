@@ -1,5 +1,5 @@
-"""The small stores the bot needs: webhook dedupe, the sender address book, and conversations
-(what Rasa keeps of each child's conversation: channels.tracker_store).
+"""The small stores the bot needs: webhook dedupe, the sender address book, conversations
+(what Rasa keeps of each child's conversation: channels.tracker_store) and web chats' inboxes.
 
 Each store has two implementations behind one interface:
 
@@ -14,7 +14,11 @@ Each store has two implementations behind one interface:
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
@@ -83,6 +87,39 @@ class Conversations(Protocol):
     async def delete(self, sender_id: str) -> None: ...
 
     async def senders(self) -> list[str]: ...
+
+
+InboxMessage = dict  # {"id": cursor, "text": str, "buttons": [{"title", "payload"}]}
+_CURSOR = re.compile(r"^\d{1,20}-\d{1,20}$")
+INBOX_KEPT = 50  # an inbox holds the newest messages only: a page that was away long reloads
+
+
+def check_cursor(cursor: str) -> str:
+    """A cursor as inboxes hand them out ("<number>-<number>"); ValueError otherwise."""
+    if not _CURSOR.match(cursor):
+        raise ValueError("a cursor is two numbers joined by '-', as the last message's id")
+    return cursor
+
+
+@runtime_checkable
+class Inbox(Protocol):
+    """Messages the server starts for a web chat (a counsellor's reply, a waiting notice), kept
+    until the child's page fetches them: a browser cannot be called, it must ask."""
+
+    async def put(self, sender_id: str, text: str, buttons: list[dict[str, str]], ttl_s: int) -> str:
+        """Add a message; its id, which is also the cursor to read after it."""
+        ...
+
+    async def read(self, sender_id: str, after: str, wait_s: float) -> list[InboxMessage]:
+        """Messages newer than ``after`` ("0-0": all kept), waiting up to ``wait_s`` for one."""
+        ...
+
+    async def delete(self, sender_id: str) -> None: ...
+
+
+def _after(cursor: str) -> tuple[int, int]:
+    first, second = check_cursor(cursor).split("-")
+    return int(first), int(second)
 
 
 # --- in memory -------------------------------------------------------------------------------
@@ -209,6 +246,43 @@ class MemoryConversations:
 MEMORY_CONVERSATIONS = MemoryConversations()
 
 
+class MemoryInbox:
+    """Web chats' inboxes in this process's memory (local quick start); a waiting read is woken
+    by the next message for its sender."""
+
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self._boxes = _ExpiringDict(max_entries, clock)  # sender -> JSON list of messages
+        self._numbers = itertools.count(1)
+        self._arrived: dict[str, asyncio.Event] = {}
+
+    def _messages(self, sender_id: str) -> list[InboxMessage]:
+        return json.loads(self._boxes.get(sender_id) or "[]")
+
+    async def put(self, sender_id: str, text: str, buttons: list[dict[str, str]], ttl_s: int) -> str:
+        message = {"id": f"{next(self._numbers)}-0", "text": text, "buttons": buttons}
+        kept = (self._messages(sender_id) + [message])[-INBOX_KEPT:]
+        self._boxes.set(sender_id, json.dumps(kept), _check_ttl(ttl_s))
+        event = self._arrived.pop(sender_id, None)
+        if event is not None:
+            event.set()
+        return message["id"]
+
+    async def read(self, sender_id: str, after: str, wait_s: float) -> list[InboxMessage]:
+        start = _after(after)
+        newer = [m for m in self._messages(sender_id) if _after(m["id"]) > start]
+        if newer or wait_s <= 0:
+            return newer
+        event = self._arrived.setdefault(sender_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), wait_s)
+        except asyncio.TimeoutError:
+            return []
+        return [m for m in self._messages(sender_id) if _after(m["id"]) > start]
+
+    async def delete(self, sender_id: str) -> None:
+        self._boxes.delete(sender_id)
+
+
 # --- Redis -----------------------------------------------------------------------------------
 
 
@@ -280,6 +354,47 @@ class RedisConversations:
         return [str(key)[start:] async for key in self.client.scan_iter(match=self._key("*"))]
 
 
+class RedisInbox:
+    """Inboxes shared by every server, as streams ``<prefix>inbox:<sender_id>`` (the newest
+    INBOX_KEPT messages, expiring ``ttl_s`` after the last); a read blocks in Redis (XREAD), so a
+    counsellor's reply written on one server reaches a page waiting on another at once."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _key(self, sender_id: str) -> str:
+        return f"{self.prefix}inbox:{sender_id}"
+
+    async def put(self, sender_id: str, text: str, buttons: list[dict[str, str]], ttl_s: int) -> str:
+        key = self._key(sender_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(key, {"text": text, "buttons": json.dumps(buttons)}, maxlen=INBOX_KEPT, approximate=False)
+            pipe.expire(key, _check_ttl(ttl_s))
+            added, _ = await pipe.execute()
+        return as_text(added)
+
+    async def read(self, sender_id: str, after: str, wait_s: float) -> list[InboxMessage]:
+        check_cursor(after)
+        found = await self.client.xread({self._key(sender_id): after}, count=INBOX_KEPT,
+                                        block=int(wait_s * 1000) if wait_s > 0 else None)
+        return [{"id": as_text(entry), "text": stream_field(values, "text"),
+                 "buttons": json.loads(stream_field(values, "buttons") or "[]")}
+                for _, entries in found or [] for entry, values in entries]
+
+    async def delete(self, sender_id: str) -> None:
+        await self.client.delete(self._key(sender_id))
+
+
+def stream_field(fields: dict, name: str) -> str:
+    """A stream entry's field, whether the client decodes answers (redis_client) or not."""
+    return as_text(fields.get(name.encode(), fields.get(name, "")))
+
+
+def as_text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 # --- choosing from the environment -----------------------------------------------------------
 
 
@@ -289,6 +404,7 @@ class Stores:
     addresses: AddressBook
     backend: str  # "redis" or "memory"
     conversations: Conversations = MEMORY_CONVERSATIONS
+    inbox: Inbox = field(default_factory=MemoryInbox)
     client: Optional[aioredis.Redis] = field(default=None, repr=False)  # the Redis client, if any
 
     async def close(self) -> None:
@@ -328,5 +444,6 @@ def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: Optional[st
         addresses=RedisAddressBook(client, prefix),
         backend="redis",
         conversations=RedisConversations(client, prefix),
+        inbox=RedisInbox(client, prefix),
         client=client,
     )

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from bot.handoff import RedisHandoffQueue, Risk, Ticket
 from bot.sender_ids import SenderIds
-from bot.stores import RedisAddressBook, RedisConversations, RedisDedupe
+from bot.stores import RedisAddressBook, RedisConversations, RedisDedupe, RedisInbox
 from tests.conftest import CHANNEL_ENV
 from tests.test_channels import new_chat, post_twilio, say_telegram, sms
 
@@ -30,6 +30,7 @@ def test_every_kind_of_personal_data_expires_on_its_own():
         await RedisConversations(client, prefix).save("sms-a", "{}", ttl_s=1)
         await RedisAddressBook(client, prefix).remember("sms-a", "+254700000000", ttl_s=1)
         await RedisDedupe(client, prefix).first_time("sms:sms-a:SM1", ttl_s=1)
+        await RedisInbox(client, prefix).put("web-b", "A counsellor is here.", [], ttl_s=1)
         queue = RedisHandoffQueue(client, prefix + "handoff:", transcript_s=lambda helpline: 1)
         ticket = await queue.open(Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",)))
         await queue.append(ticket, "child", "help me")

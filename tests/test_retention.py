@@ -7,7 +7,8 @@ import pytest
 from bot.retention import DAY_S, HOUR_S, Retention
 from bot.yamlfile import ConfigError
 
-GOOD = {"conversation_days": 30, "address_days": 7, "dedupe_hours": 24, "transcript_days": 90, "statistics_days": 730}
+GOOD = {"conversation_days": 30, "address_days": 7, "dedupe_hours": 24, "transcript_days": 90, "statistics_days": 730,
+        "web_inbox_hours": 24}
 
 
 def write(tmp_path, periods: dict) -> object:
@@ -19,7 +20,7 @@ def write(tmp_path, periods: dict) -> object:
 def test_the_shipped_periods():
     kept = Retention.load()
     assert (kept.conversation_s, kept.address_s, kept.dedupe_s) == (30 * DAY_S, 7 * DAY_S, 24 * HOUR_S)
-    assert (kept.transcript_s, kept.statistics_s) == (90 * DAY_S, 730 * DAY_S)
+    assert (kept.transcript_s, kept.statistics_s, kept.web_inbox_s) == (90 * DAY_S, 730 * DAY_S, 24 * HOUR_S)
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,8 @@ def test_the_shipped_periods():
         ({"address_days": "a week"}, 3, "retention.address_days"),
         ({"dedupe_hours": 10_000}, 4, "retention.dedupe_hours"),
         ({"transcript_days": True}, 5, "retention.transcript_days"),
-        ({"forever_days": 3}, 7, "retention.forever_days"),
+        ({"web_inbox_hours": 0}, 7, "retention.web_inbox_hours"),
+        ({"forever_days": 3}, 8, "retention.forever_days"),
     ],
 )
 def test_a_broken_period_is_named(tmp_path, change, line, field):

@@ -16,12 +16,16 @@ import redis
 import redis.asyncio as aioredis
 
 from bot.stores import (
+    INBOX_KEPT,
     AddressBook,
     Dedupe,
+    Inbox,
     MemoryAddressBook,
     MemoryDedupe,
+    MemoryInbox,
     RedisAddressBook,
     RedisDedupe,
+    RedisInbox,
     Stores,
     stores_from_env,
 )
@@ -67,7 +71,7 @@ def open_stores(request: pytest.FixtureRequest, prefix: str) -> OpenStores:
     @asynccontextmanager
     async def opened() -> AsyncIterator[Stores]:
         if request.param == "memory":
-            yield Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory")
+            yield Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory", inbox=MemoryInbox())
             return
         client = aioredis.from_url(REDIS_URL, decode_responses=True)
         try:
@@ -75,6 +79,7 @@ def open_stores(request: pytest.FixtureRequest, prefix: str) -> OpenStores:
                 dedupe=RedisDedupe(client, prefix),
                 addresses=RedisAddressBook(client, prefix),
                 backend="redis",
+                inbox=RedisInbox(client, prefix),
                 client=client,
             )
         finally:
@@ -191,6 +196,61 @@ def test_an_address_expires(open_stores):
             await asyncio.sleep(1.1)
             assert await book.lookup("hash-a") is None
             assert await book.lookup("hash-b") == "555"
+
+    asyncio.run(scenario())
+
+
+# --- Inbox (web chats) -----------------------------------------------------------------------
+
+
+def test_an_inbox_gives_each_message_once_in_order_after_a_cursor(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            inbox = stores.inbox
+            assert isinstance(inbox, Inbox)
+            assert await inbox.read("web-a", "0-0", 0) == []
+            first = await inbox.put("web-a", "A counsellor is here.", [], 60)
+            second = await inbox.put("web-a", "Pick one:", [{"title": "Yes", "payload": "1"}], 60)
+            await inbox.put("web-b", "not yours", [], 60)
+            everything = await inbox.read("web-a", "0-0", 0)
+            assert [(m["id"], m["text"], m["buttons"]) for m in everything] == [
+                (first, "A counsellor is here.", []), (second, "Pick one:", [{"title": "Yes", "payload": "1"}])]
+            assert [m["text"] for m in await inbox.read("web-a", first, 0)] == ["Pick one:"]
+            assert await inbox.read("web-a", second, 0) == []
+            await inbox.delete("web-a")
+            assert await inbox.read("web-a", "0-0", 0) == []
+            assert [m["text"] for m in await inbox.read("web-b", "0-0", 0)] == ["not yours"]
+
+    asyncio.run(scenario())
+
+
+def test_a_waiting_read_returns_as_soon_as_a_message_arrives(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            cursor = await stores.inbox.put("web-a", "hello", [], 60)
+            reading = asyncio.ensure_future(stores.inbox.read("web-a", cursor, 10))
+            await asyncio.sleep(0.2)
+            assert not reading.done()
+            started = asyncio.get_running_loop().time()
+            await stores.inbox.put("web-a", "I'm Amina, a counsellor.", [], 60)
+            assert [m["text"] for m in await reading] == ["I'm Amina, a counsellor."]
+            assert asyncio.get_running_loop().time() - started < 2
+            assert await stores.inbox.read("web-a", cursor.split("-")[0] + "9-0", 0.3) == []  # waited, nothing
+
+    asyncio.run(scenario())
+
+
+def test_an_inbox_keeps_only_its_newest_messages_and_expires(open_stores):
+    async def scenario():
+        async with open_stores() as stores:
+            for number in range(INBOX_KEPT + 5):
+                await stores.inbox.put("web-a", f"m{number}", [], 1)
+            kept = await stores.inbox.read("web-a", "0-0", 0)
+            assert [m["text"] for m in kept] == [f"m{n}" for n in range(5, INBOX_KEPT + 5)]
+            await asyncio.sleep(1.2)
+            assert await stores.inbox.read("web-a", "0-0", 0) == []
+            with pytest.raises(ValueError, match="cursor"):
+                await stores.inbox.read("web-a", "latest", 0)
 
     asyncio.run(scenario())
 
