@@ -117,7 +117,7 @@ class Dialogue:
         table: RoutingTable,
         countries: CountryNames,
         desks: Desks = Desks({}),
-        retention: Retention = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S),
+        retention: Retention = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S),
     ) -> None:
         self.registry = registry
         self.detector = detector
@@ -208,16 +208,18 @@ class Dialogue:
         return self._emergency_message(Outcome(need="danger_now", language=language, slots={"country": country, "language": language}))
 
     def _helpline_reply(
-        self, need: str, language: str, country: Optional[str], channel: Optional[str], intro: str, now: Optional[dt.datetime] = None
+        self, need: str, language: str, country: Optional[str], channel: Optional[str], intro: Optional[str],
+        now: Optional[dt.datetime] = None
     ) -> Outcome:
-        """A reply made outside a conversation (Rasa failed; a child waits too long): ``intro``,
-        then the helpline of ``country`` as it suits the channel and the hour."""
+        """A reply made outside a conversation (Rasa failed; a child waits too long): ``intro`` if
+        any, then the helpline of ``country`` as it suits the channel and the hour."""
         slots: dict[str, Any] = {name: None for name in SLOTS}
         slots.update(language=language, country=country)
         out = Outcome(need=need, language=language, slots=slots, channel=channel)
         if now:
             out.now = now
-        out.messages.append(BotMessage(intro))
+        if intro:
+            out.messages.append(BotMessage(intro))
         self._contact_or_ask(out, "danger_now", ask=False)
         return out
 
@@ -302,8 +304,13 @@ class Dialogue:
         """
         hints = ChannelHints.lenient(metadata)
         language = self.detector.decide(text, LanguageHints(declared=hints.language, country=hints.country)).language
-        intro = self.texts.get("fallback_intro", language)
-        out = self._helpline_reply("fallback", language, hints.country, hints.channel, intro, now)
+        return self.numbers(language, hints.country, hints.channel, self.texts.get("fallback_intro", language), now)
+
+    def numbers(self, language: str, country: Optional[str], channel: Optional[str], intro: Optional[str] = None,
+                now: Optional[dt.datetime] = None) -> list[BotMessage]:
+        """The helpline of ``country`` and the emergency number, e.g. for a page to show before
+        anything can fail."""
+        out = self._helpline_reply("fallback", language, country, channel, intro, now)
         out.messages.append(self._emergency_message(out))
         return out.messages
 

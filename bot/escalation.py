@@ -26,9 +26,10 @@ from bot.stores import redis_client, redis_prefix
 from bot.yamlfile import LineDict, YamlFile, load_mapping
 
 DESKS_VARIABLE = "HELPLINE_HANDOFF_FILE"
-# Channels a counsellor's messages can be pushed to. The rest channel (web tests, local chats)
-# answers only the request it gets, so its children get the helpline's number instead.
-HANDOFF_CHANNELS = ("telegram", "sms", "whatsapp")
+# Channels a counsellor's messages can reach (the web chat through its inbox). The rest channel
+# (tests, simple integrations) answers only the request it gets, so its children get the
+# helpline's number instead.
+HANDOFF_CHANNELS = ("telegram", "sms", "whatsapp", "web")
 # The needs that reach a person, and how urgent each is.
 TRIGGERS = {
     "self_harm": Risk.IMMINENT,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 from typing import Mapping
 
 KEY_VARIABLE = "HELPLINE_SENDER_KEY"
@@ -25,8 +26,12 @@ class SenderIds:
         self._key = key
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "SenderIds":
+    def from_env(cls, environ: Mapping[str, str] = os.environ, in_memory: bool = False) -> "SenderIds":
+        """The key from the environment; ``in_memory`` (nothing outlives this process, as in the local
+        quick start) lets a missing key be made up for this process alone."""
         key = environ.get(KEY_VARIABLE, "")
+        if not key and in_memory:
+            return cls(secrets.token_bytes(32))
         if len(key) < MIN_KEY_LENGTH:
             raise MissingSecret(
                 f"{KEY_VARIABLE} must be set to a random secret of at least {MIN_KEY_LENGTH} characters "

@@ -33,8 +33,8 @@ class BadRequest(ValueError):
     """A request body we cannot use; the message tells the client what to fix."""
 
 
-def parse_body(body: bytes) -> tuple[str, str, Optional[dict[str, Any]]]:
-    """(sender, cleaned text, metadata) from a JSON body, or BadRequest saying what is wrong."""
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or BadRequest saying what is wrong."""
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
@@ -42,17 +42,30 @@ def parse_body(body: bytes) -> tuple[str, str, Optional[dict[str, Any]]]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BadRequest("body must be UTF-8 JSON") from None
     if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object with 'sender' and 'message'")
-    sender, message, metadata = data.get("sender"), data.get("message"), data.get("metadata")
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-        raise BadRequest(f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters")
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+def message_and_hints(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(cleaned text, metadata) of a message body, or BadRequest for a message or hint of the wrong shape."""
+    message, metadata = data.get("message"), data.get("metadata")
     if message is not None and not isinstance(message, str):
         raise BadRequest("'message' must be a string")
     try:
         ChannelHints.from_metadata(metadata)
     except BadHints as exc:
         raise BadRequest(str(exc)) from None
-    return sender.strip(), clean(message), metadata
+    return clean(message), dict(metadata or {})
+
+
+def parse_body(body: bytes) -> tuple[str, str, Optional[dict[str, Any]]]:
+    """(sender, cleaned text, metadata) from a JSON body, or BadRequest saying what is wrong."""
+    data = json_object(body)
+    sender = data.get("sender")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+        raise BadRequest(f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters")
+    text, metadata = message_and_hints(data)
+    return sender.strip(), text, metadata
 
 
 class RestChannel(InputChannel):

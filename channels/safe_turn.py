@@ -94,9 +94,11 @@ async def answer(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     before: Optional[list[BotMessage]] = None,
     erase: Optional[Callable[[str], Awaitable[None]]] = None,
+    replied: Optional[asyncio.Event] = None,
 ) -> None:
     """One turn: ``before`` (e.g. "I don't look at pictures"), then Rasa's reply, or the fallback;
-    then, if the reply asked for it, ``erase`` of everything kept about the sender."""
+    then, if the reply asked for it, ``erase`` of everything kept about the sender. ``replied`` is
+    set once the child has an answer, before a slow turn is waited for (a web request returns then)."""
     if before:
         await output.send_messages(message.sender_id, before)
     expected = output.sent
@@ -112,6 +114,8 @@ async def answer(
             await output.send_messages(message.sender_id, fallback())
         except Exception as error:  # noqa: BLE001
             logger.error("could not send the fallback reply on %s (%s)", message.input_channel, type(error).__name__)
+    if replied is not None:
+        replied.set()
     await _finished(turn, message.input_channel)
     if output.erase_requested and erase is not None:
         await erase(message.sender_id)

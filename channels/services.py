@@ -105,10 +105,11 @@ class ChannelServices:
 def services() -> ChannelServices:
     """The process's shared services; raises (naming the variable) if a secret is missing."""
     dialogue = Dialogue.load()
+    stores = stores_from_env(os.environ)
     return ChannelServices(
         dialogue=dialogue,
-        sender_ids=SenderIds.from_env(os.environ),
-        stores=stores_from_env(os.environ),
+        sender_ids=SenderIds.from_env(os.environ, in_memory=stores.backend == "memory"),
+        stores=stores,
         queues=SenderQueues(),
         relay=Relay(dialogue, queue_from_env(dialogue.desks, os.environ)),
     )

@@ -220,6 +220,9 @@ def channel_credentials(telegram_api: FakeTelegram, twilio_api: FakeTwilio, time
   reply_timeout_s: {timeout_s}
 """
     return f"""channels.rest.RestChannel:
+channels.web.WebChatChannel:
+  reply_timeout_s: {timeout_s}
+  poll_wait_s: 5
 channels.telegram.TelegramChannel:
   token: "{TELEGRAM_TOKEN}"
   webhook_secret: "{TELEGRAM_SECRET}"

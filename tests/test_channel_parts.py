@@ -124,6 +124,13 @@ def test_sender_ids_are_keyed_hashes():
         SenderIds.from_env({"HELPLINE_SENDER_KEY": "short"})
 
 
+def test_only_a_bot_that_keeps_nothing_may_make_up_its_own_key():
+    made_up = SenderIds.from_env({}, in_memory=True)
+    assert made_up.of("web", "t") == made_up.of("web", "t") != SenderIds.from_env({}, in_memory=True).of("web", "t")
+    with pytest.raises(MissingSecret, match="HELPLINE_SENDER_KEY"):  # a key that is set must be a good one
+        SenderIds.from_env({"HELPLINE_SENDER_KEY": "short"}, in_memory=True)
+
+
 @pytest.fixture
 def sender_key(monkeypatch):
     monkeypatch.setenv("HELPLINE_SENDER_KEY", "x" * 40)

@@ -61,7 +61,7 @@ def test_an_sms_child_reaches_the_queue_and_the_bot_steps_aside_until_they_say_s
     assert closed.state is State.CLOSED and closed.outcome == "child_left"
 
 
-def test_a_web_chat_child_gets_the_helpline_not_a_ticket_nobody_could_answer(bot):
+def test_a_rest_child_gets_the_helpline_not_a_ticket_nobody_could_answer(bot):
     sender = f"web-{random.getrandbits(64):016x}"
     replies = " ".join(r.get("text", "") for r in bot.say(sender, "i want to talk to a real person", {"country": "NG"}))
     assert "Test desk NG" not in replies and replies  # the rest channel cannot carry a counsellor's messages

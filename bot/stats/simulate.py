@@ -20,7 +20,7 @@ COUNTRIES = {
     "KE": (6, ("en", "sw"), True), "IN": (6, ("hi", "en"), True), "BR": (5, ("pt",), True), "GB": (4, ("en",), True),
     "TZ": (2, ("sw", "en"), False), "FR": (2, ("fr",), False), "MX": (2, ("es",), False), "EG": (1, ("ar",), False),
 }
-CHANNELS = {"whatsapp": 4, "telegram": 3, "sms": 2, "rest": 1}
+CHANNELS = {"whatsapp": 4, "telegram": 3, "sms": 2, "web": 1}
 NEEDS = {
     "need_helpline": 20, "cyberbullying": 10, "talk_to_human": 10, "safety_tips": 8, "out_of_scope": 8,
     "online_sexual_abuse": 6, "self_harm": 5, "report_content": 4, "privacy_question": 3, "danger_now": 3,
@@ -62,7 +62,7 @@ async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float
             return
         await recorder.record_need(country, channel, language, "menu_choice", when=when)
     await recorder.record_conversation(country, channel, when=when)
-    if need in TRIGGERS and desk and channel in HANDOFF_CHANNELS:  # as the bot: web chats get the number
+    if need in TRIGGERS and desk and channel in HANDOFF_CHANNELS:  # as the bot does
         await _ticket(recorder, rng, Ticket("simulated", country, "simulated", channel, country, language, TRIGGERS[need], need,
                                             created_at=when, updated_at=when))
     if rng.random() < 0.4:

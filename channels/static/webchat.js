@@ -1,0 +1,120 @@
+// The web chat page: sends the child's messages, shows the replies, and fetches what a
+// counsellor writes (a long poll of the inbox). The chat's token lives in sessionStorage only,
+// so it is gone when the tab closes; "Leave this page quickly" forgets it at once.
+"use strict";
+(() => {
+  const TOKEN = "helpline-chat-token", CURSOR = "helpline-chat-cursor";
+  const hints = JSON.parse(document.body.dataset.hints || "{}");
+  const list = document.getElementById("messages");
+  const form = document.getElementById("write");
+  const box = document.getElementById("message");
+  const problem = document.getElementById("problem");
+  const seen = new Set();
+  let polling = null;
+
+  function randomId(bytes) {
+    const values = crypto.getRandomValues(new Uint8Array(bytes));
+    return Array.from(values, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function token() {
+    let value = sessionStorage.getItem(TOKEN);
+    if (!value) {
+      value = randomId(32);
+      sessionStorage.setItem(TOKEN, value);
+      sessionStorage.setItem(CURSOR, "0-0");
+    }
+    return value;
+  }
+
+  function headers() {
+    return { "Authorization": "Bearer " + token(), "Content-Type": "application/json" };
+  }
+
+  function show(message, who) {
+    if (message.id) {
+      if (seen.has(message.id)) return;
+      seen.add(message.id);
+    }
+    const item = document.createElement("li");
+    item.className = who;
+    item.textContent = message.text; // text, never HTML
+    if (message.buttons && message.buttons.length) {
+      const choices = document.createElement("div");
+      choices.className = "choices";
+      for (const choice of message.buttons) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = choice.title;
+        button.addEventListener("click", () => send(choice.payload, choice.title));
+        choices.appendChild(button);
+      }
+      item.appendChild(choices);
+    }
+    list.appendChild(item);
+    item.scrollIntoView({ block: "end" });
+  }
+
+  async function send(text, label) {
+    problem.hidden = true;
+    show({ text: label || text }, "child");
+    try {
+      const answer = await fetch("webhook", {
+        method: "POST", headers: headers(),
+        body: JSON.stringify({ message: text, id: randomId(16), metadata: hints }),
+      });
+      if (!answer.ok) throw new Error(String(answer.status));
+      const reply = await answer.json();
+      if (reply.erased) startOver();
+      for (const message of reply.messages) show(message, "bot");
+    } catch (error) {
+      problem.textContent = document.body.dataset.notSent;
+      problem.hidden = false;
+    }
+  }
+
+  // After "delete my data": nothing of the old chat stays on the page or in the browser.
+  function startOver() {
+    sessionStorage.removeItem(TOKEN);
+    list.replaceChildren();
+    seen.clear();
+    if (polling) polling.abort();
+    poll();
+  }
+
+  async function poll() {
+    const stop = (polling = new AbortController());
+    while (!stop.signal.aborted) {
+      try {
+        const cursor = sessionStorage.getItem(CURSOR) || "0-0";
+        const answer = await fetch("inbox?after=" + encodeURIComponent(cursor), { headers: headers(), signal: stop.signal });
+        if (!answer.ok) throw new Error(String(answer.status));
+        const inbox = await answer.json();
+        for (const message of inbox.messages) show(message, "bot");
+        sessionStorage.setItem(CURSOR, inbox.cursor);
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        await new Promise((resume) => setTimeout(resume, 3000));
+      }
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = box.value.trim();
+    if (!text) return;
+    box.value = "";
+    send(text);
+  });
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  document.getElementById("leave").addEventListener("click", () => {
+    sessionStorage.clear();
+    location.replace("https://www.google.com/");
+  });
+  poll();
+})();
