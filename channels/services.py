@@ -13,9 +13,9 @@ import socket
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
-from rasa.core.channels.channel import OutputChannel
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint
 
 from bot.dialogue import BotMessage, Dialogue
@@ -25,7 +25,7 @@ from bot.privacy import Eraser
 from bot.relay import Relay
 from bot.sender_ids import SenderIds
 from bot.stores import Stores, stores_from_env
-from channels.safe_turn import SenderQueues
+from channels.safe_turn import CountingOutput, SenderQueues, answer
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,20 @@ class ChannelServices:
     async def counsellor_has(self, sender: str, text: str) -> Optional[list[BotMessage]]:
         """None when the bot should answer; else what to tell the child (often nothing)."""
         return await self.relay.child_wrote(sender, text)
+
+    async def turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
+                   output: CountingOutput, timeout_s: float, before: Sequence[BotMessage] = (),
+                   replied: Optional[asyncio.Event] = None) -> None:
+        """One message from a child: to their counsellor when one has the conversation (the bot
+        stays out of it), else ``before`` and Rasa's answer (channels.safe_turn.answer)."""
+        for_child = await self.counsellor_has(message.sender_id, message.text)
+        if for_child is not None:
+            await output.send_messages(message.sender_id, for_child)
+        elif before and not message.text:  # a picture alone: nothing else to answer
+            await output.send_messages(message.sender_id, before)
+        else:
+            await answer(on_new_message, message, output, lambda: self.dialogue.fallback(message.text, message.metadata),
+                         timeout_s, list(before), self.erase, replied)
 
     async def tell_waiting(self, now: Optional[float] = None) -> int:
         """Tell waiting children what changed: a longer wait, or the helpline's own number."""

@@ -26,7 +26,7 @@ from bot.countries import from_phone
 from bot.input_text import clean
 from bot.sender_ids import MissingSecret
 from bot.sms import split
-from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
+from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
@@ -165,23 +165,9 @@ class TwilioChannel(InputChannel):
         async def work() -> None:
             await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
             output = TwilioOutput(self, address)
-            for_child = await self.services.counsellor_has(sender, text)
-            if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
-                await output.send_messages(sender, for_child)
-                return
             before = [self.services.dialogue.only_words(metadata)] if has_media else []
-            if has_media and not text:
-                await output.send_messages(sender, before)
-                return
-            await answer(
-                on_new_message,
-                UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
-                output,
-                lambda: self.services.dialogue.fallback(text, metadata),
-                self._timeout_s,
-                before,
-                self.services.erase,
-            )
+            await self.services.turn(on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
+                                     output, self._timeout_s, before)
 
         self.services.queues.submit(sender, work)
 

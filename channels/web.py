@@ -32,7 +32,7 @@ from sanic.response import HTTPResponse
 from bot.countries import is_country_code
 from bot.stores import check_cursor
 from channels.rest import MAX_BODY_BYTES, BadRequest, json_object, message_and_hints
-from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
+from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
@@ -163,19 +163,8 @@ class WebChatChannel(InputChannel):
         replied = asyncio.Event()
 
         async def work() -> None:
-            for_child = await self.services.counsellor_has(sender, text)
-            if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
-                await output.send_messages(sender, for_child)
-                return
-            await answer(
-                on_new_message,
-                UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
-                output,
-                lambda: self.services.dialogue.fallback(text, metadata),
-                self._timeout_s,
-                erase=self.services.erase,
-                replied=replied,
-            )
+            await self.services.turn(on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
+                                     output, self._timeout_s, replied=replied)
 
         turn = self.services.queues.submit(sender, work)
         waiting = asyncio.ensure_future(replied.wait())
