@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue import SLOTS, Dialogue, Turn
 from bot.escalation import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
+from bot.heap import freeze_startup_objects
 from bot.input_text import clean
 from bot.privacy import ERASE
 from bot.relay import Relay
@@ -23,6 +24,7 @@ DIALOGUE = Dialogue.load()
 RELAY = Relay(DIALOGUE, queue_from_env(DIALOGUE.desks))
 STATS = recorder_from_env()
 LAST_MESSAGES = 10
+freeze_startup_objects()  # the dialogue's data and the libraries stay for the process's life
 
 
 class ActionReply(Action):

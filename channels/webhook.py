@@ -1,4 +1,5 @@
-"""The part every one of our channels' blueprints shares: Rasa's naming and a health route."""
+"""The part every one of our channels' blueprints shares: Rasa's naming, a health route, and the
+start-up objects frozen once the model is loaded (bot.heap)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.heap import freeze_startup_objects
+
 
 def webhook_blueprint(channel: InputChannel) -> Blueprint:
     """A blueprint named as Rasa names custom channels, answering ``GET /webhooks/<name>/``."""
@@ -18,5 +21,9 @@ def webhook_blueprint(channel: InputChannel) -> Blueprint:
     @blueprint.route("/", methods=["GET"])
     async def health(_: Request) -> HTTPResponse:
         return response.json({"status": "ok"})
+
+    @blueprint.listener("after_server_start")  # Rasa loads the model before the server starts
+    async def settle(*_: object) -> None:
+        freeze_startup_objects()
 
     return blueprint
