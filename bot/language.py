@@ -21,6 +21,7 @@ import pycountry
 from babel import Locale
 from babel.languages import get_official_languages
 from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 from bot import DATA_DIR
@@ -154,6 +155,7 @@ class LanguageDetector:
 
     @classmethod
     def load(cls, registry: LanguageRegistry, nlu_folder: Path = DATA_DIR / "nlu") -> "LanguageDetector":
+        init_factory()  # langdetect reads its profiles on first use (0.4 s): here, not in a child's first turn
         return cls(registry, NgramLanguageModel.from_nlu_folder(nlu_folder, registry.codes))
 
     def decide(self, text: str, hints: LanguageHints = LanguageHints()) -> LanguageDecision:
