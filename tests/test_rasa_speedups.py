@@ -1,10 +1,14 @@
-"""The faster action-response check accepts and refuses exactly what Rasa's own does."""
+"""The faster action-response check accepts and refuses exactly what Rasa's own does, and the
+event table finds the classes Rasa's own lookup finds."""
 
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event, SlotSet, UserUttered
+from rasa.shared.utils.common import all_subclasses
 
-import channels  # noqa: F401 - installs the speed-up, as Rasa loading our channels does
+import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
+from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 from channels.rasa_speedups import _validate_action_result
 
 GOOD = {"events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
@@ -31,3 +35,22 @@ def test_a_bad_answer_is_refused_as_rasa_refuses_it(answer):
         jsonschema.validate(answer, RemoteAction.action_response_format_spec())
     with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
         _validate_action_result(None, answer)
+
+
+def event_names() -> list[str]:
+    return sorted({cls.type_name for cls in all_subclasses(Event)})
+
+
+@pytest.mark.parametrize("name", event_names())
+def test_each_event_name_gives_the_class_rasa_gives(name):
+    assert Event.resolve_by_type is not RASA_RESOLVE
+    assert Event.resolve_by_type(name) is RASA_RESOLVE(name)
+    assert Event.resolve_by_type(name) is RASA_RESOLVE(name)  # and again, from the table
+
+
+def test_an_unknown_event_name_is_answered_as_rasa_answers_it():
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no_such_event", UserUttered) is UserUttered
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
+    assert Event.from_parameters({"event": "slot", "name": "language", "value": "en"}) == SlotSet("language", "en")
