@@ -108,6 +108,10 @@ def create_app(redis_url: str) -> Sanic:
     async def script(_: Request) -> HTTPResponse:
         return await response.file(STATIC / "console.js", headers=SECURITY_HEADERS)
 
+    @app.get("/console.css")
+    async def style(_: Request) -> HTTPResponse:  # shared with the admin page
+        return await response.file(STATIC / "console.css", headers=SECURITY_HEADERS)
+
     @app.post("/api/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request)
