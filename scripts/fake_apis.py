@@ -27,6 +27,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> _Server:
+    """A server for ``handler`` on a free loopback port, answering in a background thread."""
+    server = _Server(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class FakeApi:
     """A recording HTTP server; ``calls`` holds (path, parameters) of every POST, ``times`` when."""
 
@@ -36,7 +48,7 @@ class FakeApi:
         self._lock = threading.Condition()
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8")
@@ -64,11 +76,7 @@ class FakeApi:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = _serve(Handler)
 
     @property
     def url(self) -> str:
@@ -160,7 +168,7 @@ class FakePartner:
         self._lock = threading.Condition()
         partner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with partner._lock:
@@ -171,11 +179,7 @@ class FakePartner:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = _serve(Handler)
 
     @property
     def url(self) -> str:
