@@ -1,4 +1,4 @@
-"""Two measured fixes to Rasa 3.6's per-message work, installed when Rasa loads our channels
+"""Three measured fixes to Rasa 3.6's per-message work, installed when Rasa loads our channels
 (``channels/__init__.py``).
 
 The action server's answer is validated with a validator built once. Rasa's
@@ -13,6 +13,10 @@ Event subclass (``inspect.isabstract`` on each) for every event of every tracker
 each: about 15 % of the Rasa server's CPU in ``make bench-handoff``, more as conversations grow.
 The table holds what that walk found, so a name gives the same class; a name not in it is looked
 up as before.
+
+The intent classifier's weights are kept column-major once loaded. scikit-learn multiplies each
+message's features by the transposed weights, which scipy copied into a new array every time
+(17 x 50,339 here): 0.73 ms a message, 0.06 ms without the copy, with the same probabilities.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from functools import lru_cache
 from typing import Any, Optional
 
 import jsonschema
+import numpy as np
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 
 _rasa_resolve_by_type = Event.resolve_by_type
+_rasa_load_classifier = LogisticRegressionClassifier.load.__func__  # type: ignore[attr-defined]
 _event_classes: dict[str, type[Event]] = {}
 
 
@@ -62,6 +69,14 @@ def _resolve_by_type(type_name: str, default: Optional[type[Event]] = None) -> O
     return found
 
 
+def _load_classifier(cls: type[LogisticRegressionClassifier], *args: Any, **kwargs: Any) -> LogisticRegressionClassifier:
+    component = _rasa_load_classifier(cls, *args, **kwargs)
+    if hasattr(component.clf, "coef_"):  # trained: Rasa makes an untrained one if the model has none
+        component.clf.coef_ = np.asfortranarray(component.clf.coef_)
+    return component
+
+
 def install() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign]
+    LogisticRegressionClassifier.load = classmethod(_load_classifier)  # type: ignore[method-assign, assignment]

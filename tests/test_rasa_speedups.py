@@ -1,15 +1,23 @@
 """The faster action-response check accepts and refuses exactly what Rasa's own does, and the
-event table finds the classes Rasa's own lookup finds."""
+event table finds the classes Rasa's own lookup finds, and the classifier ranks as before."""
+
+import asyncio
+import gc
 
 import jsonschema
+import numpy as np
 import pytest
+import scipy.sparse
 from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
 from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 from channels.rasa_speedups import _validate_action_result
+from scripts.local_bot import MODEL
 
 GOOD = {"events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
         "responses": [{"text": "Take care.", "buttons": [{"title": "1. Yes", "payload": "1"}]}]}
@@ -54,3 +62,14 @@ def test_an_unknown_event_name_is_answered_as_rasa_answers_it():
     with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
         Event.resolve_by_type("no_such_event")
     assert Event.from_parameters({"event": "slot", "name": "language", "value": "en"}) == SlotSet("language", "en")
+
+
+def test_the_intent_classifier_loads_column_major_and_ranks_as_before():
+    agent = Agent.load(str(MODEL))
+    classifier = next(o for o in gc.get_objects() if isinstance(o, LogisticRegressionClassifier) and hasattr(o.clf, "coef_"))
+    assert classifier.clf.coef_.flags["F_CONTIGUOUS"]
+    features = scipy.sparse.random(3, classifier.clf.coef_.shape[1], density=0.002, format="csr", random_state=1)
+    column_major = classifier.clf.predict_proba(features)
+    classifier.clf.coef_ = np.ascontiguousarray(classifier.clf.coef_)  # as Rasa loads it
+    assert np.array_equal(classifier.clf.predict_proba(features), column_major)
+    assert asyncio.run(agent.parse_message("i want to die"))["intent"]["name"] == "self_harm"
