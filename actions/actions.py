@@ -6,6 +6,7 @@ so a broken file stops the action server at start-up instead of failing a child 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -43,13 +44,17 @@ class ActionReply(Action):
         )
         outcome = DIALOGUE.respond(turn)
         channel = tracker.get_latest_input_channel() or "rest"
-        await STATS.record_turn(outcome.need, TRIGGERS.get(outcome.need), outcome.slots.get("country"), outcome.language,
-                                channel, turn.slots.get("country"))
+        # Counted while the ticket opens, not before it; the turn still ends only once it is counted.
+        counted = asyncio.ensure_future(STATS.record_turn(outcome.need, TRIGGERS.get(outcome.need), outcome.slots.get("country"),
+                                                          outcome.language, channel, turn.slots.get("country")))
         messages = list(outcome.messages)
         desk = DIALOGUE.desks.get(outcome.slots.get("country"))
-        if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
-            said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
-            messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
+        try:
+            if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
+                said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
+                messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
+        finally:
+            await counted
         if outcome.erase:  # first, so the channel knows before "deleted" is sent; it erases after the turn
             dispatcher.utter_message(json_message=ERASE)
         for reply in messages:

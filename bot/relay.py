@@ -11,6 +11,7 @@ or too slow.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
@@ -73,8 +74,9 @@ class Relay:
         if not counsellors.open and ticket.id == made.id:
             ticket = await self.queue.remind(ticket.id)
             return self.dialogue.overdue(ticket, desk, counsellors, moment)
-        position = await self.queue.position(ticket.id) or 1
-        minutes = estimate_minutes(await self.queue.recent_claims(desk.helpline), position, now)
+        place, claims = await asyncio.gather(self.queue.position(ticket.id), self.queue.recent_claims(desk.helpline))
+        position = place or 1
+        minutes = estimate_minutes(claims, position, now)
         ticket = await self._told(ticket, position, minutes, now)
         said = [self._place(ticket.language, "handoff_queued", desk, position, minutes)]
         if ticket.intake_step:

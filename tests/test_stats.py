@@ -35,7 +35,7 @@ from bot.outcomes import Outcomes
 from bot.retention import Retention
 from bot.stats import StatsRecorder, recorder
 from bot.stats.categories import Categories
-from bot.stats.counters import ContactEvent, HandoffEvent, MemoryStats, RedisStats, week_end
+from bot.stats.counters import ContactEvent, HandoffEvent, MemoryStats, RedisStats, week_end, week_of
 from bot.stats.export import COLUMNS, FIGURES, Slice, rows, to_csv, to_json, weeks_between
 from bot.stats.suppress import Group, Table, safe, suppress
 from bot.yamlfile import ConfigError, load_mapping
@@ -202,6 +202,22 @@ def test_redis_counts_one_hash_per_week_that_expires(prefix):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_turn_counts_its_need_and_once_its_conversation(prefix):
+    async def scenario() -> dict:
+        client = aioredis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            stats = recorder(RedisStats(client, prefix))
+            await stats.record_turn("self_harm", Risk.IMMINENT, "KE", "sw", "sms", None)  # the country is new
+            await stats.record_turn("self_harm", Risk.IMMINENT, "KE", "sw", "sms", "KE")
+            return await stats.counter.week(week_of(dt.datetime.now(dt.timezone.utc)))
+        finally:
+            await client.close()
+
+    week = week_of(dt.datetime.now(dt.timezone.utc))
+    assert asyncio.run(scenario()) == {ContactEvent(week, "KE", "sms", "sw", "self_harm", "imminent", "bot_answered"): 2,
+                                       HandoffEvent(week, "KE", "sms", "conversations"): 1}
 
 
 def test_nothing_that_identifies_a_child_is_stored(prefix):

@@ -57,10 +57,12 @@ class StatsRecorder:
 
     async def record_turn(self, need: str, risk: Optional[Risk], country: Optional[str], language: Optional[str],
                           channel: Optional[str], country_before: Optional[str]) -> None:
-        """One answered message: its need, and the conversation itself once its country is first known."""
+        """One answered message: its need, and the conversation itself once its country is first known
+        (both at once: the statistics cost a turn one round trip)."""
+        counts = [self.record_need(country, channel, language, need, risk)]
         if country and not country_before:
-            await self.record_conversation(country, channel)
-        await self.record_need(country, channel, language, need, risk)
+            counts.append(self.record_conversation(country, channel))
+        await asyncio.gather(*counts)
 
     async def record_conversation(self, country: Optional[str], channel: Optional[str], when: Moment = None) -> None:
         """A conversation whose country is now known (once per conversation): the base of the share handed off."""

@@ -1,0 +1,62 @@
+"""The custom action counts each turn's statistics while a ticket opens, and always before it ends,
+even when opening the ticket fails. In memory (no REDIS_URL), as the action server runs without one."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+from types import ModuleType
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.stats.counters import ContactEvent, HandoffEvent, week_of
+from tests.conftest import HANDOFF_FILE
+
+
+@pytest.fixture(scope="module")
+def actions() -> ModuleType:
+    """The action server's module as it loads, with the Nigerian test desk and nothing in Redis."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("REDIS_URL", raising=False)
+        patch.setenv("HELPLINE_HANDOFF_FILE", str(HANDOFF_FILE))
+        return importlib.import_module("actions.actions")
+
+
+def crisis(sender: str) -> Tracker:
+    message = {"text": "i want to die", "intent": {"name": "self_harm"}, "metadata": {"channel": "sms", "country": "NG"}}
+    events = [{"event": "user", "text": "i want to die", "input_channel": "sms", "parse_data": message}]
+    return Tracker(sender, {}, message, events, False, None, {}, "action_listen")
+
+
+def counted(actions: ModuleType) -> dict:
+    cells = asyncio.run(actions.STATS.counter.week(week_of(dt.datetime.now(dt.timezone.utc))))
+    return {e: n for e, n in cells.items() if e.country == "NG" and e.channel == "sms"}
+
+
+def figures(cells: dict) -> tuple[int, int]:
+    need = sum(n for e, n in cells.items() if isinstance(e, ContactEvent) and e.need == "self_harm")
+    conversations = sum(n for e, n in cells.items() if isinstance(e, HandoffEvent) and e.figure == "conversations")
+    return need, conversations
+
+
+def test_a_crisis_turn_opens_a_ticket_and_is_counted(actions):
+    before = figures(counted(actions))
+    dispatcher = CollectingDispatcher()
+    asyncio.run(actions.ActionReply().run(dispatcher, crisis("action-test-1"), {}))
+    assert asyncio.run(actions.RELAY.queue.active("action-test-1")) is not None
+    assert figures(counted(actions)) == (before[0] + 1, before[1] + 1)
+    assert dispatcher.messages
+
+
+def test_the_turn_is_counted_even_when_the_ticket_cannot_open(actions, monkeypatch):
+    async def broken(*args, **kwargs):
+        raise ConnectionError("the handoff store is down")
+
+    monkeypatch.setattr(actions.RELAY, "hand_off", broken)
+    before = figures(counted(actions))
+    with pytest.raises(ConnectionError):
+        asyncio.run(actions.ActionReply().run(CollectingDispatcher(), crisis("action-test-2"), {}))
+    assert figures(counted(actions)) == (before[0] + 1, before[1] + 1)
