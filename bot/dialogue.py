@@ -171,12 +171,12 @@ class Dialogue:
 
     def _privacy_notice(self, out: Outcome) -> None:
         """Told once, on the first message: what is kept, how long, who reads it, how to delete it.
-        Never before a crisis reply; and not twice when the child asked about privacy."""
+        Never before the reply to harm or danger; and not twice when the child asked about privacy."""
         out.slots["privacy_told"] = "1"
         if out.need == "privacy_question":
             return
         notice = self._privacy_text(out.slots["language"])
-        if out.need in CRISIS_INTENTS:
+        if TRIGGERS.get(out.need, Risk.ASKED) > Risk.ASKED:  # self-harm, danger, sextortion, grooming
             out.messages.append(notice)
         else:
             out.messages.insert(0, notice)

@@ -31,6 +31,10 @@ def test_a_crisis_reply_always_comes_before_the_notice(dialogue):
     danger = dialogue.respond(Turn(text="he is hitting me now", intent="danger_now", slots={}, metadata={"country": "KE"}))
     assert danger.messages[0].text.startswith(dialogue.texts.get("emergency_known", "en", emergency="999")[:20])
     assert danger.messages[-1].text == dialogue.texts.get("privacy_notice", "en", days=30)
+    abuse = dialogue.respond(Turn(text="someone is blackmailing me with my pics", intent="online_sexual_abuse", slots={},
+                                  metadata={"country": "KE"}))
+    assert abuse.messages[0].text == dialogue.texts.get("online_sexual_abuse", "en")
+    assert abuse.messages[-1].text == dialogue.texts.get("privacy_notice", "en", days=30)
 
 
 def test_asking_about_privacy_first_gives_the_notice_once(dialogue):
