@@ -12,6 +12,9 @@ import gc
 
 
 def freeze_startup_objects() -> None:
-    """Collect start-up garbage, then move every surviving object out of the collector's sight."""
+    """Collect start-up garbage, then move every surviving object out of the collector's sight;
+    once per process (each channel's blueprint asks, as its server starts)."""
+    if gc.get_freeze_count():
+        return
     gc.collect()
     gc.freeze()

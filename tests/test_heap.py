@@ -17,6 +17,10 @@ def test_start_up_objects_are_frozen_and_later_garbage_is_still_collected():
         freeze_startup_objects()
         assert gc.get_freeze_count() > 0
         assert not any(found is kept for found in gc.get_objects())  # no collection walks it any more
+        frozen = gc.get_freeze_count()
+        after_start = Node()
+        freeze_startup_objects()  # another channel's start-up: the first freeze stands
+        assert gc.get_freeze_count() == frozen and any(found is after_start for found in gc.get_objects())
         later = weakref.ref(Node())
         gc.collect()
         assert later() is None
