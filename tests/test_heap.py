@@ -12,6 +12,7 @@ class Node:
 
 
 def test_start_up_objects_are_frozen_and_later_garbage_is_still_collected():
+    gc.unfreeze()  # as a fresh process: another test's import (actions) may have frozen already
     kept = Node()
     try:
         freeze_startup_objects()
