@@ -31,7 +31,7 @@ from bot.stats.counters import RedisStats
 from bot.stats.export import BUCKETS, weeks_between
 from bot.stats.simulate import simulate
 from scripts.local_bot import running_console
-from tests.test_accessibility import CHROMIUM, CHROMIUM_ARGS, assert_no_serious_findings, unnamed_controls
+from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery staple"
@@ -202,18 +202,6 @@ def test_suppressed_cells_carry_no_value(setting):
     for figure in figures:
         assert figure["count"] is None or isinstance(figure["count"], int)
         assert figure["count"] is not None or figure["suppressed"] > 0  # no count only where every cell is hidden
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def csp_errors(page: Any) -> list[str]:
