@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff clean
+.PHONY: run shell test model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -25,7 +25,7 @@ validate: $(STAMP)
 model: $(STAMP)
 	scripts/train.sh
 
-bench: bench-table bench-nlu bench-server bench-channels bench-handoff
+bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web
 
 bench-table: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_table
@@ -41,6 +41,9 @@ bench-channels: $(STAMP) model
 
 bench-handoff: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_handoff
+
+bench-web: $(STAMP) model
+	$(VENV)/bin/python -m scripts.bench_web
 
 # A virtualenv from Python 3.10 with the pinned dependencies; redone when the pins change.
 $(STAMP): pyproject.toml constraints.txt
