@@ -214,6 +214,12 @@ def test_the_page_in_chromium_chats_hands_off_and_shows_a_counsellors_html_as_te
         page.get_by_role("button", name="Send").click()
         eventually(lambda: said_to_counsellor(amina, ticket["id"], "thank you"))
         assert_no_serious_findings(page, "web chat with messages")
+        on_screen = page.locator("#messages li").all_inner_texts()
+        page.reload()  # a reload keeps the chat (the tab's sessionStorage), and the counsellor
+        expect(page.locator("#messages li")).to_have_count(len(on_screen))
+        assert page.locator("#messages li").all_inner_texts() == on_screen
+        amina.post(f"/api/tickets/{ticket['id']}/reply", {"text": "Still here after your reload."})
+        expect(page.get_by_text("Still here after your reload.")).to_be_visible(timeout=15_000)
         amina.post(f"/api/tickets/{ticket['id']}/close", {"outcome": "counselling_given"})
 
         old_token = page.evaluate("sessionStorage.getItem('helpline-chat-token')")
@@ -240,3 +246,24 @@ def test_the_page_speaks_the_childs_language_and_carries_their_helpline(bot, tex
     assert '<html lang="ar" dir="rtl">' in raw.decode()
     status, raw = http("GET", f"{bot.base_url}/webhooks/web/chat?lang=xx&country=%3Cscript%3E")
     assert status == 200 and '<html lang="en"' in raw.decode() and "<script>" not in raw.decode().split("<footer>")[1].split("<script src")[0]
+
+
+def test_delete_my_data_on_the_page_clears_the_screen_and_starts_a_new_chat(bot, browser, texts):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 400, "height": 800})
+    try:
+        page.goto(f"{bot.base_url}/webhooks/web/chat?lang=en&country=KE")
+        page.get_by_label("Your message").fill("my name is Zawadi and kids at school bully me")
+        page.keyboard.press("Enter")
+        expect(page.locator("#messages li.bot").first).to_be_visible(timeout=15_000)
+        old_token = page.evaluate("sessionStorage.getItem('helpline-chat-token')")
+        page.get_by_label("Your message").fill("delete my data")
+        page.keyboard.press("Enter")
+        page.locator("#messages li.bot").get_by_role("button", name="Yes").last.click()  # the page's button
+        done = texts.get("deleted", "en")
+        expect(page.locator("#messages li")).to_have_text([done], timeout=15_000)
+        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") != old_token
+        assert "Zawadi" not in page.evaluate("JSON.stringify(sessionStorage)")
+    finally:
+        page.close()

@@ -1,9 +1,11 @@
 // The web chat page: sends the child's messages, shows the replies, and fetches what a
-// counsellor writes (a long poll of the inbox). The chat's token lives in sessionStorage only,
-// so it is gone when the tab closes; "Leave this page quickly" forgets it at once.
+// counsellor writes (a long poll of the inbox). The chat's token and what the page shows live in
+// sessionStorage only, so a reload keeps the chat and closing the tab ends it; "Leave this page
+// quickly" forgets both at once.
 "use strict";
 (() => {
-  const TOKEN = "helpline-chat-token", CURSOR = "helpline-chat-cursor";
+  const TOKEN = "helpline-chat-token", CURSOR = "helpline-chat-cursor", SHOWN = "helpline-chat-shown";
+  const KEPT = 100; // messages a reload shows again
   const hints = JSON.parse(document.body.dataset.hints || "{}");
   const list = document.getElementById("messages");
   const form = document.getElementById("write");
@@ -31,11 +33,25 @@
     return { "Authorization": "Bearer " + token(), "Content-Type": "application/json" };
   }
 
+  function shown() {
+    try {
+      return JSON.parse(sessionStorage.getItem(SHOWN) || "[]");
+    } catch (error) {
+      return [];
+    }
+  }
+
   function show(message, who) {
     if (message.id) {
       if (seen.has(message.id)) return;
       seen.add(message.id);
     }
+    sessionStorage.setItem(SHOWN, JSON.stringify(shown().concat([{ message, who }]).slice(-KEPT)));
+    render(message, who);
+  }
+
+  function render(message, who) {
+    if (message.id) seen.add(message.id);
     const item = document.createElement("li");
     item.className = who;
     item.textContent = message.text; // text, never HTML
@@ -76,6 +92,7 @@
   // After "delete my data": nothing of the old chat stays on the page or in the browser.
   function startOver() {
     sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(SHOWN);
     list.replaceChildren();
     seen.clear();
     if (polling) polling.abort();
@@ -116,5 +133,6 @@
     sessionStorage.clear();
     location.replace("https://www.google.com/");
   });
+  for (const entry of shown()) render(entry.message, entry.who);
   poll();
 })();
