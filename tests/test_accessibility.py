@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from bot.counsellors import Counsellors
 from bot.handoff import RedisHandoffQueue, Risk, Ticket
 from scripts.local_bot import running_console
+from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
@@ -63,11 +63,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         with running_console(tmp_path_factory.mktemp("a11y-console"), env) as base:
             yield {"base": base, "username": username}
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        redis_keys_removed(prefix)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from bot import PROJECT_ROOT
@@ -32,6 +31,7 @@ from bot.stats.export import BUCKETS, weeks_between
 from bot.stats.simulate import simulate
 from scripts.local_bot import running_console
 from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
+from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery staple"
@@ -71,11 +71,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         with running_console(tmp_path_factory.mktemp("admin-console"), env) as base:
             yield {"base": base, "env": env, "names": names}
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        redis_keys_removed(prefix)
 
 
 def client(setting: dict[str, Any], role: Optional[str]) -> Any:

@@ -6,11 +6,11 @@ import json
 import secrets
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from bot.counsellors import (ADMIN, ALL_HELPLINES, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors, hash_password,
                              password_matches)
+from tests.conftest import redis_keys_removed
 
 
 def test_passwords_are_salted_slow_hashes():
@@ -54,11 +54,7 @@ def redis_prefix_keys():
     """A unique key prefix for console accounts; every key under it is deleted after the test."""
     prefix = f"test-console:{secrets.token_hex(4)}:"
     yield prefix
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    redis_keys_removed(prefix)
 
 
 def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys):

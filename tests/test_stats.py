@@ -39,6 +39,7 @@ from bot.stats.counters import ContactEvent, HandoffEvent, MemoryStats, RedisSta
 from bot.stats.export import COLUMNS, FIGURES, Slice, rows, to_csv, to_json, weeks_between
 from bot.stats.suppress import Group, Table, safe, suppress
 from bot.yamlfile import ConfigError, load_mapping
+from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 MONDAY = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)  # ISO week 2026-W48
@@ -51,10 +52,7 @@ def prefix() -> Iterator[str]:
     """A unique key prefix; every key under it is deleted after the test."""
     unique = f"test-stats:{uuid.uuid4().hex}:"
     yield unique
-    with redis.Redis.from_url(REDIS_URL) as client:
-        keys = list(client.scan_iter(match=f"{unique}*"))
-        if keys:
-            client.delete(*keys)
+    redis_keys_removed(unique)
 
 
 def ticket(helpline: str = "KE", channel: str = "whatsapp", reason: str = "self_harm", created: float = WHEN) -> Ticket:

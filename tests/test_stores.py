@@ -29,6 +29,7 @@ from bot.stores import (
     Stores,
     stores_from_env,
 )
+from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -56,10 +57,7 @@ def prefix(request: pytest.FixtureRequest) -> Iterator[str]:
     unique = f"test-stores:{uuid.uuid4().hex}:"
     yield unique
     if "redis_server" in request.fixturenames:
-        with redis.Redis.from_url(REDIS_URL) as client:
-            keys = list(client.scan_iter(match=f"{unique}*"))
-            if keys:
-                client.delete(*keys)
+        redis_keys_removed(unique)
 
 
 @pytest.fixture(params=["memory", "redis"])
