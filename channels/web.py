@@ -78,6 +78,7 @@ class WebChatChannel(InputChannel):
 
     def __init__(self, reply_timeout_s: float = DEFAULT_TIMEOUT_S, poll_wait_s: float = POLL_WAIT_S) -> None:
         self.services = services()
+        self._template = PAGE.read_text(encoding="utf-8")  # read once; filled in per language and country
         self._timeout_s = reply_timeout_s
         self._poll_wait_s = poll_wait_s
 
@@ -106,11 +107,11 @@ class WebChatChannel(InputChannel):
 
         @webhook.route("/webchat.js", methods=["GET"])
         async def script(_: Request) -> HTTPResponse:
-            return response.text(SCRIPT.read_text(encoding="utf-8"), content_type="text/javascript; charset=utf-8")
+            return await response.file(SCRIPT, mime_type="text/javascript; charset=utf-8")
 
         @webhook.route("/webchat.css", methods=["GET"])
         async def style(_: Request) -> HTTPResponse:
-            return response.text(STYLE.read_text(encoding="utf-8"), content_type="text/css; charset=utf-8")
+            return await response.file(STYLE, mime_type="text/css; charset=utf-8")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -193,7 +194,7 @@ class WebChatChannel(InputChannel):
             hints=html.escape(json.dumps(hints)),
             if_stuck="".join(f"<p>{html.escape(m.text)}</p>" for m in dialogue.numbers(chosen, country, self.name())),
         )
-        return PAGE.read_text(encoding="utf-8").format(**values)
+        return self._template.format(**values)
 
 
 RIGHT_TO_LEFT = {"ar"}
