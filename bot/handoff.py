@@ -20,6 +20,8 @@ from typing import Callable, Optional, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError, WatchError
 
+from bot.stores import as_text, stream_field
+
 LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
 EVENTS_KEPT = 10_000  # per helpline: enough for any reader that is minutes behind
 CLAIMS_KEPT = 20  # when the helpline's last tickets were claimed: the pace a waiting child's estimate rests on
@@ -454,7 +456,7 @@ class RedisHandoffQueue(_StateChanges):
 
     async def last_event(self, helpline: str) -> str:
         latest = await self._redis.xrevrange(self._events_key(helpline), count=1)
-        return _text(latest[0][0]) if latest else "0"
+        return as_text(latest[0][0]) if latest else "0"
 
     async def events(self, helpline: str, after: str = "$", block_ms: int = 0) -> list[Event]:
         key = self._events_key(helpline)
@@ -462,7 +464,7 @@ class RedisHandoffQueue(_StateChanges):
             return []
         answer = await self._redis.xread({key: after}, count=500, block=block_ms or None)
         return [
-            Event(_text(entry), _field(fields, "kind"), _field(fields, "ticket"), _field(fields, "entry"))
+            Event(as_text(entry), stream_field(fields, "kind"), stream_field(fields, "ticket"), stream_field(fields, "entry"))
             for _, entries in answer or [] for entry, fields in entries
         ]
 
@@ -473,7 +475,7 @@ class RedisHandoffQueue(_StateChanges):
                     await pipe.watch(self._active_key(ticket.conversation))
                     current_id = await pipe.get(self._active_key(ticket.conversation))
                     if current_id:
-                        current = await self.get(_text(current_id))
+                        current = await self.get(as_text(current_id))
                         if current and current.state in OPEN_STATES:
                             return current
                     pipe.multi()
@@ -496,12 +498,12 @@ class RedisHandoffQueue(_StateChanges):
 
     async def active(self, conversation: str) -> Optional[Ticket]:
         ticket_id = await self._redis.get(self._active_key(conversation))
-        ticket = await self.get(_text(ticket_id)) if ticket_id else None
+        ticket = await self.get(as_text(ticket_id)) if ticket_id else None
         return ticket if ticket and ticket.state in OPEN_STATES else None
 
     async def waiting(self, helpline: str) -> list[Ticket]:
         ids = await self._redis.zrange(self._queue(helpline), 0, -1)
-        raws = await self._redis.mget([self._ticket(_text(ticket_id)) for ticket_id in ids]) if ids else []
+        raws = await self._redis.mget([self._ticket(as_text(ticket_id)) for ticket_id in ids]) if ids else []
         tickets = [Ticket.from_json(raw) for raw in raws if raw]
         return [t for t in tickets if t.state is State.WAITING]
 
@@ -525,7 +527,7 @@ class RedisHandoffQueue(_StateChanges):
                     ticket = change(before)
                     active = self._active_key(ticket.conversation)
                     await pipe.watch(active)
-                    points_here = _text(await pipe.get(active) or b"") == ticket_id
+                    points_here = as_text(await pipe.get(active) or b"") == ticket_id
                     pipe.multi()
                     pipe.set(key, ticket.to_json())
                     if ticket.state is State.WAITING:  # its risk may have risen
@@ -566,8 +568,8 @@ class RedisHandoffQueue(_StateChanges):
         found = []
         for _, entries in answer or []:
             for entry, fields in entries:
-                values = {_text(k): _text(v) for k, v in fields.items()}
-                found.append(Outgoing(_text(entry), values["conversation"], values["channel"], values["text"]))
+                values = {as_text(k): as_text(v) for k, v in fields.items()}
+                found.append(Outgoing(as_text(entry), values["conversation"], values["channel"], values["text"]))
         return found
 
     async def sent(self, item: Outgoing) -> None:
@@ -578,7 +580,7 @@ class RedisHandoffQueue(_StateChanges):
 
     async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
         index = self._tickets_of(conversation)
-        ids = [_text(i) for i in await self._redis.smembers(index)]
+        ids = [as_text(i) for i in await self._redis.smembers(index)]
         async with self._redis.pipeline(transaction=True) as pipe:
             for ticket_id in ids:
                 ticket = await self.get(ticket_id)
@@ -611,13 +613,4 @@ def _first_claim(before: Ticket, after: Ticket) -> bool:
 
 
 def _said(fields: dict) -> tuple[str, str]:
-    return _field(fields, "author"), _field(fields, "text")
-
-
-def _field(fields: dict, name: str) -> str:
-    """A stream entry's field, whether the client decodes answers (bot.stores.redis_client) or not."""
-    return _text(fields.get(name.encode(), fields.get(name, "")))
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return stream_field(fields, "author"), stream_field(fields, "text")

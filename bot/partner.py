@@ -30,8 +30,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from bot.escalation import Desk, Desks
-from bot.handoff import Event, HandoffQueue, Ticket, _text
-from bot.stores import redis_prefix
+from bot.handoff import Event, HandoffQueue, Ticket
+from bot.stores import as_text, redis_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class RedisPartnerStore:
 
     async def cursor(self, helpline: str) -> str:
         value = await self._redis.get(self._cursor(helpline))
-        return _text(value) if value else "0"
+        return as_text(value) if value else "0"
 
     async def advance(self, helpline: str, owner: str, event_id: str) -> bool:
         return bool(await self._advance(keys=[self._lock(helpline), self._cursor(helpline)], args=[owner, event_id]))

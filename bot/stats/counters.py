@@ -19,6 +19,8 @@ from typing import Callable, Protocol, Union
 
 import redis.asyncio as aioredis
 
+from bot.stores import as_text
+
 DEFAULT_RETENTION_S = 730 * 86_400  # two years after the week ends (data/privacy.yml's statistics_days)
 _SEPARATOR = "|"
 _CODE = re.compile(r"^[A-Za-z0-9_]{1,40}$")  # a code, never free text: no spaces, no separator
@@ -148,12 +150,8 @@ class RedisStats:
 
     async def week(self, week: str) -> dict[Event, int]:
         raw = await self._redis.hgetall(self.key(week))
-        return {parse(week, _text(field)): int(value) for field, value in raw.items() if int(value) > 0}
+        return {parse(week, as_text(field)): int(value) for field, value in raw.items() if int(value) > 0}
 
     async def forget(self, week: str) -> None:
         """Drop a week (the simulation starts its week afresh)."""
         await self._redis.delete(self.key(week))
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
