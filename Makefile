@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web clean
+.PHONY: run shell test model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -44,6 +44,11 @@ bench-handoff: $(STAMP) model
 
 bench-web: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_web
+
+# Does every child get the number they need? A blind set of conversations, by kind and language.
+SET ?= tests/blind/fresh
+eval-crisis: $(STAMP) model
+	$(VENV)/bin/python -m scripts.eval_crisis $(SET)
 
 # A virtualenv from Python 3.10 with the pinned dependencies; redone when the pins change.
 $(STAMP): pyproject.toml constraints.txt
