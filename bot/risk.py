@@ -1,0 +1,177 @@
+"""The learnt risk classifier: how likely a message (and the few before it) is a crisis.
+
+The phrase lists of ``bot.triage`` catch what they name; children who are at risk often name
+nothing ("gave away my cat and my games today, wont need them"), write "su1c1de", "iwanttodie",
+"mujhe marna hai" or build up to it over several messages. This classifier learns risk from
+examples instead: every NLU example (a crisis intent, or none) plus ``data/risk/<lang>.yml``,
+written to teach veiled risk, romanised spellings, spelling noise, mixed languages and calm
+look-alikes. It sees each message three ways — as written (folded), with leetspeak and repeated
+letters undone, and without spaces — as hashed character n-grams and words, so it needs no
+vocabulary and learns every script at once. A logistic regression gives a probability per class.
+
+The conversation matters too: the last ``context_turns`` messages are also scored together, so
+"its my stepdad" then "hes coming up the stairs again" is scored as one story. Settings and
+thresholds are in ``data/risk.yml``. It trains in about a second at start-up (liblinear on
+hashed features), so there is no fitted model to keep in step with its data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import yaml
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from bot import DATA_DIR
+from bot.language import fold
+from bot.yamlfile import load_mapping
+
+
+RISK_CLASSES = ("self_harm", "danger_now", "online_sexual_abuse")
+NONE = "none"
+SETTINGS_PATH = DATA_DIR / "risk.yml"
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_WORD = re.compile(r"\S*[^\W\d_]\S*")  # a word with letters: its digits may be letters ("k1ll", "d1e")
+_REPEATS = re.compile(r"(.)\1{2,}")
+_DOUBLES = re.compile(r"(.)\1+")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def views(text: str) -> tuple[str, str, str]:
+    """The message as written (folded, runs of 3+ letters cut to 2), with leetspeak and doubled
+    letters undone, and the latter without spaces.
+
+    Leetspeak is undone only in the second view, and only in words with letters ("20 pills"
+    keeps its number): Arabizi writes letters with the same digits ("ta3ban").
+    """
+    folded = _REPEATS.sub(r"\1\1", fold(text))
+    plain = _DOUBLES.sub(r"\1", _LEET_WORD.sub(lambda word: word.group().translate(_LEET), folded))
+    return folded, plain, _DOUBLES.sub(r"\1", _NOT_WORD.sub("", plain))
+
+
+def analyse(text: str) -> list[str]:
+    """Features of one message: character n-grams of each view, and the words of the plain one."""
+    folded, plain, joined = views(text)
+    grams = []
+    padded = f" {folded} "
+    grams += [f"a{padded[i:i + n]}" for n in (2, 3, 4, 5) for i in range(len(padded) - n + 1)]
+    grams += [f"j{joined[i:i + n]}" for n in (3, 4, 5) for i in range(len(joined) - n + 1)]
+    words = _NOT_WORD.sub(" ", plain).split()
+    grams += [f"w{w}" for w in words] + [f"b{a}_{b}" for a, b in zip(words, words[1:])]
+    return grams
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    crisis_threshold: float  # a risk class at least this likely is a crisis
+    unsure_threshold: float  # any risk this likely means the bot is not sure: the child gets both numbers
+    context_turns: int  # messages scored together (the current one and those before it)
+    sure_intent_confidence: float  # below this, the intent classifier is not sure: both numbers
+    intent_agreement_threshold: float  # a crisis intent counts only when this classifier gives risk at least this
+
+    @classmethod
+    def load(cls, path: Path = SETTINGS_PATH) -> "RiskSettings":
+        source = load_mapping(path)
+        data = source.data
+        values = {}
+        for name in ("crisis_threshold", "unsure_threshold", "sure_intent_confidence", "intent_agreement_threshold"):
+            value = data.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+                raise source.error(data, name, name, "must be a number between 0 and 1")
+            values[name] = float(value)
+        if values["unsure_threshold"] > values["crisis_threshold"]:
+            raise source.error(data, "unsure_threshold", "unsure_threshold", "must not be above crisis_threshold")
+        turns = data.get("context_turns")
+        if not isinstance(turns, int) or isinstance(turns, bool) or not 1 <= turns <= 10:
+            raise source.error(data, "context_turns", "context_turns", "must be a whole number from 1 to 10")
+        return cls(context_turns=turns, **values)
+
+
+@dataclass(frozen=True)
+class RiskScore:
+    """What the classifier says of a turn; logged by class and probability, never by text."""
+
+    need: Optional[str]  # the likeliest risk class when it reaches the crisis threshold, else None
+    probability: float  # of the likeliest risk class
+    likeliest: str  # that class
+    from_context: bool  # reached only when the earlier messages are read with this one
+
+    @property
+    def explanation(self) -> str:
+        where = "context" if self.from_context else "message"
+        return f"classifier {self.likeliest} p={self.probability:.2f} ({where})"
+
+
+def examples(languages: Iterable[str], nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk") -> tuple[list[str], list[str]]:
+    """Texts and labels: every NLU example (its crisis intent, else none) and every risk example."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for language in languages:
+        for path in sorted((nlu_folder / language).glob("*.yml")):
+            for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []) or []:
+                label = block.get("intent") if block.get("intent") in RISK_CLASSES else NONE
+                lines = [line.strip()[2:].strip() for line in str(block.get("examples", "")).splitlines() if line.strip().startswith("- ")]
+                texts += lines
+                labels += [label] * len(lines)
+    for path in sorted(risk_folder.glob("*.yml")):
+        source = load_mapping(path)
+        for label in (*RISK_CLASSES, NONE):
+            entries = source.data.get(label, [])
+            if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
+                raise source.error(source.data, label, label, "must be a list of non-empty messages")
+            texts += entries
+            labels += [label] * len(entries)
+        unknown = set(source.data) - {*RISK_CLASSES, NONE, "language"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise source.error(source.data, key, key, f"is not one of {', '.join((*RISK_CLASSES, NONE))}")
+    return texts, labels
+
+
+def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
+    model = Pipeline([
+        ("hash", HashingVectorizer(analyzer=analyse, n_features=2**18, alternate_sign=False, norm=None)),
+        ("tfidf", TfidfTransformer(sublinear_tf=True)),
+        ("lr", LogisticRegression(C=10.0, solver="liblinear", class_weight="balanced")),
+    ])
+    return model.fit(list(texts), list(labels))
+
+
+class RiskClassifier:
+    def __init__(self, model: Pipeline, settings: RiskSettings) -> None:
+        self._model = model
+        self.settings = settings
+        classes = list(model.classes_)
+        self._risk_columns = [(name, classes.index(name)) for name in RISK_CLASSES if name in classes]
+
+    @classmethod
+    def load(cls, languages: Iterable[str], settings: Optional[RiskSettings] = None) -> "RiskClassifier":
+        """Train on the data files (``data/nlu``, ``data/risk``) with the settings of ``data/risk.yml``."""
+        return cls(_fit(*examples(languages)), settings or RiskSettings.load())
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text, the probability of each risk class (columns in RISK_CLASSES order)."""
+        proba = self._model.predict_proba(list(texts))
+        return proba[:, [column for _, column in self._risk_columns]]
+
+    def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskScore:
+        """The risk of ``text``, read alone and after the ``earlier`` messages of the conversation."""
+        earlier = [t for t in earlier if t][-(self.settings.context_turns - 1):] if self.settings.context_turns > 1 else []
+        inputs = [text] + ([" ".join([*earlier, text])] if earlier else [])
+        proba = self.probabilities(inputs)
+        alone = proba[0]
+        best = int(alone.argmax())
+        score = RiskScore(None, float(alone[best]), self._risk_columns[best][0], False)
+        if len(proba) > 1 and proba[1].max() > score.probability:
+            best = int(proba[1].argmax())
+            score = RiskScore(None, float(proba[1][best]), self._risk_columns[best][0], True)
+        if score.probability >= self.settings.crisis_threshold:
+            return RiskScore(score.likeliest, score.probability, score.likeliest, score.from_context)
+        return score
