@@ -22,6 +22,7 @@ from babel import Locale
 from babel.languages import get_official_languages
 from langdetect import DetectorFactory, detect_langs
 from langdetect.detector_factory import init_factory
+from langdetect.language import Language as DetectedLanguage
 from langdetect.lang_detect_exception import LangDetectException
 
 from bot import DATA_DIR
@@ -33,6 +34,11 @@ SCRIPT_LANGUAGE = {"ARABIC": "ar", "CYRILLIC": "ru", "DEVANAGARI": "hi", "CJK": 
 SHORT_MESSAGE_WORDS = 3
 # How far a longer message must lean towards another language before the conversation switches.
 SWITCH_CONFIDENCE = 0.75
+# How sure langdetect must be that a message of 3+ words is in a language we don't speak.
+FOREIGN_CONFIDENCE = 0.9
+# Scripts our languages are written in; a message in any other (Hangul, Thai, Greek...) is foreign.
+OUR_SCRIPTS = ("LATIN", *SCRIPT_LANGUAGE)
+_KANA = ("HIRAGANA", "KATAKANA")
 
 DetectorFactory.seed = 0  # langdetect is random unless seeded
 
@@ -144,6 +150,7 @@ class LanguageHints:
 class LanguageDecision:
     language: str
     reason: str  # script | kept | text | hint | default
+    foreign: Optional[str] = None  # a language we don't speak that the message is clearly in ("it", "ja", "hangul")
 
 
 class LanguageDetector:
@@ -159,6 +166,35 @@ class LanguageDetector:
         return cls(registry, NgramLanguageModel.from_nlu_folder(nlu_folder, registry.codes))
 
     def decide(self, text: str, hints: LanguageHints = LanguageHints()) -> LanguageDecision:
+        """The language to answer in, and whether the message is in a language we don't speak."""
+        guesses = Guesses(text)
+        decision = self._decide(text, hints, guesses)
+        foreign = self.foreign(text, guesses)
+        return LanguageDecision(decision.language, decision.reason, foreign) if foreign else decision
+
+    def foreign(self, text: str, guesses: Optional["Guesses"] = None) -> Optional[str]:
+        """The language (or script) of a message that is clearly in none of ours, else None.
+
+        Japanese is told from Chinese by its kana; other scripts are foreign as a whole; in our
+        scripts, only a message of 3+ words that langdetect is sure of (Italian, Turkish,
+        Ukrainian, Persian...) counts, because one short word proves nothing.
+        """
+        scripts = [unicodedata.name(ch, "").split(" ")[0] for ch in text if ch.isalpha()]
+        if not scripts:
+            return None
+        if any(script in _KANA for script in scripts):
+            return "ja"
+        main = max(set(scripts), key=scripts.count)
+        if main not in OUR_SCRIPTS:
+            return main.lower()
+        if word_count(text) < SHORT_MESSAGE_WORDS or main == "CJK":
+            return None
+        likeliest = (guesses or Guesses(text)).all[:1]
+        if likeliest and likeliest[0].prob >= FOREIGN_CONFIDENCE and not self.registry.normalise(likeliest[0].lang):
+            return likeliest[0].lang
+        return None
+
+    def _decide(self, text: str, hints: LanguageHints, guesses: "Guesses") -> LanguageDecision:
         current = self.registry.normalise(hints.current)
         declared = self.registry.normalise(hints.declared)
         by_script = self._script_language(text)
@@ -172,7 +208,7 @@ class LanguageDetector:
             return LanguageDecision(current, "kept")
         if short and declared:
             return LanguageDecision(declared, "hint")
-        probabilities = self.text_probabilities(text)
+        probabilities = self.text_probabilities(text, guesses)
         prior = self._prior(current, declared, hints.country, short)
         scores = {lang: math.log(p + 1e-9) + math.log(prior[lang]) for lang, p in probabilities.items()}
         best = max(scores, key=scores.__getitem__)
@@ -180,10 +216,10 @@ class LanguageDetector:
             return LanguageDecision(current, "kept")
         return LanguageDecision(best, "text" if best not in (declared, current) else "hint")
 
-    def text_probabilities(self, text: str) -> dict[str, float]:
+    def text_probabilities(self, text: str, guesses: Optional["Guesses"] = None) -> dict[str, float]:
         """Our n-gram model and langdetect, combined (geometric mean weighted to the n-gram model)."""
         ngram = self.model.probabilities(text)
-        detected = langdetect_probabilities(text, self.registry)
+        detected = (guesses or Guesses(text)).ours(self.registry)
         combined = {
             lang: math.exp(0.7 * math.log(ngram.get(lang, 0) + 1e-9) + 0.3 * math.log(detected.get(lang, 0) + 0.02))
             for lang in self.registry.codes
@@ -223,17 +259,32 @@ class LanguageDetector:
         return None
 
 
-def langdetect_probabilities(text: str, registry: LanguageRegistry) -> dict[str, float]:
-    """langdetect's guesses restricted to our languages; empty when it has nothing to say."""
-    try:
-        guesses = detect_langs(text)
-    except LangDetectException:
-        return {}
-    restricted: dict[str, float] = {}
-    for guess in guesses:
-        code = registry.normalise(guess.lang)
-        if code:
-            restricted[code] = restricted.get(code, 0.0) + guess.prob
-    total = sum(restricted.values())
-    return {lang: p / total for lang, p in restricted.items()} if total else {}
+class Guesses:
+    """langdetect's guesses for one text, made at most once: a call costs a few milliseconds, and
+    both the language decision and the foreign-language check need them."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @cached_property
+    def all(self) -> list[DetectedLanguage]:
+        """Over all the languages langdetect knows, likeliest first; empty when it has none."""
+        try:
+            return detect_langs(self.text)
+        except LangDetectException:
+            return []
+
+    def ours(self, registry: LanguageRegistry) -> dict[str, float]:
+        """Restricted to our languages and normalised; empty when it has nothing to say."""
+        restricted: dict[str, float] = {}
+        for guess in self.all:
+            code = registry.normalise(guess.lang)
+            if code:
+                restricted[code] = restricted.get(code, 0.0) + guess.prob
+        total = sum(restricted.values())
+        return {lang: p / total for lang, p in restricted.items()} if total else {}
+
+
+def langdetect_probabilities(text: str, registry: LanguageRegistry) -> dict[str, float]:
+    """langdetect alone, restricted to our languages (the baseline of ``make bench-nlu``)."""
+    return Guesses(text).ours(registry)
