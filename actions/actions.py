@@ -16,7 +16,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.dialogue import SLOTS, Dialogue, Turn
 from bot.escalation import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
 from bot.heap import freeze_startup_objects
-from bot.input_text import clean
 from bot.privacy import ERASE
 from bot.relay import Relay
 from bot.stats import recorder_from_env
@@ -28,6 +27,13 @@ LAST_MESSAGES = 10
 freeze_startup_objects()  # the dialogue's data and the libraries stay for the process's life
 
 
+def earlier_in_session(tracker: Tracker) -> list[str]:
+    """The child's messages before this one, in this session only (weeks-old words are no context)."""
+    events = tracker.events
+    start = max((i for i, e in enumerate(events) if e.get("event") == "session_started"), default=-1)
+    return [e.get("text") or "" for e in events[start + 1:] if e.get("event") == "user"][:-1]
+
+
 class ActionReply(Action):
     """Answers every message (see data/rules.yml)."""
 
@@ -35,13 +41,8 @@ class ActionReply(Action):
         return "action_reply"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        message = tracker.latest_message or {}
-        turn = Turn(
-            text=clean(message.get("text")),
-            intent=(message.get("intent") or {}).get("name"),
-            slots={name: tracker.get_slot(name) for name in SLOTS},
-            metadata=message.get("metadata"),
-        )
+        said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
+        turn = Turn.parsed(tracker.latest_message or {}, {name: tracker.get_slot(name) for name in SLOTS}, earlier_in_session(tracker))
         outcome = DIALOGUE.respond(turn)
         channel = tracker.get_latest_input_channel() or "rest"
         # Counted while the ticket opens, not before it; the turn still ends only once it is counted.
@@ -51,7 +52,6 @@ class ActionReply(Action):
         desk = DIALOGUE.desks.get(outcome.slots.get("country"))
         try:
             if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
-                said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
                 messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
         finally:
             await counted

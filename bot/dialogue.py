@@ -2,16 +2,22 @@
 
 Rasa classifies the message and keeps the conversation; this module decides the reply from the
 intent, the text and the conversation's state (its slots), so the same rules serve every channel
-and can be tested without Rasa. Two things can overrule the classifier: the crisis safety net
-(always first), and a numbered menu the child is answering.
+and can be tested without Rasa. Three things can overrule the classifier: the crisis phrase lists
+and the learnt risk classifier (always first), and a numbered menu the child is answering.
+
+The floor: a reply that is not a confident answer without risk (the bot did not understand, the
+classifier is unsure or sees some risk, the message is in a language we don't speak, or it is
+the first reply of a conversation) carries the child's helpline and emergency number, or when the
+country is unknown, the advice to call the local emergency number and the question where they are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from babel.dates import format_skeleton, format_time
 
@@ -21,15 +27,22 @@ from bot.escalation import TRIGGERS, Desk, Desks, HandoffRequest
 from bot.handoff import Risk, Ticket
 from bot.helplines import RoutingTable
 from bot.hints import ChannelHints
-from bot.input_text import has_words
+from bot.input_text import clean, has_words
 from bot.language import LanguageDetector, LanguageHints, LanguageRegistry
 from bot.opening_hours import OpenState
 from bot.retention import DAY_S, Retention
+from bot.risk import RiskClassifier, RiskScore
 from bot.texts import Texts
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
+logger = logging.getLogger(__name__)
+
 # Slots the dialogue reads and writes (declared in domain.yml).
-SLOTS = ("language", "country", "menu", "resume", "country_guess", "misunderstood", "privacy_told", "plain")
+SLOTS = ("language", "country", "menu", "resume", "country_guess", "misunderstood", "privacy_told", "plain", "risk")
+# Needs answered as a risk to the child: self-harm, danger now, sextortion or grooming.
+RISK_NEEDS = tuple(need for need, risk in TRIGGERS.items() if risk > Risk.ASKED)
+# Needs whose answer is not sure by nature: the floor always adds the numbers.
+UNSURE_NEEDS = ("out_of_scope", "empty_message", "check_in")
 
 MAIN_MENU = (
     ("option_helpline", "need_helpline"),
@@ -82,6 +95,15 @@ class Turn:
     slots: Mapping[str, Any] = field(default_factory=dict)
     metadata: Optional[Mapping[str, Any]] = None
     now: Optional[dt.datetime] = None  # aware; None means the current time (tests pass a fixed one)
+    confidence: float = 1.0  # the classifier's confidence in ``intent`` (Rasa's, from Turn.parsed)
+    earlier: tuple[str, ...] = ()  # the child's previous messages in this conversation, oldest first
+
+    @classmethod
+    def parsed(cls, message: Mapping[str, Any], slots: Mapping[str, Any], earlier: Iterable[Any] = ()) -> "Turn":
+        """A turn from a message as Rasa parsed it (``text``, ``intent``, ``metadata``)."""
+        intent = message.get("intent") or {}
+        return cls(text=clean(message.get("text")), intent=intent.get("name"), confidence=float(intent.get("confidence") or 0.0),
+                   slots=slots, metadata=message.get("metadata"), earlier=tuple(clean(t) for t in earlier))
 
 
 @dataclass
@@ -95,6 +117,9 @@ class Outcome:
     country_assumed: bool = False  # the country came from the channel this turn, not from the child
     handoff: Optional[HandoffRequest] = None  # set when a counsellor should take the conversation
     erase: bool = False  # the child confirmed: delete everything kept about them (after this turn)
+    gave_helpline: bool = False  # the reply names the child's helpline (or says there is none)
+    gave_emergency: bool = False  # the reply gives the emergency number (or says to call the local one)
+    sure: bool = True  # a confident answer without risk; when False the reply carries both numbers
 
 
 def parse_choice(text: str) -> Optional[int]:
@@ -114,6 +139,7 @@ class Dialogue:
         detector: LanguageDetector,
         texts: Texts,
         crisis: CrisisNet,
+        risk: RiskClassifier,
         table: RoutingTable,
         countries: CountryNames,
         desks: Desks = Desks({}),
@@ -123,6 +149,7 @@ class Dialogue:
         self.detector = detector
         self.texts = texts
         self.crisis = crisis
+        self.risk = risk
         self.table = table
         self.countries = countries
         self.desks = desks
@@ -137,6 +164,7 @@ class Dialogue:
             detector=LanguageDetector.load(registry),
             texts=Texts.load(registry.codes, registry.default),
             crisis=CrisisNet.load(registry.codes),
+            risk=RiskClassifier.load(registry.codes),
             table=RoutingTable.load(),
             countries=CountryNames(locale for lang in registry.languages.values() for locale in lang.locales),
             desks=Desks.load(),
@@ -155,19 +183,50 @@ class Dialogue:
             turn.text, LanguageHints(current=slots["language"], declared=hints.language, country=slots["country"])
         )
         slots["language"] = decision.language
-        need = self._need(turn, slots)
+        risk = self.risk.assess(turn.text, turn.earlier) if has_words(turn.text) else None
+        need, why = self._need(turn, slots, risk)
         outcome = Outcome(need=need, language=decision.language, slots=slots, channel=hints.channel, country_assumed=country_assumed)
         if turn.now:
             outcome.now = turn.now
         pending_menu, slots["menu"] = slots["menu"], None
         if need != "out_of_scope":
             slots["misunderstood"] = None
+        slots["risk"] = need if need in RISK_NEEDS else None
         with self.texts.plain_language(bool(slots["plain"])):
             self._reply(need, turn, outcome, pending_menu)
-            if not slots["privacy_told"] and not outcome.erase:
+            first = not slots["privacy_told"]
+            if first and not outcome.erase:
                 self._privacy_notice(outcome)
+            outcome.sure = not first and self._sure(need, turn, risk, decision.foreign)
+            if not outcome.sure and not outcome.erase:
+                self._floor(outcome)
         outcome.language = slots["language"]
+        # Why, by rule and score only: never the child's words.
+        logger.info("turn: need=%s by=%s risk=%s sure=%s foreign=%s", need, why,
+                    risk.explanation if risk else "-", outcome.sure, decision.foreign or "-")
         return outcome
+
+    def _sure(self, need: str, turn: Turn, risk: Optional[RiskScore], foreign: Optional[str]) -> bool:
+        """Whether this is a confident answer without risk (then the floor adds nothing)."""
+        if need in RISK_NEEDS or need in UNSURE_NEEDS or foreign:
+            return False
+        if risk and risk.probability >= self.risk.settings.unsure_threshold:
+            return False
+        from_classifier = not need.startswith("choice:") and not (turn.metadata or {}).get("command")
+        return not from_classifier or turn.confidence >= self.risk.settings.sure_intent_confidence
+
+    def _floor(self, out: Outcome) -> None:
+        """Both numbers in every reply that may matter: what the answer lacks of them is added,
+        before the closing question if there is one (the child answers what they read last)."""
+        question = out.messages.pop() if out.messages and out.messages[-1].choices else None
+        if not out.gave_helpline:
+            self._contact_or_ask(out, "floor", ask=False)
+        if not out.gave_emergency:
+            out.messages.append(self._emergency_message(out))
+        if not out.slots["country"] and out.slots["menu"] not in ("country", "confirm_country"):
+            out.messages.append(BotMessage(self.texts.get("floor_ask_country", out.slots["language"])))
+        if question:
+            out.messages.append(question)
 
     def _privacy_notice(self, out: Outcome) -> None:
         """Told once, on the first message: what is kept, how long, who reads it, how to delete it.
@@ -223,25 +282,39 @@ class Dialogue:
         self._contact_or_ask(out, "danger_now", ask=False)
         return out
 
-    def _need(self, turn: Turn, slots: dict[str, Any]) -> str:
-        """The need to answer: crisis first, then a menu answer, then the classifier's intent."""
+    def _need(self, turn: Turn, slots: dict[str, Any], risk: Optional[RiskScore]) -> tuple[str, str]:
+        """The need to answer and the rule that chose it: crisis first (the classifier's, the
+        phrase lists', the risk classifier's), then a menu answer, then the classifier's intent."""
         command = (turn.metadata or {}).get("command")
         if command in COMMANDS:  # /helpline, /stop... typed on Telegram: the child said what they want
-            return COMMANDS[command]
+            return COMMANDS[command], "command"
         if not turn.text:
-            return "empty_message"
+            return "empty_message", "empty"
         if not has_words(turn.text) and turn.intent in UNCLEAR_INTENTS:
-            return "out_of_scope"
-        intent = overrule(turn.intent, self.crisis.check(turn.text))
-        if intent in CRISIS_INTENTS:
-            return intent
+            return "out_of_scope", "no words"
+        match = self.crisis.check(turn.text)
+        if match:
+            return overrule(turn.intent, match), f"phrase list {match.language}"
+        # Read with the earlier messages, risk counts once: the turn after a crisis answer is not another one.
+        if risk and risk.need and not (risk.from_context and slots["risk"]):
+            agreed = turn.intent if turn.intent in RISK_NEEDS else risk.need
+            return agreed, "risk classifier"
+        settings = self.risk.settings
+        if turn.intent in RISK_NEEDS:  # the intent classifier alone: dramatic words are often not a crisis
+            if risk and risk.probability >= settings.intent_agreement_threshold and not (risk.from_context and slots["risk"]):
+                return turn.intent, "intent, risk classifier agrees"
+            return "check_in", "intent, risk classifier disagrees"
         number = parse_choice(turn.text)
         menu = slots["menu"]
         if number is not None:
-            return f"choice:{number}" if menu else "out_of_scope"
-        if menu in ("country", "confirm_country") and intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
-            return "give_country"
-        return intent if intent not in UNCLEAR_INTENTS else "out_of_scope"
+            return (f"choice:{number}", "menu") if menu else ("out_of_scope", "number without menu")
+        if menu in ("country", "confirm_country") and turn.intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
+            return "give_country", "country menu"
+        if turn.intent not in UNCLEAR_INTENTS:
+            return turn.intent, "intent"
+        if risk and risk.probability >= settings.unsure_threshold:
+            return "check_in", "unclear intent, some risk"
+        return "out_of_scope", "unclear intent"
 
     def _reply(self, need: str, turn: Turn, out: Outcome, pending_menu: Optional[str]) -> None:
         if need in TRIGGERS and self.desks.get(out.slots["country"]):
@@ -269,6 +342,8 @@ class Dialogue:
             self._contact_or_ask(out, need)
             if need == "report_content":
                 self._hotline(out)
+            if need in RISK_NEEDS:  # sextortion, grooming: the police can act now
+                out.messages.append(self._emergency_message(out))
         elif need == "give_country":
             self._give_country(turn, out, pending_menu)
         elif need == "change_language":
@@ -279,6 +354,10 @@ class Dialogue:
             out.messages.append(self._privacy_text(lang))
         elif need in ("safety_tips", "thanks_bye"):
             say(need)
+        elif need == "check_in":  # maybe nothing, maybe a crisis: ask kindly; the floor adds both numbers
+            say("check_in")
+            if self.desks.get(out.slots["country"]):  # and a person, where a helpline takes conversations
+                self._menu(out, "offer_person", self.texts.get("check_in_person", lang), OFFER_PERSON_MENU)
         elif need == "empty_message":
             say("empty_message")
             self._main_menu(out)
@@ -314,11 +393,13 @@ class Dialogue:
         out.messages.append(self._emergency_message(out))
         return out.messages
 
-    def only_words(self, metadata: Optional[Mapping[str, Any]]) -> BotMessage:
-        """The kind answer to a picture, sticker or voice message: we don't look at them or keep them."""
+    def only_words(self, metadata: Optional[Mapping[str, Any]], alone: bool = False) -> list[BotMessage]:
+        """The kind answer to a picture, sticker or voice message: we don't look at them or keep
+        them. ``alone`` (nothing written with it): the numbers too, as we can't know what it says."""
         hints = ChannelHints.lenient(metadata)
         language = self.registry.normalise(hints.language) or next(iter(self.registry.of_country(hints.country)), self.registry.default)
-        return BotMessage(self.texts.get("only_words", language))
+        said = [BotMessage(self.texts.get("only_words", language))]
+        return said + self.numbers(language, hints.country, hints.channel) if alone else said
 
     # -- pieces of replies ------------------------------------------------------------------
 
@@ -343,6 +424,7 @@ class Dialogue:
             elif offer.closed and offer.state.opens_at:
                 notes.append(self.texts.get("closed_now", lang, when=self._when(offer.state.opens_at, lang, out.now)))
             text = self.texts.get("helpline_contact", lang, name=offer.helpline.name, how=self._how(offer, lang), notes=" ".join(notes))
+            out.gave_helpline = True
             if out.country_assumed:
                 text += "\n" + self.texts.get("country_assumed", lang, country=self._country_name(country, lang))
             out.messages.append(BotMessage(text))
@@ -354,6 +436,7 @@ class Dialogue:
         elif country:
             name = self.countries.name(country, self.registry.languages[lang].locale)
             out.messages.append(BotMessage(self.texts.get("no_helpline", lang, country=name)))
+            out.gave_helpline = True
             if need not in CRISIS_INTENTS:
                 out.messages.append(self._emergency_message(out))
         elif ask:
@@ -388,6 +471,7 @@ class Dialogue:
 
     def _emergency_message(self, out: Outcome) -> BotMessage:
         """The country's emergency number when we have it, else the advice to call the local one."""
+        out.gave_emergency = True
         entry = self.table.get(out.slots["country"])
         if entry and entry.emergency:
             return BotMessage(self.texts.get("emergency_known", out.slots["language"], emergency=entry.emergency[0].number.dial))

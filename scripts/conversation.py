@@ -16,11 +16,12 @@ class Conversation:
         self.dialogue = dialogue
         self.metadata = {k: v for k, v in (metadata or {}).items() if v is not None}
         self.slots: dict[str, Any] = {name: None for name in SLOTS}
+        self.said: list[str] = []  # the child's messages so far, as the tracker keeps them
 
     def say(self, parsed: Mapping[str, Any]) -> Outcome:
         """The dialogue's answer to one message parsed by Rasa (``Agent.parse_message``)."""
-        turn = Turn(text=parsed.get("text") or "", intent=(parsed.get("intent") or {}).get("name"),
-                    slots=dict(self.slots), metadata=self.metadata)
+        turn = Turn.parsed({**parsed, "metadata": self.metadata}, dict(self.slots), self.said)
+        self.said.append(parsed.get("text") or "")
         outcome = self.dialogue.respond(turn)
         self.slots.update(outcome.slots)
         return outcome
