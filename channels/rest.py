@@ -3,24 +3,25 @@
 Compared with Rasa's RestInput it refuses malformed bodies with a clear 400 instead of a 500,
 treats a leading "/" as text (so nobody can type ``/restart`` or ``/self_harm`` into Rasa's intent
 shortcut), bounds the length of messages, and accepts hints in ``metadata``: ``language``,
-``country`` and ``phone``.
+``country`` and ``phone``. Like every channel, it never answers with nothing: if Rasa or the
+action server fails or is slow, the reply is the helpline and emergency number (``channels.safe_turn``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.hints import BadHints, ChannelHints
 from bot.input_text import clean
-from bot.privacy import asks_to_erase
-from bot.stores import stores_from_env
+from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
+from channels.services import services
 from channels.webhook import webhook_blueprint
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,32 @@ def parse_body(body: bytes) -> tuple[str, str, Optional[dict[str, Any]]]:
     return sender.strip(), text, metadata
 
 
+class RestOutput(CountingOutput):
+    """Collects the replies in Rasa's rest format (``recipient_id``, ``text``, ``buttons``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[dict[str, Any]] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
+        self.messages.append({"recipient_id": recipient_id, "text": text, **({"buttons": list(buttons)} if buttons else {})})
+        return True
+
+
 class RestChannel(InputChannel):
     """``POST /webhooks/rest/webhook`` with ``{"sender", "message", "metadata"}``; replies as JSON."""
+
+    def __init__(self, reply_timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.services = services()
+        self._timeout_s = reply_timeout_s
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "RestChannel":
+        return cls(float((credentials or {}).get("reply_timeout_s") or DEFAULT_TIMEOUT_S))
 
     @classmethod
     def name(cls) -> str:
@@ -77,7 +102,6 @@ class RestChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
-        conversations = stores_from_env().conversations
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -85,12 +109,9 @@ class RestChannel(InputChannel):
                 sender, text, metadata = parse_body(request.body)
             except BadRequest as exc:
                 return response.json({"error": str(exc)}, status=400)
-            collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-            )
-            if any(asks_to_erase(m.get("custom")) for m in collector.messages):
-                await conversations.delete(sender)  # a web chat keeps nothing else
-            return response.json([m for m in collector.messages if "custom" not in m])
+            output = RestOutput()
+            message = UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata)
+            await self.services.answer_in_request(on_new_message, message, output, self._timeout_s)
+            return response.json(output.messages)
 
         return webhook

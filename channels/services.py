@@ -104,6 +104,24 @@ class ChannelServices:
             await answer(on_new_message, message, output, lambda: self.dialogue.fallback(message.text, message.metadata),
                          timeout_s, list(before), self.erase, replied)
 
+    async def answer_in_request(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
+                                output: CountingOutput, timeout_s: float) -> None:
+        """For channels that reply in the HTTP answer (web chat, rest): the turn runs after the
+        child's earlier ones, and this returns as soon as the child has a reply (a slow turn gets
+        the fallback and goes on). A turn that failed before saying anything gets the fallback too."""
+        replied = asyncio.Event()
+
+        async def work() -> None:
+            await self.turn(on_new_message, message, output, timeout_s, replied=replied)
+
+        turn = self.queues.submit(message.sender_id, work)
+        waiting = asyncio.ensure_future(replied.wait())
+        await asyncio.wait({turn, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if turn.done() and turn.exception() is not None and not output.sent:  # never silence
+            logger.error("a %s turn failed (%s)", message.input_channel, type(turn.exception()).__name__)
+            await output.send_messages(message.sender_id, self.dialogue.fallback(message.text, message.metadata))
+
     async def tell_waiting(self, now: Optional[float] = None) -> int:
         """Tell waiting children what changed: a longer wait, or the helpline's own number."""
         told = 0

@@ -180,7 +180,7 @@ class TelegramChannel(InputChannel):
             metadata["language"] = language
         before: list[BotMessage] = []
         if any(getattr(message, kind, None) for kind in _MEDIA):
-            before.append(self.services.dialogue.only_words(metadata))
+            before += self.services.dialogue.only_words(metadata, alone=not text)
             if not text:  # nothing else to answer
                 await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, before)
                 return

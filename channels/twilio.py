@@ -165,7 +165,7 @@ class TwilioChannel(InputChannel):
         async def work() -> None:
             await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
             output = TwilioOutput(self, address)
-            before = [self.services.dialogue.only_words(metadata)] if has_media else []
+            before = self.services.dialogue.only_words(metadata, alone=not text) if has_media else []
             await self.services.turn(on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
                                      output, self._timeout_s, before)
 

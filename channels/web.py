@@ -16,10 +16,8 @@ only sees a keyed hash of it, so only the token's holder can write to or read th
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional, Sequence
@@ -36,7 +34,6 @@ from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
-logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 PAGE, SCRIPT, STYLE = STATIC / "webchat.html", STATIC / "webchat.js", STATIC / "webchat.css"
@@ -161,22 +158,9 @@ class WebChatChannel(InputChannel):
         there are some: a turn past the reply limit gets the fallback, and its late replies go to
         the inbox."""
         output = WebOutput(self.services, collecting=True)
-        replied = asyncio.Event()
-
-        async def work() -> None:
-            await self.services.turn(on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
-                                     output, self._timeout_s, replied=replied)
-
-        turn = self.services.queues.submit(sender, work)
-        waiting = asyncio.ensure_future(replied.wait())
-        await asyncio.wait({turn, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
+        await self.services.answer_in_request(
+            on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata), output, self._timeout_s)
         messages = output.take()
-        if turn.done() and turn.exception() is not None and not messages:  # never silence
-            logger.error("a web chat turn failed (%s)", type(turn.exception()).__name__)
-            rescue = WebOutput(self.services, collecting=True)
-            await rescue.send_messages(sender, self.services.dialogue.fallback(text, metadata))
-            messages = rescue.take()
         return {"messages": messages, "erased": output.erase_requested}
 
     def page(self, language: Optional[str], country: Optional[str], accept_language: str) -> str:

@@ -127,7 +127,9 @@ def test_a_retried_update_is_answered_once(bot, telegram_api):
     chat = new_chat()
     update = {"update_id": update_id(), "message": message(chat, text="thank you bye")}
     assert [post_telegram(bot, update) for _ in range(3)] == [200, 200, 200]
-    assert len(telegram_api.messages_to(chat, count=3, timeout_s=10)) == 2  # the notice and the goodbye
+    said = [m["text"] for m in telegram_api.messages_to(chat, count=9, timeout_s=8)]
+    # One turn's reply (the notice, the goodbye, the numbers of a first contact), and no message twice.
+    assert len(said) == len(set(said)) and 2 <= len(said) <= 5
 
 
 @pytest.mark.parametrize(
@@ -142,8 +144,9 @@ def test_a_retried_update_is_answered_once(bot, telegram_api):
 def test_pictures_stickers_and_voice_get_a_kind_reply(bot, telegram_api, content):
     chat = new_chat()
     post_telegram(bot, {"update_id": update_id(), "message": message(chat, language="es", **content)})
-    replies = telegram_api.messages_to(chat)
-    assert len(replies) == 1 and "palabras" in replies[0]["text"]  # "escríbeme con palabras"
+    replies = telegram_api.messages_to(chat, count=2)
+    assert "palabras" in replies[0]["text"]  # "escríbeme con palabras"
+    assert "emergencia" in replies[1]["text"]  # nothing written to go on: the numbers too
 
 
 def test_edits_and_membership_changes_get_no_reply(bot, telegram_api):
@@ -220,7 +223,9 @@ def test_a_retried_sms_is_answered_once(bot, twilio_api):
     phone = new_phone("+2557")
     form = sms("asante sana kwaheri", phone)
     assert [post_twilio(bot, "sms", form) for _ in range(3)] == [200, 200, 200]
-    assert len(twilio_api.messages_to(phone, count=3, timeout_s=10)) == 2  # the notice and the goodbye
+    said = twilio_api.messages_to(phone, count=9, timeout_s=8)
+    # One turn's reply (the notice, the goodbye, the numbers of a first contact), and no message twice.
+    assert len(said) == len(set(said)) and 2 <= len(said) <= 5 and "116" in " ".join(said)
 
 
 def test_a_burst_of_sms_is_answered_in_order(bot, twilio_api):
@@ -238,8 +243,9 @@ def test_whatsapp_media_is_never_downloaded_and_gets_a_kind_reply(bot, twilio_ap
     form = sms("", phone, to="whatsapp:+14155238886", NumMedia="1", MediaUrl0=media, MediaContentType0="image/jpeg")
     form["From"] = "whatsapp:" + phone
     assert post_twilio(bot, "whatsapp", form) == 200
-    replies = twilio_api.messages_to("whatsapp:" + phone)
-    assert len(replies) == 1 and "palavras" in replies[0]  # in Portuguese: the number is Brazilian
+    replies = twilio_api.messages_to("whatsapp:" + phone, count=2)
+    assert "palavras" in replies[0]  # in Portuguese: the number is Brazilian
+    assert "190" in " ".join(replies[1:])  # nothing written to go on: the numbers too (Brazil's police)
     assert not twilio_api.sent(lambda path, params: "secret-picture" in path)
 
 
@@ -280,6 +286,10 @@ def test_when_rasa_fails_the_child_still_gets_the_helpline_and_emergency_number(
     say_telegram(bot, chat, "aidez moi", language="fr")
     replies = " ".join(r["text"] for r in telegram_api.messages_to(chat, count=2))
     assert "urgence" in replies  # French, from the language hint: "appelle le numéro d'urgence"
+    status, body = http("POST", bot.webhook("rest"), json.dumps({"sender": f"rest-{new_chat()}", "message": "ayuda",
+                                                                  "metadata": {"country": "ES"}}).encode())
+    said = " ".join(m["text"] for m in json.loads(body))
+    assert status == 200 and "112" in said and "900 20 20 10" in said  # Spain's emergency number and ANAR
 
 
 def test_no_address_or_text_in_the_info_log(bot, broken_bots):

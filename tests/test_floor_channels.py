@@ -1,0 +1,85 @@
+"""The floor through every channel of the running bot: generated text (hypothesis), each the first
+message of a new conversation, so each reply must carry the helpline and the emergency number.
+
+Kenyan senders (phone +2547..., or the country hint): Child Helpline 116 and the emergency number
+999. Telegram gives no country: the emergency advice and the question where the child is.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scripts.local_bot import http
+from tests.test_channels import message, new_chat, new_phone, post_telegram, post_twilio, sms, update_id
+
+pytestmark = pytest.mark.rasa
+
+HELPLINE, EMERGENCY = "116", "999"
+# Children's text and worse: any script, emoji, control characters, lone surrogates excluded (not UTF-8).
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=600) | st.sampled_from(
+    ["", "   ", "😭😭😭", "?", "a" * 10_000, "\x00\x01\x02", "/restart", "/self_harm", "ok", "hi", "1"])
+SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def until(said: Callable[[], str], *needed: str, timeout_s: float = 15) -> str:
+    """What the child has been sent, once it holds everything ``needed`` (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    text = said()
+    while not all(n in text for n in needed) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = said()
+    return text
+
+
+@SETTINGS
+@given(text=TEXT)
+def test_rest(bot, text):
+    status, body = http("POST", bot.webhook("rest"), json.dumps(
+        {"sender": f"floor-{secrets.token_hex(8)}", "message": text, "metadata": {"country": "KE"}}).encode())
+    said = " ".join(m.get("text", "") for m in json.loads(body))
+    assert status == 200 and HELPLINE in said and EMERGENCY in said, said
+
+
+@SETTINGS
+@given(text=TEXT)
+def test_web_chat(bot, text):
+    headers = {"Authorization": f"Bearer {secrets.token_urlsafe(32)}", "Content-Type": "application/json"}
+    status, body = http("POST", bot.webhook("web"), json.dumps({"message": text, "metadata": {"country": "KE"}}).encode(), headers)
+    said = " ".join(m["text"] for m in json.loads(body)["messages"])
+    assert status == 200 and HELPLINE in said and EMERGENCY in said, said
+
+
+@SETTINGS
+@given(text=TEXT)
+def test_sms(bot, twilio_api, text):
+    phone = new_phone("+2547")
+    assert post_twilio(bot, "sms", sms(text, phone)) == 200
+    said = until(lambda: " ".join(twilio_api.messages_to(phone, count=1)), HELPLINE, EMERGENCY)
+    assert HELPLINE in said and EMERGENCY in said, said
+
+
+@SETTINGS
+@given(text=TEXT, picture=st.booleans())
+def test_whatsapp(bot, twilio_api, text, picture):
+    phone = new_phone("+2547")
+    media = {"NumMedia": "1", "MediaUrl0": "https://api.twilio.example/media/1", "MediaContentType0": "audio/ogg"} if picture else {}
+    assert post_twilio(bot, "whatsapp", sms(text, f"whatsapp:{phone}", to="whatsapp:+14155238886", **media)) == 200
+    said = until(lambda: " ".join(twilio_api.messages_to(f"whatsapp:{phone}", count=1)), HELPLINE, EMERGENCY)
+    assert HELPLINE in said and EMERGENCY in said, said
+
+
+@SETTINGS
+@given(text=TEXT.filter(lambda t: t.strip()))
+def test_telegram(bot, telegram_api, text):
+    chat = new_chat()
+    assert post_telegram(bot, {"update_id": update_id(), "message": message(chat, text=text)}) == 200
+    advice = "call your local emergency number"
+    said = until(lambda: " ".join(m["text"] for m in telegram_api.messages_to(chat, count=1)), advice)
+    assert advice in said.lower() or "emergency" in said.lower(), said
