@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Optional
@@ -27,6 +27,7 @@ from langdetect.lang_detect_exception import LangDetectException
 
 from bot import DATA_DIR
 from bot.language_model import NgramLanguageModel
+from bot.training_data import nlu_examples, risk_examples
 from bot.yamlfile import load_mapping
 
 # Scripts that belong to exactly one of our languages (first word of the Unicode character name).
@@ -150,7 +151,7 @@ class LanguageHints:
 class LanguageDecision:
     language: str
     reason: str  # script | kept | text | hint | default
-    foreign: Optional[str] = None  # a language we don't speak that the message is clearly in ("it", "ja", "hangul")
+    guesses: Optional["Guesses"] = field(default=None, compare=False)  # langdetect's, made at most once per message
 
 
 class LanguageDetector:
@@ -161,16 +162,18 @@ class LanguageDetector:
         self.model = model
 
     @classmethod
-    def load(cls, registry: LanguageRegistry, nlu_folder: Path = DATA_DIR / "nlu") -> "LanguageDetector":
+    def load(cls, registry: LanguageRegistry, nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk") -> "LanguageDetector":
+        """The n-gram model learns from the NLU examples and the risk files of our languages
+        (which hold romanised Russian, pinyin, Hinglish and Arabizi)."""
         init_factory()  # langdetect reads its profiles on first use (0.4 s): here, not in a child's first turn
-        return cls(registry, NgramLanguageModel.from_nlu_folder(nlu_folder, registry.codes))
+        examples = nlu_examples(registry.codes, nlu_folder) + risk_examples(risk_folder)
+        return cls(registry, NgramLanguageModel.from_examples(examples))
 
     def decide(self, text: str, hints: LanguageHints = LanguageHints()) -> LanguageDecision:
-        """The language to answer in, and whether the message is in a language we don't speak."""
+        """The language to answer in (see the module's docstring)."""
         guesses = Guesses(text)
         decision = self._decide(text, hints, guesses)
-        foreign = self.foreign(text, guesses)
-        return LanguageDecision(decision.language, decision.reason, foreign) if foreign else decision
+        return LanguageDecision(decision.language, decision.reason, guesses)
 
     def foreign(self, text: str, guesses: Optional["Guesses"] = None) -> Optional[str]:
         """The language (or script) of a message that is clearly in none of ours, else None.

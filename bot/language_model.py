@@ -1,4 +1,4 @@
-"""A small character n-gram language identifier trained on the bot's own NLU examples.
+"""A small character n-gram language identifier trained on the bot's own examples (bot.training_data).
 
 langdetect knows how adults write long texts; it is wrong on most 1-3 word messages and knows
 nothing of Hinglish or Arabizi. Our NLU data is exactly how children write to this bot, in every
@@ -15,10 +15,9 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Iterable, Mapping
 
-import yaml
+from bot.training_data import MIXED, Example
 
 _NGRAM_SIZES = (1, 2, 3, 4)
 MIN_SCRIPT_EXAMPLES = 50  # examples a script needs to be learnt apart
@@ -51,8 +50,7 @@ class NgramLanguageModel:
     """Multinomial naive Bayes over :func:`features`, one class per language and script."""
 
     def __init__(self, examples: Mapping[str, Iterable[str]], alpha: float = 0.1) -> None:
-        self._alpha = alpha
-        self._counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        counts_by_class: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for language, texts in examples.items():
             by_script: dict[str, list[str]] = defaultdict(list)
             for text in texts:
@@ -63,15 +61,21 @@ class NgramLanguageModel:
                 # that wins every unknown word; they join the language's main script instead.
                 key = (language, script if len(group) >= MIN_SCRIPT_EXAMPLES else main)
                 for text in group:
-                    self._counts[key].update(features(text))
-        self._languages = list(dict.fromkeys(language for language, _ in self._counts))
-        self._totals = {key: sum(counts.values()) for key, counts in self._counts.items()}
+                    counts_by_class[key].update(features(text))
+        self._languages = list(dict.fromkeys(language for language, _ in counts_by_class))
         # A language written in two scripts splits its prior between them.
         self._log_prior = {
-            key: -math.log(sum(1 for other, _ in self._counts if other == key[0])) for key in self._counts
+            key: -math.log(sum(1 for other, _ in counts_by_class if other == key[0])) for key in counts_by_class
         }
-        vocabulary = set().union(*self._counts.values()) if self._counts else set()
-        self._vocabulary_size = max(len(vocabulary), 1)
+        vocabulary = set().union(*counts_by_class.values()) if counts_by_class else set()
+        vocabulary_size = max(len(vocabulary), 1)
+        # Log-likelihoods computed once, not per message: a gram a class never saw gets its floor.
+        self._unseen: dict[tuple[str, str], float] = {}
+        self._log_likelihood: dict[tuple[str, str], dict[str, float]] = {}
+        for key, counts in counts_by_class.items():
+            denominator = math.log(sum(counts.values()) + alpha * vocabulary_size)
+            self._unseen[key] = math.log(alpha) - denominator
+            self._log_likelihood[key] = {gram: math.log(count + alpha) - denominator for gram, count in counts.items()}
 
     @property
     def languages(self) -> list[str]:
@@ -80,14 +84,12 @@ class NgramLanguageModel:
     def probabilities(self, text: str) -> dict[str, float]:
         """Posterior probability of each language (uniform prior); uniform when there is no signal."""
         grams = features(text)
-        if not grams or not self._counts:
+        if not grams or not self._log_likelihood:
             return {lang: 1 / max(len(self._languages), 1) for lang in self._languages}
         scores = {}
-        for key, counts in self._counts.items():
-            denominator = math.log(self._totals[key] + self._alpha * self._vocabulary_size)
-            scores[key] = self._log_prior[key] + sum(
-                math.log(counts.get(gram, 0) + self._alpha) - denominator for gram in grams
-            )
+        for key, likelihood in self._log_likelihood.items():
+            unseen = self._unseen[key]
+            scores[key] = self._log_prior[key] + sum(likelihood.get(gram, unseen) for gram in grams)
         best = max(scores.values())
         posterior = {lang: 0.0 for lang in self._languages}
         for (language, _), score in scores.items():
@@ -96,23 +98,10 @@ class NgramLanguageModel:
         return {lang: weight / total for lang, weight in posterior.items()}
 
     @classmethod
-    def from_nlu_folder(cls, folder: Path, languages: Iterable[str]) -> "NgramLanguageModel":
-        """Train on ``folder/<lang>/*.yml`` (Rasa NLU files) for each language."""
-        examples: dict[str, list[str]] = {}
-        for language in languages:
-            texts: list[str] = []
-            for path in sorted((folder / language).glob("*.yml")):
-                texts.extend(_nlu_examples(path))
-            examples[language] = texts
-        return cls(examples)
-
-
-def _nlu_examples(path: Path) -> list[str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    texts = []
-    for block in data.get("nlu", []) or []:
-        for line in str(block.get("examples", "")).splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                texts.append(line[2:].strip())
-    return texts
+    def from_examples(cls, examples: Iterable[Example]) -> "NgramLanguageModel":
+        """Train on examples of our languages (``bot.training_data``); mixed-language ones are left out."""
+        texts: dict[str, list[str]] = defaultdict(list)
+        for example in examples:
+            if example.language != MIXED:
+                texts[example.language].append(example.text)
+        return cls(texts)

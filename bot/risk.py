@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
-import yaml
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import normalize
 
 from bot import DATA_DIR
 from bot.language import fold
+from bot.training_data import Example, nlu_examples, risk_examples
 from bot.yamlfile import load_mapping
 
 
@@ -42,6 +43,13 @@ _LEET_WORD = re.compile(r"\S*[^\W\d_]\S*")  # a word with letters: its digits ma
 _REPEATS = re.compile(r"(.)\1{2,}")
 _DOUBLES = re.compile(r"(.)\1+")
 _NOT_WORD = re.compile(r"[^\w]+")
+_LAUGHTER = re.compile(r"😂|🤣|😹|😆|💀|\b(l+o+l+|lmf?ao+|rofl|x+d+|ha(ha)+h?|he(he)+|ja(ja)+|je(je)+|k{3,}|rs(rs)+|mdr+|ptdr+|wk(wk)+|5{3,}|"
+                       r"xa(xa)+|ха(ха)+|хи(хи)+|jk)\b|哈哈|呵呵|笑死|ههه+|هاها")
+
+
+def laughing(text: str) -> bool:
+    """Whether a message laughs (lol, 😂, jajaja, kkkk, mdr, хаха, 哈哈, 💀...), in any language."""
+    return bool(_LAUGHTER.search(fold(text)))
 
 
 def views(text: str) -> tuple[str, str, str]:
@@ -63,8 +71,11 @@ def analyse(text: str) -> list[str]:
     padded = f" {folded} "
     grams += [f"a{padded[i:i + n]}" for n in (2, 3, 4, 5) for i in range(len(padded) - n + 1)]
     grams += [f"j{joined[i:i + n]}" for n in (3, 4, 5) for i in range(len(joined) - n + 1)]
+    grams += [f"c{ch}" for ch in joined if "\u3400" <= ch <= "\u9fff"]  # a Chinese character is a word
     words = _NOT_WORD.sub(" ", plain).split()
     grams += [f"w{w}" for w in words] + [f"b{a}_{b}" for a, b in zip(words, words[1:])]
+    if laughing(text):  # one feature for laughing in any language: hyperbole is often laughed at
+        grams.append("laughing")
     return grams
 
 
@@ -75,13 +86,15 @@ class RiskSettings:
     context_turns: int  # messages scored together (the current one and those before it)
     sure_intent_confidence: float  # below this, the intent classifier is not sure: both numbers
     intent_agreement_threshold: float  # a crisis intent counts only when this classifier gives risk at least this
+    laughing_crisis_threshold: float  # the crisis threshold for a message that laughs (hyperbole, mostly)
 
     @classmethod
     def load(cls, path: Path = SETTINGS_PATH) -> "RiskSettings":
         source = load_mapping(path)
         data = source.data
         values = {}
-        for name in ("crisis_threshold", "unsure_threshold", "sure_intent_confidence", "intent_agreement_threshold"):
+        for name in ("crisis_threshold", "unsure_threshold", "sure_intent_confidence", "intent_agreement_threshold",
+                     "laughing_crisis_threshold"):
             value = data.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
                 raise source.error(data, name, name, "must be a number between 0 and 1")
@@ -96,12 +109,11 @@ class RiskSettings:
 
 @dataclass(frozen=True)
 class RiskScore:
-    """What the classifier says of a turn; logged by class and probability, never by text."""
+    """One reading of a turn; logged by class and probability, never by text."""
 
-    need: Optional[str]  # the likeliest risk class when it reaches the crisis threshold, else None
-    probability: float  # of the likeliest risk class
-    likeliest: str  # that class
-    from_context: bool  # reached only when the earlier messages are read with this one
+    likeliest: str  # the likeliest risk class
+    probability: float  # its probability
+    from_context: bool = False  # read with the earlier messages
 
     @property
     def explanation(self) -> str:
@@ -109,44 +121,44 @@ class RiskScore:
         return f"classifier {self.likeliest} p={self.probability:.2f} ({where})"
 
 
+@dataclass(frozen=True)
+class RiskReading:
+    """A turn read alone and, when there were earlier messages, with them."""
+
+    alone: RiskScore
+    context: Optional[RiskScore] = None
+
+    def best(self, with_context: bool = True) -> RiskScore:
+        """The higher reading; ``with_context`` False after a turn answered as a crisis, whose
+        words would otherwise make every next message (an "ok", a "thanks") a crisis again."""
+        if with_context and self.context and self.context.probability > self.alone.probability:
+            return self.context
+        return self.alone
+
+
 def examples(languages: Iterable[str], nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk") -> tuple[list[str], list[str]]:
     """Texts and labels: every NLU example (its crisis intent, else none) and every risk example."""
-    texts: list[str] = []
-    labels: list[str] = []
-    for language in languages:
-        for path in sorted((nlu_folder / language).glob("*.yml")):
-            for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []) or []:
-                label = block.get("intent") if block.get("intent") in RISK_CLASSES else NONE
-                lines = [line.strip()[2:].strip() for line in str(block.get("examples", "")).splitlines() if line.strip().startswith("- ")]
-                texts += lines
-                labels += [label] * len(lines)
-    for path in sorted(risk_folder.glob("*.yml")):
-        source = load_mapping(path)
-        for label in (*RISK_CLASSES, NONE):
-            entries = source.data.get(label, [])
-            if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
-                raise source.error(source.data, label, label, "must be a list of non-empty messages")
-            texts += entries
-            labels += [label] * len(entries)
-        unknown = set(source.data) - {*RISK_CLASSES, NONE, "language"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise source.error(source.data, key, key, f"is not one of {', '.join((*RISK_CLASSES, NONE))}")
-    return texts, labels
+    found = [Example(e.text, e.label if e.label in RISK_CLASSES else NONE, e.language) for e in nlu_examples(languages, nlu_folder)]
+    found += risk_examples(risk_folder)
+    return [e.text for e in found], [e.label for e in found]
 
 
 def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
     model = Pipeline([
         ("hash", HashingVectorizer(analyzer=analyse, n_features=2**18, alternate_sign=False, norm=None)),
         ("tfidf", TfidfTransformer(sublinear_tf=True)),
-        ("lr", LogisticRegression(C=10.0, solver="liblinear", class_weight="balanced")),
+        ("lr", LogisticRegression(C=30.0, solver="liblinear", class_weight="balanced")),
     ])
     return model.fit(list(texts), list(labels))
 
 
 class RiskClassifier:
     def __init__(self, model: Pipeline, settings: RiskSettings) -> None:
-        self._model = model
+        # Its steps, to run them without the pipeline's checks: TfidfTransformer rebuilds its idf
+        # vector from a 262,144 x 262,144 diagonal on every call (1 ms a message).
+        self._hasher: HashingVectorizer = model.named_steps["hash"]
+        self._idf: np.ndarray = model.named_steps["tfidf"].idf_
+        self._lr: LogisticRegression = model.named_steps["lr"]
         self.settings = settings
         classes = list(model.classes_)
         self._risk_columns = [(name, classes.index(name)) for name in RISK_CLASSES if name in classes]
@@ -158,20 +170,14 @@ class RiskClassifier:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Per text, the probability of each risk class (columns in RISK_CLASSES order)."""
-        proba = self._model.predict_proba(list(texts))
+        features = self._hasher.transform(list(texts))  # CSR counts
+        features.data = (np.log(features.data) + 1.0) * self._idf[features.indices]  # sublinear tf x idf
+        proba = self._lr.predict_proba(normalize(features, copy=False))
         return proba[:, [column for _, column in self._risk_columns]]
 
-    def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskScore:
+    def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskReading:
         """The risk of ``text``, read alone and after the ``earlier`` messages of the conversation."""
         earlier = [t for t in earlier if t][-(self.settings.context_turns - 1):] if self.settings.context_turns > 1 else []
-        inputs = [text] + ([" ".join([*earlier, text])] if earlier else [])
-        proba = self.probabilities(inputs)
-        alone = proba[0]
-        best = int(alone.argmax())
-        score = RiskScore(None, float(alone[best]), self._risk_columns[best][0], False)
-        if len(proba) > 1 and proba[1].max() > score.probability:
-            best = int(proba[1].argmax())
-            score = RiskScore(None, float(proba[1][best]), self._risk_columns[best][0], True)
-        if score.probability >= self.settings.crisis_threshold:
-            return RiskScore(score.likeliest, score.probability, score.likeliest, score.from_context)
-        return score
+        proba = self.probabilities([text] + ([" ".join([*earlier, text])] if earlier else []))
+        readings = [RiskScore(self._risk_columns[int(row.argmax())][0], float(row.max()), bool(i)) for i, row in enumerate(proba)]
+        return RiskReading(*readings)

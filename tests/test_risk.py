@@ -12,7 +12,7 @@ from bot.risk import RiskClassifier, RiskSettings, _fit, examples, views
 from bot.yamlfile import ConfigError
 
 SETTINGS = RiskSettings(crisis_threshold=0.5, unsure_threshold=0.2, context_turns=3, sure_intent_confidence=0.6,
-                        intent_agreement_threshold=0.3)
+                        intent_agreement_threshold=0.3, laughing_crisis_threshold=0.85)
 
 
 def test_views_undo_leetspeak_repeated_letters_and_missing_spaces():
@@ -25,12 +25,12 @@ def test_views_undo_leetspeak_repeated_letters_and_missing_spaces():
 def test_settings_errors_name_the_file_the_line_and_the_field(tmp_path):
     path = tmp_path / "risk.yml"
     path.write_text("crisis_threshold: 0.5\nunsure_threshold: 0.7\ncontext_turns: 3\nsure_intent_confidence: 0.6\n"
-                    "intent_agreement_threshold: 0.3\n", encoding="utf-8")
+                    "intent_agreement_threshold: 0.3\nlaughing_crisis_threshold: 0.85\n", encoding="utf-8")
     with pytest.raises(ConfigError) as error:
         RiskSettings.load(path)
     assert error.value.line == 2 and error.value.field == "unsure_threshold" and str(path) in str(error.value)
     path.write_text("crisis_threshold: 0.5\nunsure_threshold: 0.1\ncontext_turns: zero\nsure_intent_confidence: 0.6\n"
-                    "intent_agreement_threshold: 0.3\n", encoding="utf-8")
+                    "intent_agreement_threshold: 0.3\nlaughing_crisis_threshold: 0.85\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="context_turns"):
         RiskSettings.load(path)
 
@@ -48,6 +48,16 @@ def test_a_broken_examples_file_is_refused_with_its_line(tmp_path):
     (tmp_path / "xx.yml").write_text("language: xx\nnone: just one string\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="none"):
         examples([], risk_folder=tmp_path)
+    (tmp_path / "xx.yml").write_text('conversations:\n  none:\n    - ["hi", "bye"]\n  worry:\n    - ["meh"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        examples([], risk_folder=tmp_path)
+    assert error.value.line == 4 and error.value.field == "conversations.worry"
+
+
+def test_a_conversation_is_learnt_as_its_messages_read_together(tmp_path):
+    (tmp_path / "xx.yml").write_text('none:\n  - "hello"\nconversations:\n  self_harm:\n    - ["hi", "tonight i do it"]\n',
+                                     encoding="utf-8")
+    assert set(zip(*examples([], risk_folder=tmp_path))) == {("hello", "none"), ("hi tonight i do it", "self_harm")}
 
 
 def test_every_example_file_and_language_is_learnt():
@@ -59,38 +69,52 @@ def test_every_example_file_and_language_is_learnt():
         assert len(examples([], risk_folder=folder)[0]) >= len(examples([], risk_folder=path.parent)[0]) > 0
 
 
-@pytest.fixture(scope="module")
-def toy() -> RiskClassifier:
-    texts = ["i want to end it all tonight", "took all the pills", "goodbye forever everyone", "no reason to live",
+TOY_TEXTS = ["i want to end it all tonight", "took all the pills", "goodbye forever everyone", "no reason to live",
              "he is hitting me now", "dad is beating me", "he says he will post my pics", "send nudes or else",
              "hello", "homework is hard", "i love football", "what is your name", "my cat is cute", "pizza tonight",
              "see you at school", "the game was fun"]
-    labels = ["self_harm"] * 4 + ["danger_now"] * 2 + ["online_sexual_abuse"] * 2 + ["none"] * 8
-    return RiskClassifier(_fit(texts, labels), SETTINGS)
+TOY_LABELS = ["self_harm"] * 4 + ["danger_now"] * 2 + ["online_sexual_abuse"] * 2 + ["none"] * 8
+
+
+def test_the_fast_path_gives_the_pipelines_probabilities():
+    pipeline = _fit(TOY_TEXTS, TOY_LABELS)
+    classifier = RiskClassifier(pipeline, SETTINGS)
+    probes = ["t00k all the p1llsss", "hello there", "他說要殺了我", ""]
+    expected = pipeline.predict_proba(probes)[:, [list(pipeline.classes_).index(c) for c in ("self_harm", "danger_now", "online_sexual_abuse")]]
+    assert abs(classifier.probabilities(probes) - expected).max() < 1e-9
+
+
+@pytest.fixture(scope="module")
+def toy() -> RiskClassifier:
+    return RiskClassifier(_fit(TOY_TEXTS, TOY_LABELS), SETTINGS)
 
 
 def test_a_message_like_the_crisis_examples_is_a_crisis_and_a_calm_one_is_not(toy):
-    assert toy.assess("i want to end it all").need == "self_harm"
-    calm = toy.assess("see you at football")
-    assert calm.need is None and calm.probability < SETTINGS.crisis_threshold
+    crisis = toy.assess("i want to end it all").best()
+    assert crisis.likeliest == "self_harm" and crisis.probability >= SETTINGS.crisis_threshold
+    assert toy.assess("see you at football").best().probability < SETTINGS.crisis_threshold
 
 
 def test_spelling_noise_is_read_through(toy):
-    assert toy.assess("t00k all the p1llsss").need == "self_harm"
-    joined = toy.assess("iwanttoenditall")
-    assert joined.likeliest == "self_harm" and joined.probability > toy.assess("iwanttogotoschool").probability
+    noisy = toy.assess("t00k all the p1llsss").best()
+    assert noisy.likeliest == "self_harm" and noisy.probability >= SETTINGS.crisis_threshold
+    joined = toy.assess("iwanttoenditall").best()
+    assert joined.likeliest == "self_harm" and joined.probability > toy.assess("iwanttogotoschool").best().probability
 
 
 def test_earlier_messages_are_read_with_the_last_one(toy):
     alone = toy.assess("tonight")
-    after = toy.assess("tonight", earlier=["no reason to live", "goodbye forever everyone"])
-    assert after.probability > alone.probability
-    assert after.from_context and after.need == "self_harm"
+    assert alone.context is None and alone.best() == alone.alone
+    reading = toy.assess("tonight", earlier=["no reason to live", "goodbye forever everyone"])
+    after = reading.best()
+    assert after.from_context and after.likeliest == "self_harm" and after.probability >= SETTINGS.crisis_threshold
+    assert reading.alone.probability == alone.alone.probability < after.probability
+    assert reading.best(with_context=False) == reading.alone  # after a crisis answer, the message alone
     # Only the last context_turns - 1 earlier messages count.
     distant = toy.assess("tonight", earlier=["no reason to live", "goodbye forever everyone", "hello", "pizza tonight"])
-    assert distant.probability < after.probability
+    assert distant.best().probability < after.probability
 
 
 def test_the_explanation_has_the_class_and_score_never_the_words(toy):
-    score = toy.assess("took all the pills")
+    score = toy.assess("took all the pills").best()
     assert "pills" not in score.explanation and "self_harm" in score.explanation and "p=" in score.explanation

@@ -1,0 +1,66 @@
+"""The examples the bot's own models learn from, read in one place.
+
+Rasa's NLU files (``data/nlu/<lang>/*.yml``) teach intents; the risk files (``data/risk/*.yml``)
+teach the risk classifier what the NLU data lacks: veiled risk, romanised and noisy spellings,
+mixed languages, calm look-alikes and short conversations. A risk file of one of our languages
+(``language: ru``) also teaches the language detector how that language is written, romanised
+forms included; ``language: xx`` is for files that mix languages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from bot import DATA_DIR
+from bot.yamlfile import load_mapping
+
+RISK_LABELS = ("self_harm", "danger_now", "online_sexual_abuse", "none")
+MIXED = "xx"  # the language of a risk file that mixes languages
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str  # the NLU intent, or the risk label
+    language: str  # one of ours, or MIXED
+
+
+def nlu_examples(languages: Iterable[str], folder: Path = DATA_DIR / "nlu") -> list[Example]:
+    """Every example of ``folder/<lang>/*.yml`` for each language, with its intent."""
+    found = []
+    for language in languages:
+        for path in sorted((folder / language).glob("*.yml")):
+            for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []) or []:
+                for line in str(block.get("examples", "")).splitlines():
+                    if line.strip().startswith("- "):
+                        found.append(Example(line.strip()[2:].strip(), str(block.get("intent")), language))
+    return found
+
+
+def risk_examples(folder: Path = DATA_DIR / "risk") -> list[Example]:
+    """Every message and conversation of the risk files (a conversation as its messages joined,
+    as the classifier reads the end of one); a malformed file raises ConfigError naming the line."""
+    found = []
+    for path in sorted(folder.glob("*.yml")):
+        source = load_mapping(path)
+        language = str(source.data.get("language") or MIXED)
+        conversations = source.data.get("conversations", {})
+        if not isinstance(conversations, dict):
+            raise source.error(source.data, "conversations", "conversations", "must map labels to lists of conversations")
+        for mapping, known, prefix in ((source.data, {"language", "conversations"}, ""), (conversations, set(), "conversations.")):
+            unknown = sorted(set(mapping) - {*RISK_LABELS, *known})
+            if unknown:
+                raise source.error(mapping, unknown[0], prefix + unknown[0], f"is not one of {', '.join(RISK_LABELS)}")
+        for label in RISK_LABELS:
+            entries = source.data.get(label, [])
+            if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
+                raise source.error(source.data, label, label, "must be a list of non-empty messages")
+            chats = conversations.get(label, [])
+            if not isinstance(chats, list) or not all(isinstance(c, list) and c and all(isinstance(t, str) for t in c) for c in chats):
+                raise source.error(conversations, label, f"conversations.{label}", "must be a list of conversations (lists of messages)")
+            found += [Example(text, label, language) for text in entries + [" ".join(chat) for chat in chats]]
+    return found
