@@ -28,10 +28,10 @@ from bot.handoff import Risk, Ticket
 from bot.helplines import RoutingTable
 from bot.hints import ChannelHints
 from bot.input_text import clean, has_words
-from bot.language import LanguageDetector, LanguageHints, LanguageRegistry
+from bot.language import LanguageDecision, LanguageDetector, LanguageHints, LanguageRegistry
 from bot.opening_hours import OpenState
 from bot.retention import DAY_S, Retention
-from bot.risk import RiskClassifier, RiskScore
+from bot.risk import RiskClassifier, RiskReading, laughing
 from bot.texts import Texts
 from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
 
@@ -183,7 +183,9 @@ class Dialogue:
             turn.text, LanguageHints(current=slots["language"], declared=hints.language, country=slots["country"])
         )
         slots["language"] = decision.language
-        risk = self.risk.assess(turn.text, turn.earlier) if has_words(turn.text) else None
+        # The classifier reads what the phrase lists read: everyday idioms ("dying of laughter") blanked.
+        risk = self.risk.assess(self.crisis.without_idioms(turn.text),
+                                [self.crisis.without_idioms(t) for t in turn.earlier]) if has_words(turn.text) else None
         need, why = self._need(turn, slots, risk)
         outcome = Outcome(need=need, language=decision.language, slots=slots, channel=hints.channel, country_assumed=country_assumed)
         if turn.now:
@@ -197,23 +199,32 @@ class Dialogue:
             first = not slots["privacy_told"]
             if first and not outcome.erase:
                 self._privacy_notice(outcome)
-            outcome.sure = not first and self._sure(need, turn, risk, decision.foreign)
+            outcome.sure = not first and self._sure(outcome, turn, risk, why) and not self._foreign(turn, decision)
             if not outcome.sure and not outcome.erase:
                 self._floor(outcome)
         outcome.language = slots["language"]
         # Why, by rule and score only: never the child's words.
-        logger.info("turn: need=%s by=%s risk=%s sure=%s foreign=%s", need, why,
-                    risk.explanation if risk else "-", outcome.sure, decision.foreign or "-")
+        logger.info("turn: need=%s by=%s risk=%s sure=%s", need, why, risk.best().explanation if risk else "-", outcome.sure)
         return outcome
 
-    def _sure(self, need: str, turn: Turn, risk: Optional[RiskScore], foreign: Optional[str]) -> bool:
-        """Whether this is a confident answer without risk (then the floor adds nothing)."""
-        if need in RISK_NEEDS or need in UNSURE_NEEDS or foreign:
+    def _sure(self, out: Outcome, turn: Turn, risk: Optional[RiskReading], why: str) -> bool:
+        """Whether this is a confident answer without risk (then the floor adds nothing), the
+        message's language aside."""
+        if out.need in RISK_NEEDS or out.need in UNSURE_NEEDS:
             return False
-        if risk and risk.probability >= self.risk.settings.unsure_threshold:
+        if why in ("menu", "command"):  # the child chose it: a numbered answer, a button, a command
+            return True
+        if risk and risk.best().probability >= self.risk.settings.unsure_threshold:
             return False
-        from_classifier = not need.startswith("choice:") and not (turn.metadata or {}).get("command")
-        return not from_classifier or turn.confidence >= self.risk.settings.sure_intent_confidence
+        return turn.confidence >= self.risk.settings.sure_intent_confidence
+
+    def _foreign(self, turn: Turn, decision: LanguageDecision) -> bool:
+        """A message clearly in a language we don't speak: we can't be sure of anything we read.
+        Asked last, only of answers otherwise sure: it may cost a langdetect call (a few ms)."""
+        foreign = self.detector.foreign(turn.text, decision.guesses)
+        if foreign:
+            logger.info("turn: in a language we don't speak (%s): both numbers", foreign)
+        return bool(foreign)
 
     def _floor(self, out: Outcome) -> None:
         """Both numbers in every reply that may matter: what the answer lacks of them is added,
@@ -282,7 +293,7 @@ class Dialogue:
         self._contact_or_ask(out, "danger_now", ask=False)
         return out
 
-    def _need(self, turn: Turn, slots: dict[str, Any], risk: Optional[RiskScore]) -> tuple[str, str]:
+    def _need(self, turn: Turn, slots: dict[str, Any], risk: Optional[RiskReading]) -> tuple[str, str]:
         """The need to answer and the rule that chose it: crisis first (the classifier's, the
         phrase lists', the risk classifier's), then a menu answer, then the classifier's intent."""
         command = (turn.metadata or {}).get("command")
@@ -292,16 +303,21 @@ class Dialogue:
             return "empty_message", "empty"
         if not has_words(turn.text) and turn.intent in UNCLEAR_INTENTS:
             return "out_of_scope", "no words"
-        match = self.crisis.check(turn.text)
-        if match:
-            return overrule(turn.intent, match), f"phrase list {match.language}"
-        # Read with the earlier messages, risk counts once: the turn after a crisis answer is not another one.
-        if risk and risk.need and not (risk.from_context and slots["risk"]):
-            agreed = turn.intent if turn.intent in RISK_NEEDS else risk.need
-            return agreed, "risk classifier"
         settings = self.risk.settings
+        # Read with the earlier messages, risk counts once: the turn after a crisis answer is not another one.
+        score = risk.best(with_context=not slots["risk"]) if risk else None
+        agreed = bool(score and score.probability >= settings.intent_agreement_threshold)
+        joking = laughing(turn.text)  # dramatic words laughed at are mostly hyperbole: more evidence needed
+        match = self.crisis.check(turn.text)
+        if match and (agreed or not joking):
+            return overrule(turn.intent, match), f"phrase list {match.language}"
+        if match:
+            return "check_in", f"phrase list {match.language}, laughing, risk classifier disagrees"
+        threshold = settings.laughing_crisis_threshold if joking else settings.crisis_threshold
+        if score and score.probability >= threshold:
+            return (turn.intent if turn.intent in RISK_NEEDS else score.likeliest), "risk classifier"
         if turn.intent in RISK_NEEDS:  # the intent classifier alone: dramatic words are often not a crisis
-            if risk and risk.probability >= settings.intent_agreement_threshold and not (risk.from_context and slots["risk"]):
+            if agreed and not joking:
                 return turn.intent, "intent, risk classifier agrees"
             return "check_in", "intent, risk classifier disagrees"
         number = parse_choice(turn.text)
@@ -312,7 +328,7 @@ class Dialogue:
             return "give_country", "country menu"
         if turn.intent not in UNCLEAR_INTENTS:
             return turn.intent, "intent"
-        if risk and risk.probability >= settings.unsure_threshold:
+        if risk and risk.best().probability >= settings.unsure_threshold:
             return "check_in", "unclear intent, some risk"
         return "out_of_scope", "unclear intent"
 

@@ -46,11 +46,16 @@ class CrisisNet:
                     patterns[kind][language] = compiled
         return cls(patterns)
 
-    def check(self, text: str) -> Optional[CrisisMatch]:
-        """The crisis a message speaks of, or None; everyday idioms are ignored, not the whole message."""
+    def without_idioms(self, text: str) -> str:
+        """The message folded, with everyday idioms blanked: "dying of laughter" says nothing, the rest still counts."""
         folded = fold(text)
         for idiom in self._patterns["not_crisis"].values():
-            folded = idiom.sub(" ", folded)  # "dying of laughter" says nothing; the rest still counts
+            folded = idiom.sub(" ", folded)
+        return folded
+
+    def check(self, text: str) -> Optional[CrisisMatch]:
+        """The crisis a message speaks of, or None; everyday idioms are ignored, not the whole message."""
+        folded = self.without_idioms(text)
         for intent in CRISIS_INTENTS:
             for language, pattern in self._patterns[intent].items():
                 if pattern.search(folded):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.dialogue import RISK_NEEDS, Dialogue, Outcome, Turn
-from bot.risk import RiskScore, RiskSettings
+from bot.risk import RiskReading, RiskScore, RiskSettings
 
 INTENTS = [None, "nlu_fallback", "out_of_scope", "greet", "need_helpline", "talk_to_human", "self_harm", "danger_now",
            "online_sexual_abuse", "cyberbullying", "report_content", "privacy_question", "safety_tips", "give_country",
@@ -27,13 +27,14 @@ def dialogue() -> Dialogue:
 class FixedRisk:
     """The risk classifier's answer, fixed: the dialogue's rules tested apart from what the model learnt."""
 
-    def __init__(self, settings: RiskSettings, need: Optional[str] = None, probability: float = 0.0,
-                 likeliest: str = "self_harm", from_context: bool = False) -> None:
+    def __init__(self, settings: RiskSettings, probability: float = 0.0, likeliest: str = "self_harm",
+                 from_context: bool = False) -> None:
         self.settings = settings
-        self.score = RiskScore(need, probability, likeliest, from_context)
+        score = RiskScore(likeliest, probability, from_context)
+        self.reading = RiskReading(RiskScore(likeliest, 0.0), score) if from_context else RiskReading(score)
 
-    def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskScore:
-        return self.score
+    def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskReading:
+        return self.reading
 
 
 def with_risk(dialogue: Dialogue, **score: Any) -> Dialogue:
@@ -102,7 +103,7 @@ def test_without_a_country_it_gives_what_it_can_and_asks(dialogue):
 
 
 def test_the_risk_classifier_alone_can_call_a_crisis(dialogue):
-    out = with_risk(dialogue, need="self_harm", probability=0.8).respond(turn("gave away my games, wont need them", "out_of_scope", 0.9))
+    out = with_risk(dialogue, likeliest="self_harm", probability=0.8).respond(turn("gave away my games, wont need them", "out_of_scope", 0.9))
     assert out.need == "self_harm" and out.slots["risk"] == "self_harm" and has_both(dialogue, out, "GB")
 
 
@@ -137,7 +138,7 @@ def test_the_phrase_lists_need_no_classifier(dialogue):
 
 
 def test_risk_read_from_earlier_messages_is_answered_once(dialogue):
-    context = {"need": "self_harm", "probability": 0.7, "from_context": True}
+    context = {"likeliest": "self_harm", "probability": 0.7, "from_context": True}
     first = with_risk(dialogue, **context).respond(turn("tonight", "out_of_scope", 0.8))
     assert first.need == "self_harm"
     after = with_risk(dialogue, **context).respond(turn("ok", "thanks_bye", 0.9, risk=first.slots["risk"]))
@@ -145,21 +146,21 @@ def test_risk_read_from_earlier_messages_is_answered_once(dialogue):
 
 
 def test_sextortion_gets_the_emergency_number_too(dialogue):
-    out = with_risk(dialogue, need="online_sexual_abuse", probability=0.9).respond(turn("he'll post my pics", "online_sexual_abuse"))
+    out = with_risk(dialogue, likeliest="online_sexual_abuse", probability=0.9).respond(turn("he'll post my pics", "online_sexual_abuse"))
     assert has_both(dialogue, out, "GB")
 
 
 @pytest.mark.parametrize("text, foreign", [("voglio farmi del male, aiutatemi per favore", "it"),
                                            ("家で殴られる、たすけて", "ja"), ("집에 가기 무서워요", "hangul")])
 def test_a_language_we_dont_speak_gets_both_numbers(dialogue, text, foreign):
-    assert dialogue.detector.decide(text).foreign == foreign
+    assert dialogue.detector.foreign(text) == foreign
     out = with_risk(dialogue).respond(turn(text, "greet", 0.99, country="IT"))
     assert not out.sure and has_both(dialogue, out, "IT")
 
 
 def test_short_or_our_own_languages_are_not_foreign(dialogue):
     for text in ("ciao", "i want help please", "necesito ayuda por favor", "我不想活了", "mujhe madad chahiye please yaar"):
-        assert dialogue.detector.decide(text).foreign is None, text
+        assert dialogue.detector.foreign(text) is None, text
 
 
 def test_a_picture_alone_gets_a_kind_word_and_both_numbers(dialogue):
@@ -180,11 +181,14 @@ def test_every_reply_is_sure_or_carries_both_numbers(dialogue, text, intent, con
     carries the helpline and the emergency number (or, without a country, the advice and the question)."""
     out = dialogue.respond(Turn(text=text, intent=intent, confidence=confidence, metadata={"country": country} if country else None,
                                 slots={"language": "en", "privacy_told": None if first else "1", "menu": menu}))
-    if out.sure or out.erase:
+    if out.erase:  # the child confirmed "delete my data": told it is done, nothing else
+        assert menu == "confirm_stop"
+        return
+    if out.sure:
         assert out.need not in RISK_NEEDS and not first
         return
-    if country:
-        assert has_both(dialogue, out, country), (out.need, text_of(out))
+    if out.slots["country"]:  # the hint's, or one the child just chose
+        assert has_both(dialogue, out, out.slots["country"]), (out.need, text_of(out))
     else:
         said = text_of(out)
         lang = out.slots["language"]
