@@ -1,7 +1,11 @@
-"""NLU benchmark on the held-out messages: intents, crisis recall, false alarms, language.
+"""NLU benchmark on the held-out messages: intents, crisis recall, false alarms, language, latency.
 
+Each message goes through the trained model and the dialogue's decision (phrase lists, risk
+classifier, menus), as the first message of a conversation already told the privacy notice.
 Prints a table per language, then one JSON object per line for machines. Baselines measured in
 the same run: the classifier without the crisis net, and langdetect alone for the language.
+``floor_rate`` is the share of messages that are not crises answered with both numbers added
+(the bot was unsure); ``turn_ms`` the time of one message, model and dialogue, one at a time.
 Language accuracy leaves out requests to change language that name one ("english please" in the
 Arabic file): the dialogue follows the child's explicit choice there, not the detector.
 
@@ -15,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -22,11 +27,11 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import PROJECT_ROOT
-from bot.dialogue import UNCLEAR_INTENTS
+from bot.dialogue import UNCLEAR_INTENTS, Dialogue, Outcome, Turn
 from bot.input_text import clean
-from bot.language import LanguageDetector, LanguageHints, LanguageRegistry, langdetect_probabilities, word_count
-from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
-from scripts.heldout import load
+from bot.language import LanguageHints, langdetect_probabilities, word_count
+from bot.triage import CRISIS_INTENTS
+from scripts.heldout import Example, load
 
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
 DEFAULT_SETS = [PROJECT_ROOT / "tests" / "heldout", PROJECT_ROOT / "tests" / "heldout-fresh"]
@@ -52,20 +57,23 @@ def share(flags: list[bool]) -> Optional[float]:
 
 
 def normalise(intent: Optional[str]) -> str:
-    return "out_of_scope" if intent in UNCLEAR_INTENTS else str(intent)
+    return "out_of_scope" if intent in (*UNCLEAR_INTENTS, "check_in") else str(intent)
 
 
-async def classify(examples: list[Example]) -> list[str]:
+async def classify(examples: list[Example], dialogue: Dialogue) -> list[tuple[Optional[str], Outcome, float]]:
+    """Per example: the classifier's intent, the dialogue's outcome, and the milliseconds both took."""
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)
     agent = Agent.load(str(MODEL))
-    intents = []
+    results = []
     for example in examples:
+        started = time.perf_counter()
         parsed = await agent.parse_message(clean(example.text))
-        intents.append((parsed.get("intent") or {}).get("name"))
-    return intents
+        outcome = dialogue.respond(Turn.parsed({**parsed, "metadata": {"country": example.country}}, {"privacy_told": "1"}))
+        results.append(((parsed.get("intent") or {}).get("name"), outcome, (time.perf_counter() - started) * 1000))
+    return results
 
 
 def main(folders: list[Path]) -> int:
@@ -74,18 +82,17 @@ def main(folders: list[Path]) -> int:
         return 1
     examples = [example for folder in folders for example in load(folder)]
     print("held-out sets: " + ", ".join(str(folder) for folder in folders))
-    registry = LanguageRegistry()
-    detector = LanguageDetector.load(registry)
-    net = CrisisNet.load(registry.codes)
+    dialogue = Dialogue.load()
+    registry, detector = dialogue.registry, dialogue.detector
 
-    started = time.perf_counter()
-    raw = asyncio.run(classify(examples))
-    per_message_ms = (time.perf_counter() - started) * 1000 / max(len(examples), 1)
+    results = asyncio.run(classify(examples, dialogue))
+    times = sorted(ms for _, _, ms in results)
+    p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
 
     rows = defaultdict(lambda: defaultdict(list))
-    for example, predicted in zip(examples, raw):
+    for example, (predicted, outcome, _) in zip(examples, results):
         text = clean(example.text)
-        final = normalise(overrule(predicted, net.check(text)))
+        final = normalise(outcome.need)
         classifier = normalise(predicted)
         row = rows[example.language]
         row["final"].append((example.intent, final))
@@ -95,6 +102,8 @@ def main(folders: list[Path]) -> int:
             row["crisis_classifier"].append(classifier in CRISIS_INTENTS)
         if example.hard_negative and example.intent not in CRISIS_INTENTS:
             row["false_alarm"].append(final in CRISIS_INTENTS)
+        if example.intent not in CRISIS_INTENTS:
+            row["floor"].append(not outcome.sure)
         if example.intent == "change_language" and registry.named_in(text):
             continue
         short = word_count(text) <= 3
@@ -121,6 +130,7 @@ def main(folders: list[Path]) -> int:
             "crisis_recall": share(merged["crisis_final"]),
             "crisis_recall_classifier": share(merged["crisis_classifier"]),
             "false_alarm_rate": share(merged["false_alarm"]),
+            "floor_rate": share(merged["floor"]),
             "lang_acc_short": share(merged["lang_short"]),
             "lang_acc_long": share(merged["lang_long"]),
             "langdetect_acc_short": share(merged["langdetect_short"]),
@@ -133,12 +143,13 @@ def main(folders: list[Path]) -> int:
     for language, values in metrics.items():
         cells = [str(v) if isinstance(v, int) else ("-" if v is None else f"{v:.3f}") for v in values.values()]
         print(f"| {language} | " + " | ".join(cells) + " |")
-    print(f"\nparse time per message (in-process Agent): {per_message_ms:.1f} ms over {len(examples)} messages")
+    print(f"\nper message, model and dialogue, one at a time (in-process Agent): p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)}")
     for language, values in metrics.items():
         for metric, value in values.items():
             if value is not None and metric != "n":
                 print(json.dumps({"bench": "nlu", "language": language, "metric": metric, "value": round(value, 4), "unit": "ratio"}))
-    print(json.dumps({"bench": "nlu", "language": "all", "metric": "parse_ms", "value": round(per_message_ms, 2), "unit": "ms"}))
+    print(json.dumps({"bench": "nlu", "language": "all", "metric": "turn_ms_p50", "value": round(p50, 2), "unit": "ms"}))
+    print(json.dumps({"bench": "nlu", "language": "all", "metric": "turn_ms_p99", "value": round(p99, 2), "unit": "ms"}))
     return 0
 
 

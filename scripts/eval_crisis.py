@@ -11,7 +11,8 @@ A set is a folder of ``<kind>.yml`` files (written by someone who never saw ``da
 not be answered as a crisis), ``help`` (the child asks for help: the helpline number) or
 ``unsure`` (the bot cannot be sure: both numbers). Each conversation goes through the trained
 Rasa model and ``bot.dialogue`` turn by turn, as the action server does, and the reply to its last
-message is scored. Printed: a table by kind and one by language, per-turn latency, then one JSON
+message is scored (a conversation is judged by where it ends; ``calm_every_turn`` also counts a
+calm conversation answered as a crisis at any turn). Printed: a table by kind and one by language, per-turn latency, then one JSON
 object per line.
 
     make eval-crisis SET=tests/blind/first
@@ -152,7 +153,8 @@ def figures(rows: list[Scored]) -> dict[str, Optional[float]]:
         "help": len([r for r in rows if r.item.label == "help"]),
         "helpline_given": share([r.helpline for r in rows if r.item.label == "help"]),
         "calm": len([r for r in rows if r.item.label == "calm"]),
-        "calm_kept_calm": share([not r.alarm for r in rows if r.item.label == "calm"]),
+        "calm_kept_calm": share([not r.crisis for r in rows if r.item.label == "calm"]),
+        "calm_every_turn": share([not r.alarm for r in rows if r.item.label == "calm"]),
         "unsure": len([r for r in rows if r.item.label == "unsure"]),
         "unsure_both_numbers": share([r.emergency and r.helpline for r in rows if r.item.label == "unsure"]),
         "language_ok": share([r.language_ok for r in rows if r.language_ok is not None]),
@@ -190,7 +192,7 @@ def main(folder: Path) -> int:
     times = sorted(ms for row in scored for ms in row.turn_ms)
     p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
     print(f"\nper turn (Rasa parse + dialogue, in process): p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)} turns")
-    missed = [r for r in scored if (r.item.label == "crisis" and not r.emergency) or (r.item.label == "calm" and r.alarm)
+    missed = [r for r in scored if (r.item.label == "crisis" and not r.emergency) or (r.item.label == "calm" and r.crisis)
               or (r.item.label == "help" and not r.helpline) or (r.item.label == "unsure" and not (r.emergency and r.helpline))]
     if os.environ.get("EVAL_SHOW_MISSES"):
         for r in missed:

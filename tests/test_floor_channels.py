@@ -24,7 +24,8 @@ pytestmark = pytest.mark.rasa
 HELPLINE, EMERGENCY = "116", "999"
 # Children's text and worse: any script, emoji, control characters, lone surrogates excluded (not UTF-8).
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=600) | st.sampled_from(
-    ["", "   ", "😭😭😭", "?", "a" * 10_000, "\x00\x01\x02", "/restart", "/self_harm", "ok", "hi", "1"])
+    ["", "   ", "😭😭😭", "?", "a" * 10_000, "\x00\x01\x02", "/restart", "/self_harm", "ok", "hi", "1",
+     "\ufffd\ufffd", "Ã©a va pas Ã§a", "\x89PNG\r\n\x1a\n\x00\x00\rIHDR"])  # wrongly decoded text, a binary file
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
