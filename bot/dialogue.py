@@ -316,8 +316,9 @@ class Dialogue:
         threshold = settings.laughing_crisis_threshold if joking else settings.crisis_threshold
         if score and score.probability >= threshold:
             return (turn.intent if turn.intent in RISK_NEEDS else score.likeliest), "risk classifier"
-        if turn.intent in RISK_NEEDS:  # the intent classifier alone: dramatic words are often not a crisis
-            if agreed and not joking:
+        if turn.intent in RISK_NEEDS:  # the intent classifier: dramatic words are often not a crisis
+            both = (turn.confidence + (score.probability if score else 0.0)) / 2  # the two classifiers' mean
+            if both >= settings.intent_agreement_threshold and not joking:
                 return turn.intent, "intent, risk classifier agrees"
             return "check_in", "intent, risk classifier disagrees"
         number = parse_choice(turn.text)

@@ -85,7 +85,7 @@ class RiskSettings:
     unsure_threshold: float  # any risk this likely means the bot is not sure: the child gets both numbers
     context_turns: int  # messages scored together (the current one and those before it)
     sure_intent_confidence: float  # below this, the intent classifier is not sure: both numbers
-    intent_agreement_threshold: float  # a crisis intent counts only when this classifier gives risk at least this
+    intent_agreement_threshold: float  # a crisis intent counts when its confidence and this classifier's risk average this
     laughing_crisis_threshold: float  # the crisis threshold for a message that laughs (hyperbole, mostly)
 
     @classmethod
