@@ -12,7 +12,6 @@ by the C allocator; they are handed back to the system then, where the C library
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 
 
@@ -27,8 +26,9 @@ def freeze_startup_objects() -> None:
 
 
 def _return_free_memory() -> None:
-    """Give the memory freed at start-up back to the system (glibc's malloc_trim; elsewhere nothing)."""
+    """Give the memory freed at start-up back to the system (glibc's malloc_trim; elsewhere nothing).
+    The process's own symbols are searched (``CDLL(None)``): looking for libc by name would run ldconfig."""
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
         pass
