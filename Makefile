@@ -46,7 +46,7 @@ bench-web: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_web
 
 # Does every child get the number they need? A blind set of conversations, by kind and language.
-SET ?= tests/blind/final
+SET ?= tests/blind/last
 eval-crisis: $(STAMP) model
 	$(VENV)/bin/python -m scripts.eval_crisis $(SET)
 
