@@ -193,9 +193,9 @@ class Dialogue:
         pending_menu, slots["menu"] = slots["menu"], None
         if need != "out_of_scope":
             slots["misunderstood"] = None
-        slots["risk"] = need if need in RISK_NEEDS else None
         with self.texts.plain_language(bool(slots["plain"])):
             self._reply(need, turn, outcome, pending_menu)
+            slots["risk"] = outcome.need if outcome.need in RISK_NEEDS else None  # a menu's "I'm in danger" too
             first = not slots["privacy_told"]
             if first and not outcome.erase:
                 self._privacy_notice(outcome)

@@ -3,22 +3,21 @@
 The phrase lists of ``bot.triage`` catch what they name; children who are at risk often name
 nothing ("gave away my cat and my games today, wont need them"), write "su1c1de", "iwanttodie",
 "mujhe marna hai" or build up to it over several messages. This classifier learns risk from
-examples instead: every NLU example (a crisis intent, or none) plus ``data/risk/<lang>.yml``,
-written to teach veiled risk, romanised spellings, spelling noise, mixed languages and calm
-look-alikes. It sees each message three ways — as written (folded), with leetspeak and repeated
+examples instead: every NLU example (a crisis intent, or none) plus ``data/risk/*.yml``,
+written to teach veiled risk, romanised spellings, spelling noise, mixed languages, short
+conversations and calm look-alikes. It sees each message three ways — as written (folded), with leetspeak and repeated
 letters undone, and without spaces — as hashed character n-grams and words, so it needs no
 vocabulary and learns every script at once. A logistic regression gives a probability per class.
 
 The conversation matters too: the last ``context_turns`` messages are also scored together, so
 "its my stepdad" then "hes coming up the stairs again" is scored as one story. Settings and
-thresholds are in ``data/risk.yml``. It trains in about a second at start-up (liblinear on
+thresholds are in ``data/risk.yml``. It trains in about two seconds at start-up (liblinear on
 hashed features), so there is no fitted model to keep in step with its data.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -33,7 +32,6 @@ from bot import DATA_DIR
 from bot.language import fold
 from bot.training_data import Example, nlu_examples, risk_examples
 from bot.yamlfile import load_mapping
-
 
 RISK_CLASSES = ("self_harm", "danger_now", "online_sexual_abuse")
 NONE = "none"

@@ -199,3 +199,8 @@ def test_every_reply_is_sure_or_carries_both_numbers(dialogue, text, intent, con
 def test_settings_are_read_from_data_risk_yml(dialogue):
     assert dialogue.risk.settings == RiskSettings.load()
     assert replace(dialogue.risk.settings, context_turns=1).context_turns == 1
+
+
+def test_danger_chosen_from_the_menu_counts_as_the_turns_risk(dialogue):
+    out = with_risk(dialogue).respond(turn("2", None, 1.0, menu="main"))
+    assert out.need == "danger_now" and out.slots["risk"] == "danger_now" and has_both(dialogue, out, "GB")
