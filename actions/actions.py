@@ -41,7 +41,6 @@ class ActionReply(Action):
         return "action_reply"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
         turn = Turn.parsed(tracker.latest_message or {}, {name: tracker.get_slot(name) for name in SLOTS}, earlier_in_session(tracker))
         outcome = DIALOGUE.respond(turn)
         channel = tracker.get_latest_input_channel() or "rest"
@@ -52,6 +51,7 @@ class ActionReply(Action):
         desk = DIALOGUE.desks.get(outcome.slots.get("country"))
         try:
             if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
+                said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
                 messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
         finally:
             await counted

@@ -27,7 +27,7 @@ from langdetect.lang_detect_exception import LangDetectException
 
 from bot import DATA_DIR
 from bot.language_model import NgramLanguageModel
-from bot.training_data import nlu_examples, risk_examples
+from bot.training_data import Example, nlu_examples, risk_examples
 from bot.yamlfile import load_mapping
 
 # Scripts that belong to exactly one of our languages (first word of the Unicode character name).
@@ -162,12 +162,13 @@ class LanguageDetector:
         self.model = model
 
     @classmethod
-    def load(cls, registry: LanguageRegistry, nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk") -> "LanguageDetector":
+    def load(cls, registry: LanguageRegistry, training: Optional[list[Example]] = None) -> "LanguageDetector":
         """The n-gram model learns from the NLU examples and the risk files of our languages
-        (which hold romanised Russian, pinyin, Hinglish and Arabizi)."""
+        (which hold romanised Russian, pinyin, Hinglish and Arabizi); read here unless given."""
         init_factory()  # langdetect reads its profiles on first use (0.4 s): here, not in a child's first turn
-        examples = nlu_examples(registry.codes, nlu_folder) + risk_examples(risk_folder)
-        return cls(registry, NgramLanguageModel.from_examples(examples))
+        if training is None:
+            training = nlu_examples(registry.codes) + risk_examples()
+        return cls(registry, NgramLanguageModel.from_examples(training))
 
     def decide(self, text: str, hints: LanguageHints = LanguageHints()) -> LanguageDecision:
         """The language to answer in (see the module's docstring)."""

@@ -136,9 +136,13 @@ class RiskReading:
 
 def examples(languages: Iterable[str], nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk") -> tuple[list[str], list[str]]:
     """Texts and labels: every NLU example (its crisis intent, else none) and every risk example."""
-    found = [Example(e.text, e.label if e.label in RISK_CLASSES else NONE, e.language) for e in nlu_examples(languages, nlu_folder)]
-    found += risk_examples(risk_folder)
-    return [e.text for e in found], [e.label for e in found]
+    return labelled(nlu_examples(languages, nlu_folder) + risk_examples(risk_folder))
+
+
+def labelled(training: Iterable[Example]) -> tuple[list[str], list[str]]:
+    """Texts and their risk labels: an NLU example's crisis intent, a risk example's label, else none."""
+    found = list(training)
+    return [e.text for e in found], [e.label if e.label in RISK_CLASSES else NONE for e in found]
 
 
 def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
@@ -162,9 +166,9 @@ class RiskClassifier:
         self._risk_columns = [(name, classes.index(name)) for name in RISK_CLASSES if name in classes]
 
     @classmethod
-    def load(cls, languages: Iterable[str], settings: Optional[RiskSettings] = None) -> "RiskClassifier":
-        """Train on the data files (``data/nlu``, ``data/risk``) with the settings of ``data/risk.yml``."""
-        return cls(_fit(*examples(languages)), settings or RiskSettings.load())
+    def load(cls, training: Iterable[Example], settings: Optional[RiskSettings] = None) -> "RiskClassifier":
+        """Train on ``bot.training_data``'s examples with the settings of ``data/risk.yml``."""
+        return cls(_fit(*labelled(training)), settings or RiskSettings.load())
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Per text, the probability of each risk class (columns in RISK_CLASSES order)."""
