@@ -21,7 +21,9 @@ def test_start_up_objects_are_frozen_and_later_garbage_is_still_collected():
         frozen = gc.get_freeze_count()
         after_start = Node()
         freeze_startup_objects()  # another channel's start-up: the first freeze stands
-        assert gc.get_freeze_count() == frozen and any(found is after_start for found in gc.get_objects())
+        # Not frozen again: nothing new joins the frozen objects (another thread of the test session,
+        # a fake API's server, may free some of them meanwhile, so the count can only fall).
+        assert gc.get_freeze_count() <= frozen and any(found is after_start for found in gc.get_objects())
         later = weakref.ref(Node())
         gc.collect()
         assert later() is None
