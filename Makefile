@@ -20,7 +20,7 @@ test: $(STAMP) model validate
 
 # The routing table, checked as the bot checks it at start-up.
 validate: $(STAMP)
-	$(VENV)/bin/python -m bot.helplines validate
+	$(VENV)/bin/python -m bot.routing validate
 
 model: $(STAMP)
 	scripts/train.sh

@@ -1,4 +1,4 @@
-"""The one custom action: hand the message to bot.dialogue and send back what it decides.
+"""The one custom action: hand the message to bot.conversation.dialogue and send back what it decides.
 
 The dialogue's data files are loaded and validated when the action server imports this module,
 so a broken file stops the action server at start-up instead of failing a child mid-conversation.
@@ -13,12 +13,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.dialogue import SLOTS, Dialogue, Turn
-from bot.escalation import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
-from bot.heap import freeze_startup_objects
-from bot.privacy import ERASE
-from bot.relay import Relay
+from bot.conversation.dialogue import SLOTS, Dialogue, Turn
+from bot.conversation.relay import Relay
+from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
+from bot.privacy.erasure import ERASE
 from bot.stats import recorder_from_env
+from bot.wiring.heap import freeze_startup_objects
 
 DIALOGUE = Dialogue.load()
 RELAY = Relay(DIALOGUE, queue_from_env(DIALOGUE.desks))
@@ -31,7 +31,7 @@ def earlier_in_session(tracker: Tracker) -> list[str]:
     """The child's messages before this one, in this session only (weeks-old words are no context)."""
     events = tracker.events
     start = max((i for i, e in enumerate(events) if e.get("event") == "session_started"), default=-1)
-    return [e.get("text") or "" for e in events[start + 1:] if e.get("event") == "user"][:-1]
+    return [e.get("text") or "" for e in events[start + 1 :] if e.get("event") == "user"][:-1]
 
 
 class ActionReply(Action):
@@ -40,19 +40,33 @@ class ActionReply(Action):
     def name(self) -> str:
         return "action_reply"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
-        turn = Turn.parsed(tracker.latest_message or {}, {name: tracker.get_slot(name) for name in SLOTS}, earlier_in_session(tracker))
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        turn = Turn.parsed(
+            tracker.latest_message or {}, {name: tracker.get_slot(name) for name in SLOTS}, earlier_in_session(tracker)
+        )
         outcome = DIALOGUE.respond(turn)
         channel = tracker.get_latest_input_channel() or "rest"
         # Counted while the ticket opens, not before it; the turn still ends only once it is counted.
-        counted = asyncio.ensure_future(STATS.record_turn(outcome.need, TRIGGERS.get(outcome.need), outcome.slots.get("country"),
-                                                          outcome.language, channel, turn.slots.get("country")))
+        counted = asyncio.ensure_future(
+            STATS.record_turn(
+                outcome.need,
+                TRIGGERS.get(outcome.need),
+                outcome.slots.get("country"),
+                outcome.language,
+                channel,
+                turn.slots.get("country"),
+            )
+        )
         messages = list(outcome.messages)
         desk = DIALOGUE.desks.get(outcome.slots.get("country"))
         try:
             if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
                 said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
-                messages += await RELAY.hand_off(desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said)
+                messages += await RELAY.hand_off(
+                    desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said
+                )
         finally:
             await counted
         if outcome.erase:  # first, so the channel knows before "deleted" is sent; it erases after the turn

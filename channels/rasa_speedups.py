@@ -69,7 +69,9 @@ def _resolve_by_type(type_name: str, default: Optional[type[Event]] = None) -> O
     return found
 
 
-def _load_classifier(cls: type[LogisticRegressionClassifier], *args: Any, **kwargs: Any) -> LogisticRegressionClassifier:
+def _load_classifier(
+    cls: type[LogisticRegressionClassifier], *args: Any, **kwargs: Any
+) -> LogisticRegressionClassifier:
     component = _rasa_load_classifier(cls, *args, **kwargs)
     if hasattr(component.clf, "coef_"):  # trained: Rasa makes an untrained one if the model has none
         component.clf.coef_ = np.asfortranarray(component.clf.coef_)

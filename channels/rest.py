@@ -18,8 +18,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.hints import BadHints, ChannelHints
-from bot.input_text import clean
+from bot.language.input_text import clean
+from bot.routing.hints import BadHints, ChannelHints
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import services
 from channels.webhook import webhook_blueprint
@@ -81,7 +81,9 @@ class RestOutput(CountingOutput):
         return "rest"
 
     async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
-        self.messages.append({"recipient_id": recipient_id, "text": text, **({"buttons": list(buttons)} if buttons else {})})
+        self.messages.append(
+            {"recipient_id": recipient_id, "text": text, **({"buttons": list(buttons)} if buttons else {})}
+        )
         return True
 
 

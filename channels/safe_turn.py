@@ -16,8 +16,8 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot.dialogue import BotMessage
-from bot.privacy import asks_to_erase
+from bot.conversation.dialogue import BotMessage
+from bot.privacy.erasure import asks_to_erase
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ LATE_TURN_LIMIT_S = 60  # how long a turn past the reply limit may still run, ho
 
 class CountingOutput(OutputChannel):
     """An output channel that counts what it delivered, so a silent turn can be noticed, and
-    notes when the reply asks for the child's data to be erased (bot.privacy.ERASE)."""
+    notes when the reply asks for the child's data to be erased (bot.privacy.erasure.ERASE)."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -106,7 +106,9 @@ async def answer(
     try:
         await asyncio.wait_for(asyncio.shield(turn), timeout_s)
     except asyncio.TimeoutError:
-        logger.warning("Rasa took longer than %.1f s on %s: sending the fallback reply", timeout_s, message.input_channel)
+        logger.warning(
+            "Rasa took longer than %.1f s on %s: sending the fallback reply", timeout_s, message.input_channel
+        )
     except Exception as error:  # noqa: BLE001 - any failure must still leave the child a number
         logger.error("Rasa failed on %s (%s): sending the fallback reply", message.input_channel, type(error).__name__)
     if output.sent == expected:

@@ -6,9 +6,9 @@ Built once, on the first channel's start-up, so a missing secret stops the serve
 
 from __future__ import annotations
 
-import os
 import asyncio
 import logging
+import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -18,13 +18,13 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint
 
-from bot.dialogue import BotMessage, Dialogue
-from bot.escalation import erasure_hold, queue_from_env
-from bot.partner import deliver_to_partners
-from bot.privacy import Eraser
-from bot.relay import Relay
-from bot.sender_ids import SenderIds
-from bot.stores import Stores, stores_from_env
+from bot.conversation.dialogue import BotMessage, Dialogue
+from bot.conversation.relay import Relay
+from bot.handoff.desks import erasure_hold, queue_from_env
+from bot.handoff.partner import deliver_to_partners
+from bot.privacy.erasure import Eraser
+from bot.privacy.sender_ids import SenderIds
+from bot.storage.stores import Stores, stores_from_env
 from channels.safe_turn import CountingOutput, SenderQueues, answer
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ChannelServices:
     relay: Relay
     outputs: dict[str, Callable[[], OutputChannel]] = field(default_factory=dict)  # channel -> sender
     _delivery: Optional[asyncio.Task] = None
-    _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.partner)
+    _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.handoff.partner)
 
     def attach(self, webhook: Blueprint, channel: str, make_output: Callable[[], OutputChannel]) -> None:
         """Let counsellors' messages and waiting-time notices reach children on ``channel``."""
@@ -56,7 +56,8 @@ class ChannelServices:
         if self._delivery is None:
             self._delivery = asyncio.get_running_loop().create_task(self._deliver_forever())
             self._partners = asyncio.get_running_loop().create_task(
-                deliver_to_partners(self.relay.queue, self.dialogue.desks, self.stores.client))
+                deliver_to_partners(self.relay.queue, self.dialogue.desks, self.stores.client)
+            )
 
     async def _deliver_forever(self) -> None:
         consumer = f"{socket.gethostname()}-{os.getpid()}"
@@ -90,9 +91,15 @@ class ChannelServices:
         """None when the bot should answer; else what to tell the child (often nothing)."""
         return await self.relay.child_wrote(sender, text)
 
-    async def turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
-                   output: CountingOutput, timeout_s: float, before: Sequence[BotMessage] = (),
-                   replied: Optional[asyncio.Event] = None) -> None:
+    async def turn(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message: UserMessage,
+        output: CountingOutput,
+        timeout_s: float,
+        before: Sequence[BotMessage] = (),
+        replied: Optional[asyncio.Event] = None,
+    ) -> None:
         """One message from a child: to their counsellor when one has the conversation (the bot
         stays out of it), else ``before`` and Rasa's answer (channels.safe_turn.answer)."""
         for_child = await self.counsellor_has(message.sender_id, message.text)
@@ -101,11 +108,24 @@ class ChannelServices:
         elif before and not message.text:  # a picture alone: nothing else to answer
             await output.send_messages(message.sender_id, before)
         else:
-            await answer(on_new_message, message, output, lambda: self.dialogue.fallback(message.text, message.metadata),
-                         timeout_s, list(before), self.erase, replied)
+            await answer(
+                on_new_message,
+                message,
+                output,
+                lambda: self.dialogue.fallback(message.text, message.metadata),
+                timeout_s,
+                list(before),
+                self.erase,
+                replied,
+            )
 
-    async def answer_in_request(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
-                                output: CountingOutput, timeout_s: float) -> None:
+    async def answer_in_request(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message: UserMessage,
+        output: CountingOutput,
+        timeout_s: float,
+    ) -> None:
         """For channels that reply in the HTTP answer (web chat, rest): the turn runs after the
         child's earlier ones, and this returns as soon as the child has a reply (a slow turn gets
         the fallback and goes on). A turn that failed before saying anything gets the fallback too."""

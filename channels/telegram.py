@@ -27,10 +27,10 @@ from sanic.response import HTTPResponse
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot.dialogue import COMMANDS, BotMessage
-from bot.hints import deep_link_hints
-from bot.input_text import clean
-from bot.sender_ids import MissingSecret
+from bot.conversation.dialogue import COMMANDS, BotMessage
+from bot.language.input_text import clean
+from bot.privacy.sender_ids import MissingSecret
+from bot.routing.hints import deep_link_hints
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
@@ -72,7 +72,9 @@ class TelegramOutput(CountingOutput):
             return False
         markup = None
         if buttons:
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(b["title"], callback_data=str(b["payload"])[:64])] for b in buttons])
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b["title"], callback_data=str(b["payload"])[:64])] for b in buttons]
+            )
         await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
         return True
 
@@ -80,7 +82,13 @@ class TelegramOutput(CountingOutput):
 class TelegramChannel(InputChannel):
     """``POST /webhooks/telegram/webhook`` from Telegram's Bot API."""
 
-    def __init__(self, token: str, webhook_secret: str, api_base_url: Optional[str] = None, reply_timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        token: str,
+        webhook_secret: str,
+        api_base_url: Optional[str] = None,
+        reply_timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self.services = services()
         base_url = f"{api_base_url.rstrip('/')}/bot" if api_base_url else "https://api.telegram.org/bot"
         self.bot = Bot(token, base_url=base_url)
@@ -123,7 +131,9 @@ class TelegramChannel(InputChannel):
             chat = update.effective_chat
             sender = self.services.sender_ids.of("telegram", str(chat.id)) if chat else "none"
             retention = self.services.dialogue.retention
-            if await self.services.stores.dedupe.first_time(f"telegram:{sender}:{update.update_id}", retention.dedupe_s):
+            if await self.services.stores.dedupe.first_time(
+                f"telegram:{sender}:{update.update_id}", retention.dedupe_s
+            ):
                 self._schedule(update, on_new_message)
             return response.json({"ok": True})
 
@@ -211,14 +221,18 @@ async def set_webhook(environ: dict[str, str]) -> str:
         raise MissingSecret("PUBLIC_URL must be the https:// address Telegram can reach, e.g. https://bot.example.org")
     base_url = environ.get("TELEGRAM_API_BASE_URL")
     url = f"{public.rstrip('/')}/webhooks/telegram/webhook"
-    async with Bot(token, base_url=f"{base_url.rstrip('/')}/bot" if base_url else "https://api.telegram.org/bot") as bot:
+    async with Bot(
+        token, base_url=f"{base_url.rstrip('/')}/bot" if base_url else "https://api.telegram.org/bot"
+    ) as bot:
         await bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
     return url
 
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["set-webhook"]:
-        print("usage: python -m channels.telegram set-webhook  (reads TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_URL)")
+        print(
+            "usage: python -m channels.telegram set-webhook  (reads TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_URL)"
+        )
         sys.exit(2)
     try:
         print("webhook set:", asyncio.run(set_webhook(dict(os.environ))))

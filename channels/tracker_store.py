@@ -1,4 +1,4 @@
-"""Rasa's tracker store for this bot: each conversation in bot.stores' ``Conversations``.
+"""Rasa's tracker store for this bot: each conversation in bot.storage.stores' ``Conversations``.
 
 Why not Rasa's own RedisTrackerStore: it ignores a key prefix that is not alphanumeric (so two
 bots, or test runs, on one Redis would share trackers), blocks the event loop with a synchronous
@@ -20,8 +20,8 @@ from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
-from bot.retention import Retention
-from bot.stores import stores_from_env
+from bot.storage.retention import Retention
+from bot.storage.stores import stores_from_env
 
 
 class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):

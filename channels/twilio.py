@@ -22,10 +22,10 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.countries import from_phone
-from bot.input_text import clean
-from bot.sender_ids import MissingSecret
-from bot.sms import split
+from bot.conversation.sms import split
+from bot.language.input_text import clean
+from bot.privacy.sender_ids import MissingSecret
+from bot.routing.countries import from_phone
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
@@ -65,7 +65,9 @@ class TwilioOutput(CountingOutput):
         # answers with the number, on SMS and WhatsApp alike.
         address = self._address or await self._channel.services.stores.addresses.lookup(recipient_id)
         if address is None:
-            logger.warning("no %s address known for a recipient (expired or deleted); message not sent", self._channel.name())
+            logger.warning(
+                "no %s address known for a recipient (expired or deleted); message not sent", self._channel.name()
+            )
             return False
         for part in self._channel.parts(text):
             await self._channel.client.messages.create_async(
@@ -103,7 +105,9 @@ class TwilioChannel(InputChannel):
         credentials = credentials or {}
         public_url = credentials.get("public_url")
         if not isinstance(public_url, str) or not public_url.startswith(("https://", "http://")):
-            raise MissingSecret("PUBLIC_URL (used in credentials.yml) must be the address Twilio calls, e.g. https://bot.example.org")
+            raise MissingSecret(
+                "PUBLIC_URL (used in credentials.yml) must be the address Twilio calls, e.g. https://bot.example.org"
+            )
         return cls(
             account_sid=_setting(credentials, "account_sid", "TWILIO_ACCOUNT_SID", _SID),
             auth_token=_setting(credentials, "auth_token", "TWILIO_AUTH_TOKEN", _TOKEN),
@@ -152,8 +156,9 @@ class TwilioChannel(InputChannel):
 
         return webhook
 
-    def _schedule(self, form: dict[str, str], address: str, sender: str,
-                  on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    def _schedule(
+        self, form: dict[str, str], address: str, sender: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
         # Only the country goes to Rasa (and so into its stores), never the number or the name.
         metadata: dict[str, Any] = {"channel": self.name()}
         country = from_phone(address)
@@ -166,8 +171,13 @@ class TwilioChannel(InputChannel):
             await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
             output = TwilioOutput(self, address)
             before = self.services.dialogue.only_words(metadata, alone=not text) if has_media else []
-            await self.services.turn(on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
-                                     output, self._timeout_s, before)
+            await self.services.turn(
+                on_new_message,
+                UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
+                output,
+                self._timeout_s,
+                before,
+            )
 
         self.services.queues.submit(sender, work)
 
@@ -194,4 +204,3 @@ class WhatsAppChannel(TwilioChannel):
     @classmethod
     def name(cls) -> str:
         return "whatsapp"
-

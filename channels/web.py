@@ -2,7 +2,7 @@
 
 Unlike ``rest``, which only answers the request it gets, a web chat can be written to: what the
 server starts (a counsellor's reply, a waiting-time notice) waits in the child's inbox
-(``bot.stores.Inbox``, in Redis when deployed) until the page fetches it with a long poll. So a
+(``bot.storage.stores.Inbox``, in Redis when deployed) until the page fetches it with a long poll. So a
 web child can be handed to a counsellor like a child on Telegram, SMS or WhatsApp.
 
 A conversation is named by a random token the page makes and keeps in ``sessionStorage`` (gone
@@ -27,13 +27,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.countries import is_country_code
-from bot.stores import check_cursor
+from bot.routing.countries import is_country_code
+from bot.storage.stores import check_cursor
 from channels.rest import MAX_BODY_BYTES, BadRequest, json_object, message_and_hints
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
-
 
 STATIC = Path(__file__).parent / "static"
 PAGE, SCRIPT, STYLE = STATIC / "webchat.html", STATIC / "webchat.js", STATIC / "webchat.css"
@@ -61,7 +60,9 @@ class WebOutput(CountingOutput):
         if self._collected is not None:
             self._collected.append({"text": text, "buttons": shown})
         else:
-            await self._services.stores.inbox.put(recipient_id, text, shown, self._services.dialogue.retention.web_inbox_s)
+            await self._services.stores.inbox.put(
+                recipient_id, text, shown, self._services.dialogue.retention.web_inbox_s
+            )
         return True
 
     def take(self) -> list[dict[str, Any]]:
@@ -86,8 +87,10 @@ class WebChatChannel(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "WebChatChannel":
         credentials = credentials or {}
-        return cls(float(credentials.get("reply_timeout_s") or DEFAULT_TIMEOUT_S),
-                   float(credentials.get("poll_wait_s") or POLL_WAIT_S))
+        return cls(
+            float(credentials.get("reply_timeout_s") or DEFAULT_TIMEOUT_S),
+            float(credentials.get("poll_wait_s") or POLL_WAIT_S),
+        )
 
     def get_output_channel(self) -> OutputChannel:
         return WebOutput(self.services)
@@ -98,9 +101,12 @@ class WebChatChannel(InputChannel):
 
         @webhook.route("/chat", methods=["GET"])
         async def page(request: Request) -> HTTPResponse:
-            return response.html(self.page(request.args.get("lang"), request.args.get("country"),
-                                           request.headers.get("accept-language", "")),
-                                 headers=PAGE_HEADERS)
+            return response.html(
+                self.page(
+                    request.args.get("lang"), request.args.get("country"), request.headers.get("accept-language", "")
+                ),
+                headers=PAGE_HEADERS,
+            )
 
         @webhook.route("/webchat.js", methods=["GET"])
         async def script(_: Request) -> HTTPResponse:
@@ -114,7 +120,9 @@ class WebChatChannel(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             sender = self._sender(request)
             if sender is None:
-                return _refused(401, "send the chat's token as 'Authorization: Bearer <token>' (32-128 letters, digits, - or _)")
+                return _refused(
+                    401, "send the chat's token as 'Authorization: Bearer <token>' (32-128 letters, digits, - or _)"
+                )
             if len(request.body) > MAX_BODY_BYTES:
                 return _refused(413, f"body is larger than {MAX_BODY_BYTES} bytes")
             try:
@@ -126,7 +134,8 @@ class WebChatChannel(InputChannel):
             except BadRequest as exc:
                 return _refused(400, str(exc))
             if message_id and not await self.services.stores.dedupe.first_time(
-                    f"web:{sender}:{message_id}", self.services.dialogue.retention.dedupe_s):
+                f"web:{sender}:{message_id}", self.services.dialogue.retention.dedupe_s
+            ):
                 return response.json({"messages": [], "erased": False, "repeated": True})
             return response.json(await self._turn(on_new_message, sender, text, {**metadata, "channel": self.name()}))
 
@@ -152,14 +161,19 @@ class WebChatChannel(InputChannel):
             return None
         return self.services.sender_ids.of(self.name(), token.strip())
 
-    async def _turn(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], sender: str, text: str,
-                    metadata: dict[str, Any]) -> dict[str, Any]:
+    async def _turn(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], sender: str, text: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
         """Run the child's message (after their earlier ones) and return the replies, as soon as
         there are some: a turn past the reply limit gets the fallback, and its late replies go to
         the inbox."""
         output = WebOutput(self.services, collecting=True)
         await self.services.answer_in_request(
-            on_new_message, UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata), output, self._timeout_s)
+            on_new_message,
+            UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
+            output,
+            self._timeout_s,
+        )
         messages = output.take()
         return {"messages": messages, "erased": output.erase_requested}
 

@@ -1,5 +1,5 @@
 """The part every one of our channels' blueprints shares: Rasa's naming, a health route, and the
-start-up objects frozen once the model is loaded (bot.heap)."""
+start-up objects frozen once the model is loaded (bot.wiring.heap)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.heap import freeze_startup_objects
+from bot.wiring.heap import freeze_startup_objects
 
 
 def webhook_blueprint(channel: InputChannel) -> Blueprint:

@@ -14,9 +14,9 @@ import getpass
 import os
 import sys
 
-from bot.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors
-from bot.countries import is_country_code
-from bot.stores import redis_client, redis_prefix
+from bot.handoff.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors
+from bot.routing.countries import is_country_code
+from bot.storage.stores import redis_client, redis_prefix
 
 ROLE_NAMES = {"counsellor": COUNSELLOR, "admin": ADMIN, "global-admin": GLOBAL_ADMIN}  # as typed: as stored
 
@@ -27,8 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     add = commands.add_parser("add", help="create or reset an account")
     add.add_argument("--helpline", help="the desk's country code, as in data/handoff.yml (not for a global admin)")
     add.add_argument("--username", required=True)
-    add.add_argument("--role", choices=tuple(ROLE_NAMES), default="counsellor",
-                     help="counsellor (the desk's queue), admin (also its statistics) or global-admin (every helpline's statistics)")
+    add.add_argument(
+        "--role",
+        choices=tuple(ROLE_NAMES),
+        default="counsellor",
+        help="counsellor (the desk's queue), admin (also its statistics) or global-admin (every helpline's statistics)",
+    )
     args = parser.parse_args(argv)
     role = ROLE_NAMES[args.role]
     if role == GLOBAL_ADMIN and args.helpline:

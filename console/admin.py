@@ -5,7 +5,7 @@ the whole ISO weeks from ``from`` to ``to`` (at most ``MAX_WEEKS``), shaped for 
 charts by bot.stats.charts. The figures are those of ``python -m bot.stats export``: the same
 functions read and suppress them, so the page shows nothing a published export would not.
 
-Who reads what (bot.counsellors roles): a helpline ``admin`` only their own helpline's country
+Who reads what (bot.handoff.counsellors roles): a helpline ``admin`` only their own helpline's country
 (asking for another answers 403); a ``global_admin`` every country, or one with ``country``; a
 plain counsellor nothing (403); no session 401. ``GET /api/me`` tells a page who is logged in
 (and the session's CSRF token, which only a same-origin page can read), so a session started
@@ -25,9 +25,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.countries import is_country_code
-from bot.counsellors import ALL_HELPLINES, Session
-from bot.outcomes import Outcomes
+from bot.handoff.counsellors import ALL_HELPLINES, Session
+from bot.handoff.outcomes import Outcomes
+from bot.routing.countries import is_country_code
 from bot.stats import export
 from bot.stats.categories import Categories
 from bot.stats.charts import UNKNOWN, charts
@@ -94,9 +94,16 @@ def admin_pages(session_of: SessionOf, counter: StatsCounter, headers: Mapping[s
         if session is None:
             return _error("log in first", 401)
         scope = session.statistics_scope
-        return response.json({"username": session.username, "helpline": session.helpline, "role": session.role,
-                              "statistics": "all" if scope == ALL_HELPLINES else scope, "csrf": session.csrf},
-                             headers={"Cache-Control": "no-store"})
+        return response.json(
+            {
+                "username": session.username,
+                "helpline": session.helpline,
+                "role": session.role,
+                "statistics": "all" if scope == ALL_HELPLINES else scope,
+                "csrf": session.csrf,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     @pages.get("/api/stats")
     async def statistics(request: Request) -> HTTPResponse:
@@ -126,8 +133,12 @@ def admin_pages(session_of: SessionOf, counter: StatsCounter, headers: Mapping[s
         data = await export.read(counter, weeks)
         async with working:  # the suppression audit is CPU work: off the event loop
             found = await asyncio.get_running_loop().run_in_executor(None, rows, data, country)
-        answer = {"from": start.isoformat(), "to": end.isoformat(), "helpline": country or "all",
-                  **charts(found, weeks, categories)}
+        answer = {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "helpline": country or "all",
+            **charts(found, weeks, categories),
+        }
         return response.json(answer, headers={"Cache-Control": "no-store"})
 
     return pages

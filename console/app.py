@@ -1,4 +1,4 @@
-"""The console's HTTP API (JSON), for counsellors: thin over bot.handoff and bot.counsellors.
+"""The console's HTTP API (JSON), for counsellors: thin over bot.handoff.queue and bot.handoff.counsellors.
 
 Every request but login needs the session cookie; every change also needs the session's CSRF
 token in ``X-CSRF-Token``. A counsellor only ever reaches their own helpline's tickets: another
@@ -24,17 +24,17 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.counsellors import SESSION_TTL_S, Counsellors, Session
-from bot.escalation import Desks, handoff_queue
-from bot.handoff import Event, Ticket, TicketError
-from bot.canned import CannedReplies
-from bot.language import LanguageRegistry
-from bot.outcomes import HANDED_BACK, Outcomes, UnknownOutcome
-from bot.relay import end_handoff
-from bot.texts import Texts
-from bot.retention import Retention
+from bot.conversation.relay import end_handoff
+from bot.handoff.canned import CannedReplies
+from bot.handoff.counsellors import SESSION_TTL_S, Counsellors, Session
+from bot.handoff.desks import Desks, handoff_queue
+from bot.handoff.outcomes import HANDED_BACK, Outcomes, UnknownOutcome
+from bot.handoff.queue import Event, Ticket, TicketError
+from bot.language.detection import LanguageRegistry
+from bot.language.texts import Texts
 from bot.stats.counters import RedisStats
-from bot.stores import RedisDedupe, redis_client, redis_prefix
+from bot.storage.retention import Retention
+from bot.storage.stores import RedisDedupe, redis_client, redis_prefix
 from console.admin import admin_pages
 from console.partner_api import partner_api
 
@@ -54,10 +54,18 @@ EVENT_WAIT_MS = 15_000  # an idle event stream sends a comment this often, so pr
 def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
     """What a counsellor sees of a ticket: never an address, only the hashed conversation id."""
     return {
-        "id": ticket.id, "risk": int(ticket.risk), "reason": ticket.reason, "language": ticket.language,
-        "channel": ticket.channel, "country": ticket.country, "state": ticket.state.value,
-        "counsellor": ticket.counsellor, "waiting_s": round(time.time() - ticket.created_at),
-        "intake": ticket.intake, "last_messages": list(ticket.last_messages), "position": position,
+        "id": ticket.id,
+        "risk": int(ticket.risk),
+        "reason": ticket.reason,
+        "language": ticket.language,
+        "channel": ticket.channel,
+        "country": ticket.country,
+        "state": ticket.state.value,
+        "counsellor": ticket.counsellor,
+        "waiting_s": round(time.time() - ticket.created_at),
+        "intake": ticket.intake,
+        "last_messages": list(ticket.last_messages),
+        "position": position,
     }
 
 
@@ -71,7 +79,9 @@ def create_app(redis_url: str) -> Sanic:
     registry = LanguageRegistry()
     texts = Texts.load(registry.codes, registry.default)
     outcomes, canned = Outcomes.load(), CannedReplies.load(registry.codes)
-    app.blueprint(partner_api(queue, desks, RedisDedupe(client, prefix + "partner:"), texts, outcomes))  # helplines' own systems
+    app.blueprint(
+        partner_api(queue, desks, RedisDedupe(client, prefix + "partner:"), texts, outcomes)
+    )  # helplines' own systems
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
         session = await counsellors.session(request.cookies.get(COOKIE))
@@ -118,11 +128,17 @@ def create_app(redis_url: str) -> Sanic:
         session = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")))
         if session is None:
             return response.json({"error": "wrong username or password"}, status=401)
-        answer = response.json({"username": session.username, "helpline": session.helpline, "role": session.role,
-                                "csrf": session.csrf})
+        answer = response.json(
+            {"username": session.username, "helpline": session.helpline, "role": session.role, "csrf": session.csrf}
+        )
         answer.cookies[COOKIE] = session.token
         cookie = answer.cookies[COOKIE]
-        cookie["httponly"], cookie["samesite"], cookie["secure"], cookie["max-age"] = True, "Strict", True, SESSION_TTL_S
+        cookie["httponly"], cookie["samesite"], cookie["secure"], cookie["max-age"] = (
+            True,
+            "Strict",
+            True,
+            SESSION_TTL_S,
+        )
         return answer
 
     @app.post("/api/logout")
@@ -138,7 +154,9 @@ def create_app(redis_url: str) -> Sanic:
         if session is None:
             return response.json({"error": "log in first"}, status=401)
         tickets = await queue.waiting(session.helpline)
-        return response.json({"helpline": session.helpline, "waiting": [summary(t, i + 1) for i, t in enumerate(tickets)]})
+        return response.json(
+            {"helpline": session.helpline, "waiting": [summary(t, i + 1) for i, t in enumerate(tickets)]}
+        )
 
     @app.get("/api/tickets/<ticket_id>/messages")
     async def messages(request: Request, ticket_id: str) -> HTTPResponse:
@@ -168,7 +186,9 @@ def create_app(redis_url: str) -> Sanic:
         session = await session_of(request, change=False)
         if session is None:
             return response.json({"error": "log in first"}, status=401)
-        stream = await request.respond(content_type="text/event-stream", headers={"Cache-Control": "no-store", **SECURITY_HEADERS})
+        stream = await request.respond(
+            content_type="text/event-stream", headers={"Cache-Control": "no-store", **SECURITY_HEADERS}
+        )
         after = request.headers.get("Last-Event-ID", "")  # a reconnecting page picks up where it left off
         if not EVENT_ID.match(after):
             after = await queue.last_event(session.helpline)
@@ -202,7 +222,9 @@ def create_app(redis_url: str) -> Sanic:
             elif action == "transfer":
                 ticket = await queue.transfer(ticket_id, text)
             else:
-                ticket = await end_handoff(queue, texts, outcomes, ticket_id, HANDED_BACK if action == "handback" else text)
+                ticket = await end_handoff(
+                    queue, texts, outcomes, ticket_id, HANDED_BACK if action == "handback" else text
+                )
         except UnknownOutcome as error:
             return response.json({"error": str(error)}, status=400)
         except TicketError as error:
@@ -220,8 +242,13 @@ def sse(event: Event) -> str:
 def main() -> int:
     url = (os.environ.get("REDIS_URL") or "").strip()
     if not url:
-        print("REDIS_URL must be set: the console shares the bot's Redis (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr)
+        print(
+            "REDIS_URL must be set: the console shares the bot's Redis (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr
+        )
         return 1
-    create_app(url).run(host=os.environ.get("CONSOLE_HOST", "127.0.0.1"), port=int(os.environ.get("CONSOLE_PORT", "5080")),
-                        access_log=False)
+    create_app(url).run(
+        host=os.environ.get("CONSOLE_HOST", "127.0.0.1"),
+        port=int(os.environ.get("CONSOLE_PORT", "5080")),
+        access_log=False,
+    )
     return 0

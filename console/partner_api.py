@@ -2,7 +2,7 @@
 to the child, close it. Served by the console process, next to the counsellors' API.
 
 Each request names its desk (``X-Helpline-Desk``) and is signed with that desk's webhook secret
-over its method, path and body (bot.partner); a stale signature is refused, and a change's
+over its method, path and body (bot.handoff.partner); a stale signature is refused, and a change's
 signature is taken once only, so a captured request cannot be played again. A desk reaches its own
 tickets only: another desk's ticket answers 404, as if it did not exist. The partner's system acts
 as one counsellor, ``partner:<desk>`` (console usernames cannot hold a colon).
@@ -18,13 +18,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.escalation import Desk, Desks
-from bot.handoff import HandoffQueue, Ticket, TicketError
-from bot.outcomes import Outcomes, UnknownOutcome
-from bot.partner import DESK_HEADER, SIGNATURE_HEADER, TOLERANCE_S, signed_request, ticket_view, verify
-from bot.relay import end_handoff
-from bot.stores import Dedupe
-from bot.texts import Texts
+from bot.conversation.relay import end_handoff
+from bot.handoff.desks import Desk, Desks
+from bot.handoff.outcomes import Outcomes, UnknownOutcome
+from bot.handoff.partner import DESK_HEADER, SIGNATURE_HEADER, TOLERANCE_S, signed_request, ticket_view, verify
+from bot.handoff.queue import HandoffQueue, Ticket, TicketError
+from bot.language.texts import Texts
+from bot.storage.stores import Dedupe
 
 MAX_BODY = 64 * 1024
 MAX_TEXT = 2000  # as in the console
@@ -70,8 +70,13 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
             raise _Refused(413, f"the body is over {MAX_BODY} bytes")
         desk = desks.get(request.headers.get(DESK_HEADER))
         header = request.headers.get(SIGNATURE_HEADER, "")
-        if desk is None or desk.webhook is None or not verify(
-                desk.webhook.secret, header, signed_request(request.method, request.path, request.body), time.time()):
+        if (
+            desk is None
+            or desk.webhook is None
+            or not verify(
+                desk.webhook.secret, header, signed_request(request.method, request.path, request.body), time.time()
+            )
+        ):
             raise _Refused(401, f"{DESK_HEADER} and {SIGNATURE_HEADER} must name a desk and sign this request, now")
         if once and not await seen.first_time(f"{desk.helpline}:{header}", 2 * TOLERANCE_S):
             raise _Refused(401, "this signature was used already: sign each change afresh")
@@ -98,6 +103,7 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
             desk = await caller(request, once=True)
             data, ticket = _json(request), await own(desk, ticket_id)
             return {"ticket": ticket_view(await act(desk, ticket, data))}
+
         return answer(work)
 
     @api.get("/tickets/<ticket_id>")
@@ -106,6 +112,7 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
             ticket = await own(await caller(request, once=False), ticket_id)
             said = await queue.messages(ticket.id)
             return {"ticket": ticket_view(ticket), "messages": [{"author": a, "text": t} for a, t in said]}
+
         return await answer(work)
 
     @api.post("/tickets/<ticket_id>/claim")
@@ -114,10 +121,14 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
 
     @api.post("/tickets/<ticket_id>/messages")
     async def write(request: Request, ticket_id: str) -> HTTPResponse:
-        return await change(request, ticket_id, lambda desk, t, data: queue.reply(t.id, _counsellor(desk), _text(data, "text")))
+        return await change(
+            request, ticket_id, lambda desk, t, data: queue.reply(t.id, _counsellor(desk), _text(data, "text"))
+        )
 
     @api.post("/tickets/<ticket_id>/close")
     async def close(request: Request, ticket_id: str) -> HTTPResponse:
-        return await change(request, ticket_id, lambda _, t, data: end_handoff(queue, texts, outcomes, t.id, _text(data, "outcome")))
+        return await change(
+            request, ticket_id, lambda _, t, data: end_handoff(queue, texts, outcomes, t.id, _text(data, "outcome"))
+        )
 
     return api

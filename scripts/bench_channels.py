@@ -57,14 +57,19 @@ def stock_model() -> Path:
     if not models:
         STOCK_DIR.mkdir(parents=True, exist_ok=True)
         print("training the stock `rasa init` bot once (kept in .cache/stock-rasa)...", file=sys.stderr)
-        subprocess.run([str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(STOCK_DIR)],
-                       check=True, capture_output=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+        subprocess.run(
+            [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(STOCK_DIR)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        )
         models = sorted((STOCK_DIR / "models").glob("*.tar.gz"))
     return models[-1]
 
 
 def load(send: Callable[[int, int], float], senders: int, each: int) -> dict[str, float]:
     """Run ``senders`` children in parallel, ``each`` messages one after another; latency figures."""
+
     def child(sender: int) -> list[float]:
         for i in range(WARM_UP if senders == 1 else 0):
             send(sender, -1 - i)
@@ -75,22 +80,41 @@ def load(send: Callable[[int, int], float], senders: int, each: int) -> dict[str
         latencies = [ms for result in pool.map(child, range(senders)) for ms in result]
     wall = time.monotonic() - started
     cuts = statistics.quantiles(latencies, n=100)
-    return {"p50_ms": statistics.median(latencies), "p99_ms": cuts[98], "per_s": len(latencies) / wall, "n": len(latencies)}
+    return {
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": cuts[98],
+        "per_s": len(latencies) / wall,
+        "n": len(latencies),
+    }
 
 
 def telegram_sender(url: str, api: FakeTelegram, run: str) -> Callable[[int, int], float]:
     def send(sender: int, i: int) -> float:
         chat = 7_000_000_000 + sender
-        update = {"update_id": int(run, 16) % 10**6 * 10**4 + next(MESSAGE_IDS), "message": {
-            "message_id": i + 100, "date": int(time.time()), "chat": {"id": chat, "type": "private"},
-            "from": {"id": chat, "is_bot": False, "first_name": "K", "language_code": "en"}, "text": TEXT}}
+        update = {
+            "update_id": int(run, 16) % 10**6 * 10**4 + next(MESSAGE_IDS),
+            "message": {
+                "message_id": i + 100,
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private"},
+                "from": {"id": chat, "is_bot": False, "first_name": "K", "language_code": "en"},
+                "text": TEXT,
+            },
+        }
         start_index = len(api.calls)
         posted = time.monotonic()
-        status, _ = http("POST", url, json.dumps(update).encode(),
-                         {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
-        arrived = api.first_call_after(lambda p, q: p.endswith("/sendMessage") and str(q.get("chat_id")) == str(chat), start_index)
+        status, _ = http(
+            "POST",
+            url,
+            json.dumps(update).encode(),
+            {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        )
+        arrived = api.first_call_after(
+            lambda p, q: p.endswith("/sendMessage") and str(q.get("chat_id")) == str(chat), start_index
+        )
         assert status == 200 and arrived, (status, arrived)
         return (arrived - posted) * 1000
+
     return send
 
 
@@ -99,25 +123,41 @@ def sms_sender(url: str, api: FakeTwilio, run: str) -> Callable[[int, int], floa
 
     def send(sender: int, i: int) -> float:
         phone = f"+4474{sender:08d}"
-        form = {"MessageSid": f"SM{run}{next(MESSAGE_IDS):020d}", "From": phone, "To": "+15005550006", "Body": TEXT, "NumMedia": "0"}
+        form = {
+            "MessageSid": f"SM{run}{next(MESSAGE_IDS):020d}",
+            "From": phone,
+            "To": "+15005550006",
+            "Body": TEXT,
+            "NumMedia": "0",
+        }
         signature = validator.compute_signature(f"{PUBLIC_URL}/webhooks/sms/webhook", form)
         start_index = len(api.calls)
         posted = time.monotonic()
-        status, _ = http("POST", url, urllib.parse.urlencode(form).encode(),
-                         {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        status, _ = http(
+            "POST",
+            url,
+            urllib.parse.urlencode(form).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+        )
         arrived = api.first_call_after(lambda p, q: q.get("To") == phone, start_index)
         assert status == 200 and arrived, (status, arrived)
         return (arrived - posted) * 1000
+
     return send
 
 
 def rest_sender(url: str, run: str) -> Callable[[int, int], float]:
     def send(sender: int, i: int) -> float:
         posted = time.monotonic()
-        status, body = http("POST", url, json.dumps({"sender": f"{run}-{sender}", "message": TEXT}).encode(),
-                            {"Content-Type": "application/json"})
+        status, body = http(
+            "POST",
+            url,
+            json.dumps({"sender": f"{run}-{sender}", "message": TEXT}).encode(),
+            {"Content-Type": "application/json"},
+        )
         assert status == 200 and json.loads(body), (status, body)
         return (time.monotonic() - posted) * 1000
+
     return send
 
 
@@ -133,18 +173,39 @@ def main() -> int:
         with running_bot(Path(folder), credentials=channel_credentials(telegram, twilio), env=env) as bot:
             pids = {"rasa": bot.server.pid, "actions": bot.actions.pid}
             for senders, each in LOADS:
-                results[f"telegram@{senders}"] = measured(pids, lambda: load(telegram_sender(bot.webhook("telegram"), telegram, run), senders, each))
-                results[f"sms@{senders}"] = measured(pids, lambda: load(sms_sender(bot.webhook("sms"), twilio, run), senders, each))
-                results[f"rest@{senders}"] = measured(pids, lambda: load(rest_sender(bot.webhook("rest"), run), senders, each))
+                results[f"telegram@{senders}"] = measured(
+                    pids, lambda: load(telegram_sender(bot.webhook("telegram"), telegram, run), senders, each)
+                )
+                results[f"sms@{senders}"] = measured(
+                    pids, lambda: load(sms_sender(bot.webhook("sms"), twilio, run), senders, each)
+                )
+                results[f"rest@{senders}"] = measured(
+                    pids, lambda: load(rest_sender(bot.webhook("rest"), run), senders, each)
+                )
         port = free_port()
         log = Path(folder) / "stock.log"
-        stock = start_process([str(VENV_BIN / "rasa"), "run", "--model", str(stock_model()), "--port", str(port),
-                               "--interface", "127.0.0.1"], log, {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, cwd=STOCK_DIR)
+        stock = start_process(
+            [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(stock_model()),
+                "--port",
+                str(port),
+                "--interface",
+                "127.0.0.1",
+            ],
+            log,
+            {**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+            cwd=STOCK_DIR,
+        )
         try:
             wait_until_up(f"http://127.0.0.1:{port}/webhooks/rest/", stock, log)
             for senders, each in LOADS:
                 url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-                results[f"stock rasa rest@{senders}"] = measured({"rasa": stock.pid}, lambda: load(rest_sender(url, run), senders, each))
+                results[f"stock rasa rest@{senders}"] = measured(
+                    {"rasa": stock.pid}, lambda: load(rest_sender(url, run), senders, each)
+                )
         finally:
             stock.terminate()
             stock.wait(timeout=20)
@@ -155,7 +216,9 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         actions = f"{r['cpu_ms_actions']:.1f}" if "cpu_ms_actions" in r else "-"
-        print(f"| {name} | {r['n']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['per_s']:.1f} | {r['cpu_ms_rasa']:.1f} | {actions} |")
+        print(
+            f"| {name} | {r['n']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['per_s']:.1f} | {r['cpu_ms_rasa']:.1f} | {actions} |"
+        )
     stock_p99 = results["stock rasa rest@20"]["p99_ms"]
     for channel in ("telegram", "sms"):
         ratio = results[f"{channel}@20"]["p99_ms"] / stock_p99

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import os
+import queue
 import secrets
 import statistics
 import sys
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
-from bot.counsellors import Counsellors
-from bot.stores import redis_client
+from bot.handoff.counsellors import Counsellors
+from bot.storage.stores import redis_client
 from scripts.bench_channels import load, sms_sender
 from scripts.fake_apis import PUBLIC_URL, TWILIO_TOKEN, FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, free_port, http, running_bot, start_process
@@ -51,13 +51,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         desks = Path(folder) / "handoff.yml"
         desks.write_text("desks:\n  NG:\n    name: Bench desk\n    max_wait_minutes: 60\n")
-        env = {"HELPLINE_SENDER_KEY": secrets.token_hex(32), "REDIS_URL": "redis://127.0.0.1:6379/0",
-               "HELPLINE_REDIS_PREFIX": prefix, "HELPLINE_HANDOFF_FILE": str(desks)}
+        env = {
+            "HELPLINE_SENDER_KEY": secrets.token_hex(32),
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "HELPLINE_REDIS_PREFIX": prefix,
+            "HELPLINE_HANDOFF_FILE": str(desks),
+        }
         telegram, twilio = FakeTelegram(), FakeTwilio()
         with running_bot(Path(folder), credentials=channel_credentials(telegram, twilio), env=env) as bot:
             port = free_port()
-            console = start_process([sys.executable, "-m", "console"], Path(folder) / "console.log",
-                                    {**os.environ, **env, "CONSOLE_PORT": str(port)})
+            console = start_process(
+                [sys.executable, "-m", "console"],
+                Path(folder) / "console.log",
+                {**os.environ, **env, "CONSOLE_PORT": str(port)},
+            )
             try:
                 return measure(bot, f"http://127.0.0.1:{port}", twilio, run, prefix)
             finally:
@@ -76,7 +83,9 @@ def measure(bot, console: str, twilio: FakeTwilio, run: str, prefix: str) -> int
     headers = {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
     opened = watch_events(console, cookie)
 
-    background = threading.Thread(target=lambda: load(sms_sender(bot.webhook("sms"), twilio, run + "bg"), 20, 15), daemon=True)
+    background = threading.Thread(
+        target=lambda: load(sms_sender(bot.webhook("sms"), twilio, run + "bg"), 20, 15), daemon=True
+    )
     background.start()
     to_queue, to_child = [], []
     for i in range(CRISES):
@@ -98,17 +107,31 @@ def measure(bot, console: str, twilio: FakeTwilio, run: str, prefix: str) -> int
         start_index = len(twilio.calls)
         sent_at = time.monotonic()
         http("POST", f"{console}/api/tickets/{ticket}/reply", json.dumps({"text": f"I'm here {i}"}).encode(), headers)
-        arrived = twilio.first_call_after(lambda p, q: q.get("To") == phone and q.get("Body") == f"I'm here {i}", start_index)
+        arrived = twilio.first_call_after(
+            lambda p, q: q.get("To") == phone and q.get("Body") == f"I'm here {i}", start_index
+        )
         assert arrived, "the reply never reached the channel"
         to_child.append((arrived - sent_at) * 1000)
-        http("POST", f"{console}/api/tickets/{ticket}/close", json.dumps({"outcome": "counselling_given"}).encode(), headers)
+        http(
+            "POST",
+            f"{console}/api/tickets/{ticket}/close",
+            json.dumps({"outcome": "counselling_given"}).encode(),
+            headers,
+        )
     background.join(timeout=120)
     q50, q99 = percentiles(to_queue)
     c50, c99 = percentiles(to_child)
-    print(f"crisis message -> ticket in the counsellors' queue, {CRISES} crises with 20 other children talking: "
-          f"p50 {q50:.0f} ms, p99 {q99:.0f} ms (target p99 under 1000 ms)")
+    print(
+        f"crisis message -> ticket in the counsellors' queue, {CRISES} crises with 20 other children talking: "
+        f"p50 {q50:.0f} ms, p99 {q99:.0f} ms (target p99 under 1000 ms)"
+    )
     print(f"counsellor's reply -> sent on the child's channel: p50 {c50:.0f} ms, p99 {c99:.0f} ms")
-    for metric, value in {"to_queue_p50_ms": q50, "to_queue_p99_ms": q99, "to_child_p50_ms": c50, "to_child_p99_ms": c99}.items():
+    for metric, value in {
+        "to_queue_p50_ms": q50,
+        "to_queue_p99_ms": q99,
+        "to_child_p50_ms": c50,
+        "to_child_p99_ms": c99,
+    }.items():
         print(json.dumps({"bench": "handoff", "metric": metric, "value": round(value, 1), "unit": "ms"}))
     return 0
 
@@ -139,7 +162,9 @@ def login(console: str) -> tuple[str, str]:
     body = json.dumps({"username": "bench-counsellor", "password": PASSWORD}).encode()
     for _ in range(100):
         try:
-            request = urllib.request.Request(f"{console}/api/login", data=body, method="POST", headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"{console}/api/login", data=body, method="POST", headers={"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(request) as answer:
                 return answer.headers["Set-Cookie"].split(";")[0], json.loads(answer.read())["csrf"]
         except OSError:
@@ -150,8 +175,12 @@ def login(console: str) -> tuple[str, str]:
 def post_sms(bot, phone: str, text: str, run: str, i: int) -> None:
     form = {"MessageSid": f"SM{run}crisis{i:08d}", "From": phone, "To": "+15005550006", "Body": text, "NumMedia": "0"}
     signature = RequestValidator(TWILIO_TOKEN).compute_signature(f"{PUBLIC_URL}/webhooks/sms/webhook", form)
-    status, _ = http("POST", bot.webhook("sms"), urllib.parse.urlencode(form).encode(),
-                     {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    status, _ = http(
+        "POST",
+        bot.webhook("sms"),
+        urllib.parse.urlencode(form).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+    )
     assert status == 200
 
 

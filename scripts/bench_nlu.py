@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import PROJECT_ROOT
-from bot.dialogue import UNCLEAR_INTENTS, Dialogue, Outcome, Turn
-from bot.input_text import clean
-from bot.language import LanguageHints, langdetect_probabilities, word_count
-from bot.triage import CRISIS_INTENTS
+from bot.conversation.dialogue import UNCLEAR_INTENTS, Dialogue, Outcome, Turn
+from bot.conversation.triage import CRISIS_INTENTS
+from bot.language.detection import LanguageHints, langdetect_probabilities, word_count
+from bot.language.input_text import clean
 from scripts.heldout import Example, load
 
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
@@ -71,7 +71,9 @@ async def classify(examples: list[Example], dialogue: Dialogue) -> list[tuple[Op
     for example in examples:
         started = time.perf_counter()
         parsed = await agent.parse_message(clean(example.text))
-        outcome = dialogue.respond(Turn.parsed({**parsed, "metadata": {"country": example.country}}, {"privacy_told": "1"}))
+        outcome = dialogue.respond(
+            Turn.parsed({**parsed, "metadata": {"country": example.country}}, {"privacy_told": "1"})
+        )
         results.append(((parsed.get("intent") or {}).get("name"), outcome, (time.perf_counter() - started) * 1000))
     return results
 
@@ -143,13 +145,29 @@ def main(folders: list[Path]) -> int:
     for language, values in metrics.items():
         cells = [str(v) if isinstance(v, int) else ("-" if v is None else f"{v:.3f}") for v in values.values()]
         print(f"| {language} | " + " | ".join(cells) + " |")
-    print(f"\nper message, model and dialogue, one at a time (in-process Agent): p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)}")
+    print(
+        f"\nper message, model and dialogue, one at a time (in-process Agent): p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)}"
+    )
     for language, values in metrics.items():
         for metric, value in values.items():
             if value is not None and metric != "n":
-                print(json.dumps({"bench": "nlu", "language": language, "metric": metric, "value": round(value, 4), "unit": "ratio"}))
-    print(json.dumps({"bench": "nlu", "language": "all", "metric": "turn_ms_p50", "value": round(p50, 2), "unit": "ms"}))
-    print(json.dumps({"bench": "nlu", "language": "all", "metric": "turn_ms_p99", "value": round(p99, 2), "unit": "ms"}))
+                print(
+                    json.dumps(
+                        {
+                            "bench": "nlu",
+                            "language": language,
+                            "metric": metric,
+                            "value": round(value, 4),
+                            "unit": "ratio",
+                        }
+                    )
+                )
+    print(
+        json.dumps({"bench": "nlu", "language": "all", "metric": "turn_ms_p50", "value": round(p50, 2), "unit": "ms"})
+    )
+    print(
+        json.dumps({"bench": "nlu", "language": "all", "metric": "turn_ms_p99", "value": round(p99, 2), "unit": "ms"})
+    )
     return 0
 
 

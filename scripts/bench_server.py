@@ -19,8 +19,18 @@ from pathlib import Path
 from scripts.local_bot import MODEL, running_bot
 
 MESSAGES = [
-    "hlp", "i want to die", "ayuda porfa", "je suis harcelée sur insta", "مساعدة", "nataka msaada",
-    "мне нужна помощь", "我需要帮助", "preciso de ajuda", "mujhe madad chahiye", "hilfe bitte", "thanks bye",
+    "hlp",
+    "i want to die",
+    "ayuda porfa",
+    "je suis harcelée sur insta",
+    "مساعدة",
+    "nataka msaada",
+    "мне нужна помощь",
+    "我需要帮助",
+    "preciso de ajuda",
+    "mujhe madad chahiye",
+    "hilfe bitte",
+    "thanks bye",
 ]
 ROUNDS = 10
 
@@ -54,12 +64,18 @@ def main() -> int:
             "reply_max_ms": max(latencies),
         }
     print(f"start-up (launch until both servers answer): {figures['startup_s']:.1f} s")
-    print(f"resident memory: Rasa server {figures['rasa_rss_mib']:.0f} MiB, action server {figures['actions_rss_mib']:.0f} MiB")
-    print(f"reply through the webhook over {len(latencies)} messages (first of each conversation): "
-          f"p50 {figures['reply_p50_ms']:.0f} ms, p95 {figures['reply_p95_ms']:.0f} ms, max {figures['reply_max_ms']:.0f} ms")
+    print(
+        f"resident memory: Rasa server {figures['rasa_rss_mib']:.0f} MiB, action server {figures['actions_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"reply through the webhook over {len(latencies)} messages (first of each conversation): "
+        f"p50 {figures['reply_p50_ms']:.0f} ms, p95 {figures['reply_p95_ms']:.0f} ms, max {figures['reply_max_ms']:.0f} ms"
+    )
     units = {"startup_s": "s", "rasa_rss_mib": "MiB", "actions_rss_mib": "MiB"}
     for metric, value in figures.items():
-        print(json.dumps({"bench": "server", "metric": metric, "value": round(value, 2), "unit": units.get(metric, "ms")}))
+        print(
+            json.dumps({"bench": "server", "metric": metric, "value": round(value, 2), "unit": units.get(metric, "ms")})
+        )
     return 0
 
 

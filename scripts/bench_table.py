@@ -1,6 +1,6 @@
 """Routing-table benchmark: load time (fresh process, with and without the phonenumbers cache) and lookups per second.
 
-    make bench-table
+make bench-table
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from bot.contact_choice import advise
-from bot.helplines import RoutingTable
+from bot.routing.contact_choice import advise
+from bot.routing.helplines import RoutingTable
 
 LOOKUPS = 200_000
 ADVICE = 50_000
@@ -25,11 +25,13 @@ def fresh_process_load_ms(with_cache: bool) -> float:
     compiles each country's metadata; with it (every later start), it is not needed.
     """
     code = (
-        "import sys, tempfile, time, pathlib; import bot.phone_check as pc; from bot.helplines import RoutingTable\n"
+        "import sys, tempfile, time, pathlib; import bot.routing.phone_check as pc; from bot.routing.helplines import RoutingTable\n"
         "if sys.argv[1] == 'no': pc.CACHE_PATH = pathlib.Path(tempfile.mkdtemp()) / 'none.json'\n"
         "t = time.perf_counter(); RoutingTable.load(); print((time.perf_counter() - t) * 1000)"
     )
-    run = subprocess.run([sys.executable, "-c", code, "yes" if with_cache else "no"], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", code, "yes" if with_cache else "no"], capture_output=True, text=True, check=True
+    )
     return float(run.stdout)
 
 
@@ -52,11 +54,19 @@ def main() -> int:
         advise(countries[i % len(countries)], "sms", now)
     advices = ADVICE / (time.perf_counter() - started)
     print(f"table: {len(table)} countries")
-    print(f"load in a fresh process: {cached:.0f} ms (usual start), {uncached:.0f} ms (first start of a clean clone: "
-          f"phonenumbers compiles every country's metadata); again in the same process: {warm:.0f} ms")
+    print(
+        f"load in a fresh process: {cached:.0f} ms (usual start), {uncached:.0f} ms (first start of a clean clone: "
+        f"phonenumbers compiles every country's metadata); again in the same process: {warm:.0f} ms"
+    )
     print(f"lookups (country code -> entry): {lookups:,.0f} per second")
     print(f"advice (best way to reach the helpline for the channel, open now): {advices:,.0f} per second")
-    figures = {"load_ms": (cached, "ms"), "load_first_start_ms": (uncached, "ms"), "load_again_ms": (warm, "ms"), "lookups_per_s": (lookups, "1/s"), "advice_per_s": (advices, "1/s")}
+    figures = {
+        "load_ms": (cached, "ms"),
+        "load_first_start_ms": (uncached, "ms"),
+        "load_again_ms": (warm, "ms"),
+        "lookups_per_s": (lookups, "1/s"),
+        "advice_per_s": (advices, "1/s"),
+    }
     for metric, (value, unit) in figures.items():
         print(json.dumps({"bench": "table", "metric": metric, "value": round(value, 1), "unit": unit}))
     return 0

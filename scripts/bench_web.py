@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.sender_ids import SenderIds
-from bot.stores import RedisInbox, redis_client
+from bot.privacy.sender_ids import SenderIds
+from bot.storage.stores import RedisInbox, redis_client
 from scripts.bench_handoff import forget, percentiles
 from scripts.bench_server import resident_mib
 from scripts.local_bot import MODEL, running_bot
@@ -34,12 +34,16 @@ CREDENTIALS = "channels.rest.RestChannel:\nchannels.web.WebChatChannel:\n"
 
 async def replies(client: httpx.AsyncClient, base: str, run: str) -> list[float]:
     """Message-to-reply times of CHILDREN web children writing at once, one message each, twice."""
+
     async def child(index: int) -> list[float]:
         token, times = f"{run}child{index:04d}".ljust(40, "x"), []
         for text in ("hi", "i need help with bullying"):
             started = time.perf_counter()
-            answer = await client.post(f"{base}/webhook", headers={"Authorization": f"Bearer {token}"},
-                                       json={"message": text, "metadata": {"country": "KE"}})
+            answer = await client.post(
+                f"{base}/webhook",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"message": text, "metadata": {"country": "KE"}},
+            )
             assert answer.status_code == 200 and answer.json()["messages"], answer.text
             times.append((time.perf_counter() - started) * 1000)
         return times
@@ -61,7 +65,9 @@ async def measure(base: str, env: dict[str, str], rasa_pid: int) -> dict[str, fl
         async def page(token: str) -> None:  # as webchat.js: one long poll after another
             cursor = "0-0"
             while True:
-                answer = await client.get(f"{base}/inbox", params={"after": cursor}, headers={"Authorization": f"Bearer {token}"})
+                answer = await client.get(
+                    f"{base}/inbox", params={"after": cursor}, headers={"Authorization": f"Bearer {token}"}
+                )
                 found = answer.json()
                 if found["messages"]:
                     arrived.setdefault(token, time.perf_counter())
@@ -96,7 +102,11 @@ def main() -> int:
         print(f"No model at {MODEL}: run `make model` first.", file=sys.stderr)
         return 1
     prefix = f"bench-web-{secrets.token_hex(4)}:"
-    env = {"HELPLINE_SENDER_KEY": secrets.token_hex(32), "REDIS_URL": "redis://127.0.0.1:6379/0", "HELPLINE_REDIS_PREFIX": prefix}
+    env = {
+        "HELPLINE_SENDER_KEY": secrets.token_hex(32),
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "HELPLINE_REDIS_PREFIX": prefix,
+    }
     with tempfile.TemporaryDirectory() as folder:
         try:
             with running_bot(Path(folder), credentials=CREDENTIALS, env=env) as bot:
@@ -105,15 +115,21 @@ def main() -> int:
         finally:
             asyncio.run(forget(prefix))
     figures["rasa_rss_idle_mib"] = idle_rss
-    print(f"web child's message -> reply, {CHILDREN} children at once: p50 {figures['alone_p50_ms']:.0f} ms, "
-          f"p99 {figures['alone_p99_ms']:.0f} ms with no page open; p50 {figures['crowded_p50_ms']:.0f} ms, "
-          f"p99 {figures['crowded_p99_ms']:.0f} ms with {PAGES} pages waiting "
-          f"(p99 ratio {figures['crowded_p99_ms'] / figures['alone_p99_ms']:.2f})")
-    print(f"message written to an inbox -> the waiting page has it: p50 {figures['delivery_p50_ms']:.1f} ms, "
-          f"p99 {figures['delivery_p99_ms']:.1f} ms")
-    print(f"Rasa server memory: {figures['rasa_rss_idle_mib']:.0f} MiB before, {figures['rasa_rss_mib']:.0f} MiB with "
-          f"{PAGES} pages waiting; Redis clients: {figures['clients_before']:.0f} before, {figures['clients_with_pages']:.0f} "
-          f"with the pages (one blocking read each)")
+    print(
+        f"web child's message -> reply, {CHILDREN} children at once: p50 {figures['alone_p50_ms']:.0f} ms, "
+        f"p99 {figures['alone_p99_ms']:.0f} ms with no page open; p50 {figures['crowded_p50_ms']:.0f} ms, "
+        f"p99 {figures['crowded_p99_ms']:.0f} ms with {PAGES} pages waiting "
+        f"(p99 ratio {figures['crowded_p99_ms'] / figures['alone_p99_ms']:.2f})"
+    )
+    print(
+        f"message written to an inbox -> the waiting page has it: p50 {figures['delivery_p50_ms']:.1f} ms, "
+        f"p99 {figures['delivery_p99_ms']:.1f} ms"
+    )
+    print(
+        f"Rasa server memory: {figures['rasa_rss_idle_mib']:.0f} MiB before, {figures['rasa_rss_mib']:.0f} MiB with "
+        f"{PAGES} pages waiting; Redis clients: {figures['clients_before']:.0f} before, {figures['clients_with_pages']:.0f} "
+        f"with the pages (one blocking read each)"
+    )
     for metric, value in figures.items():
         print(json.dumps({"bench": "web", "metric": metric, "value": round(value, 1)}))
     return 0

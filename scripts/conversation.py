@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from bot.dialogue import SLOTS, Dialogue, Outcome, Turn
+from bot.conversation.dialogue import SLOTS, Dialogue, Outcome, Turn
 
 
 class Conversation:

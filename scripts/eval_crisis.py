@@ -10,7 +10,7 @@ A set is a folder of ``<kind>.yml`` files (written by someone who never saw ``da
 ``label`` is ``crisis`` (the child needs the emergency number), ``calm`` (a look-alike that must
 not be answered as a crisis), ``help`` (the child asks for help: the helpline number) or
 ``unsure`` (the bot cannot be sure: both numbers). Each conversation goes through the trained
-Rasa model and ``bot.dialogue`` turn by turn, as the action server does, and the reply to its last
+Rasa model and ``bot.conversation.dialogue`` turn by turn, as the action server does, and the reply to its last
 message is scored (a conversation is judged by where it ends; ``calm_every_turn`` also counts a
 calm conversation answered as a crisis at any turn). Printed: a table by kind and one by language, per-turn latency, then one JSON
 object per line.
@@ -35,11 +35,11 @@ from typing import Optional
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.dialogue import Dialogue, Outcome
-from bot.escalation import TRIGGERS
-from bot.handoff import Risk
-from bot.helplines import RoutingTable
-from bot.input_text import clean
+from bot.conversation.dialogue import Dialogue, Outcome
+from bot.handoff.desks import TRIGGERS
+from bot.handoff.queue import Risk
+from bot.language.input_text import clean
+from bot.routing.helplines import RoutingTable
 from scripts.conversation import Conversation
 
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
@@ -77,11 +77,18 @@ def load_set(folder: Path) -> list[Item]:
         for c in data["conversations"]:
             if c["label"] not in LABELS:
                 raise ValueError(f"{path}: {c['id']}: label {c['label']!r} is not one of {LABELS}")
-            items.append(Item(
-                kind=data["kind"], id=str(c["id"]), label=c["label"], language=str(c["language"]),
-                also=c.get("also"), country=c.get("country"), channel=c.get("channel"),
-                turns=tuple(str(t) for t in c["turns"]),
-            ))
+            items.append(
+                Item(
+                    kind=data["kind"],
+                    id=str(c["id"]),
+                    label=c["label"],
+                    language=str(c["language"]),
+                    also=c.get("also"),
+                    country=c.get("country"),
+                    channel=c.get("channel"),
+                    turns=tuple(str(t) for t in c["turns"]),
+                )
+            )
     return items
 
 
@@ -102,7 +109,9 @@ def helpline_contacts(table: RoutingTable, country: Optional[str]) -> list[str]:
     return found
 
 
-def score(item: Item, outcomes: list[Outcome], table: RoutingTable, supported: set[str], turn_ms: list[float]) -> Scored:
+def score(
+    item: Item, outcomes: list[Outcome], table: RoutingTable, supported: set[str], turn_ms: list[float]
+) -> Scored:
     last = outcomes[-1]
     text = "\n".join(m.text for m in last.messages)
     emergency = emergency_numbers(table, item.country)
@@ -188,12 +197,20 @@ def main(folder: Path) -> int:
     by_language["all"] = scored
     print(f"set: {folder} ({len(items)} conversations)")
     kinds = print_table("By kind", dict(by_kind))
-    languages = print_table("By language", dict(sorted(by_language.items(), key=lambda kv: (kv[0] in ("other", "all"), kv[0]))))
+    languages = print_table(
+        "By language", dict(sorted(by_language.items(), key=lambda kv: (kv[0] in ("other", "all"), kv[0])))
+    )
     times = sorted(ms for row in scored for ms in row.turn_ms)
     p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
     print(f"\nper turn (Rasa parse + dialogue, in process): p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)} turns")
-    missed = [r for r in scored if (r.item.label == "crisis" and not r.emergency) or (r.item.label == "calm" and r.crisis)
-              or (r.item.label == "help" and not r.helpline) or (r.item.label == "unsure" and not (r.emergency and r.helpline))]
+    missed = [
+        r
+        for r in scored
+        if (r.item.label == "crisis" and not r.emergency)
+        or (r.item.label == "calm" and r.crisis)
+        or (r.item.label == "help" and not r.helpline)
+        or (r.item.label == "unsure" and not (r.emergency and r.helpline))
+    ]
     if os.environ.get("EVAL_SHOW_MISSES"):
         for r in missed:
             print(f"MISS {r.item.id} [{r.item.label} {r.item.language} {r.item.country}] {r.item.turns[-1][:90]!r}")
@@ -201,7 +218,17 @@ def main(folder: Path) -> int:
         for name, values in table.items():
             for metric, value in values.items():
                 if value is not None and isinstance(value, float):
-                    print(json.dumps({"bench": "eval_crisis", group: name, "metric": metric, "value": round(value, 4), "unit": "ratio"}))
+                    print(
+                        json.dumps(
+                            {
+                                "bench": "eval_crisis",
+                                group: name,
+                                "metric": metric,
+                                "value": round(value, 4),
+                                "unit": "ratio",
+                            }
+                        )
+                    )
     print(json.dumps({"bench": "eval_crisis", "metric": "turn_p50", "value": round(p50, 2), "unit": "ms"}))
     print(json.dumps({"bench": "eval_crisis", "metric": "turn_p99", "value": round(p99, 2), "unit": "ms"}))
     return 0

@@ -89,7 +89,9 @@ class FakeApi:
         with self._lock:
             return [params for path, params in self.calls if predicate(path, params)]
 
-    def first_call_after(self, predicate: Callable[[str, dict[str, Any]], bool], start: int, timeout_s: float = 60) -> Optional[float]:
+    def first_call_after(
+        self, predicate: Callable[[str, dict[str, Any]], bool], start: int, timeout_s: float = 60
+    ) -> Optional[float]:
         """When the first matching call at index ``start`` or later arrived (benchmarks); None on timeout."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
@@ -102,7 +104,9 @@ class FakeApi:
                     return None
                 self._lock.wait(left)
 
-    def wait_for(self, predicate: Callable[[str, dict[str, Any]], bool], count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
+    def wait_for(
+        self, predicate: Callable[[str, dict[str, Any]], bool], count: int = 1, timeout_s: float = 30
+    ) -> list[dict[str, Any]]:
         """The matching calls once there are ``count`` of them (the bot answers off the request)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -123,17 +127,29 @@ class FakeTelegram(FakeApi):
     def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         method = path.rsplit("/", 1)[-1]
         if method == "getMe":
-            return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot"}}
+            return 200, {
+                "ok": True,
+                "result": {"id": 1, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot"},
+            }
         if method == "sendMessage":
             chat = int(_value(params.get("chat_id")))
-            result = {"message_id": len(self.calls), "date": int(time.time()), "chat": {"id": chat, "type": "private"},
-                      "text": _value(params.get("text"))}
+            result = {
+                "message_id": len(self.calls),
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private"},
+                "text": _value(params.get("text")),
+            }
             return 200, {"ok": True, "result": result}
         return 200, {"ok": True, "result": True}
 
     def messages_to(self, chat_id: int, count: int = 1, timeout_s: float = 30) -> list[dict[str, Any]]:
-        found = self.wait_for(lambda p, q: p.endswith("/sendMessage") and int(_value(q.get("chat_id"))) == chat_id, count, timeout_s)
-        return [{**params, "text": _value(params.get("text")), "reply_markup": _value(params.get("reply_markup"))} for params in found]
+        found = self.wait_for(
+            lambda p, q: p.endswith("/sendMessage") and int(_value(q.get("chat_id"))) == chat_id, count, timeout_s
+        )
+        return [
+            {**params, "text": _value(params.get("text")), "reply_markup": _value(params.get("reply_markup"))}
+            for params in found
+        ]
 
 
 class FakeTwilio(FakeApi):
@@ -141,8 +157,13 @@ class FakeTwilio(FakeApi):
 
     def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         return 201, {
-            "sid": f"SM{len(self.calls):032d}", "account_sid": TWILIO_SID, "to": params.get("To"),
-            "from": params.get("From"), "body": params.get("Body"), "status": "queued", "num_segments": "1",
+            "sid": f"SM{len(self.calls):032d}",
+            "account_sid": TWILIO_SID,
+            "to": params.get("To"),
+            "from": params.get("From"),
+            "body": params.get("Body"),
+            "status": "queued",
+            "num_segments": "1",
         }
 
     def messages_to(self, address: str, count: int = 1, timeout_s: float = 30) -> list[str]:
@@ -159,7 +180,7 @@ class Received:
 
 
 class FakePartner:
-    """A helpline's own system taking ticket webhooks (bot.partner) at ``url``; it records every
+    """A helpline's own system taking ticket webhooks (bot.handoff.partner) at ``url``; it records every
     attempt, raw, so tests check the signature, and refuses the next ones on request (retries)."""
 
     def __init__(self) -> None:
@@ -173,7 +194,9 @@ class FakePartner:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with partner._lock:
                     status = partner._refusals.pop(0) if partner._refusals else 204
-                    partner.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, time.monotonic(), status))
+                    partner.received.append(
+                        Received({k.lower(): v for k, v in self.headers.items()}, body, time.monotonic(), status)
+                    )
                     partner._lock.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -190,7 +213,9 @@ class FakePartner:
         with self._lock:
             self._refusals.extend(statuses)
 
-    def accepted(self, count: int = 0, timeout_s: float = 30, where: Callable[[dict[str, Any]], bool] = lambda _: True) -> list[dict[str, Any]]:
+    def accepted(
+        self, count: int = 0, timeout_s: float = 30, where: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> list[dict[str, Any]]:
         """The bodies taken (2xx) that ``where`` selects, once there are ``count`` of them."""
         deadline = time.monotonic() + timeout_s
         with self._lock:

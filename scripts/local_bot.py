@@ -120,18 +120,35 @@ def running_bot(
     launched = time.monotonic()
     actions = None
     if with_actions:
-        actions = start_process([rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env)
+        actions = start_process(
+            [rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env
+        )
     server = start_process(
-        [rasa, "run", "--model", str(model), "--credentials", str(credentials_path), "--endpoints", str(endpoints),
-         "--interface", "127.0.0.1", "--port", str(rasa_port)],
-        folder / "rasa.log", env,
+        [
+            rasa,
+            "run",
+            "--model",
+            str(model),
+            "--credentials",
+            str(credentials_path),
+            "--endpoints",
+            str(endpoints),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(rasa_port),
+        ],
+        folder / "rasa.log",
+        env,
     )
     processes = [p for p in (server, actions) if p is not None]
     try:
         if actions is not None:
             wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, folder / "actions.log")
         wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", server, folder / "rasa.log")
-        yield RunningBot(f"http://127.0.0.1:{rasa_port}", server, actions, time.monotonic() - launched, folder / "rasa.log")
+        yield RunningBot(
+            f"http://127.0.0.1:{rasa_port}", server, actions, time.monotonic() - launched, folder / "rasa.log"
+        )
     finally:
         for process in processes:
             process.terminate()

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.counsellors import Counsellors
+from bot.handoff.counsellors import Counsellors
 from scripts.fake_apis import FakePartner, FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, RunningBot, running_bot, running_console
 from tests.console_client import PASSWORD
@@ -70,19 +70,29 @@ def partner_api() -> Iterator[FakePartner]:
 def handoff_file(tmp_path_factory: pytest.TempPathFactory, partner_api: FakePartner) -> Path:
     """HANDOFF_FILE's desks, and desk GH whose tickets go to its own system (the fake partner)."""
     desks = yaml.safe_load(HANDOFF_FILE.read_text(encoding="utf-8"))
-    desks["desks"]["GH"] = {"name": "Test desk GH", "webhook": {"url": partner_api.url, "secret_variable": "HELPLINE_TEST_GH_SECRET"}}
+    desks["desks"]["GH"] = {
+        "name": "Test desk GH",
+        "webhook": {"url": partner_api.url, "secret_variable": "HELPLINE_TEST_GH_SECRET"},
+    }
     path = tmp_path_factory.mktemp("desks") / "handoff.yml"
     path.write_text(yaml.safe_dump(desks), encoding="utf-8")
     return path
 
 
 @pytest.fixture(scope="session")
-def bot(model: Path, tmp_path_factory: pytest.TempPathFactory, telegram_api: FakeTelegram, twilio_api: FakeTwilio,
-        handoff_file: Path) -> Iterator[RunningBot]:
+def bot(
+    model: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    telegram_api: FakeTelegram,
+    twilio_api: FakeTwilio,
+    handoff_file: Path,
+) -> Iterator[RunningBot]:
     """The whole bot as it runs in deployment (every channel, Redis), on free loopback ports."""
     env = {**CHANNEL_ENV, "HELPLINE_HANDOFF_FILE": str(handoff_file)}
     try:
-        with running_bot(tmp_path_factory.mktemp("bot"), model, channel_credentials(telegram_api, twilio_api), env) as started:
+        with running_bot(
+            tmp_path_factory.mktemp("bot"), model, channel_credentials(telegram_api, twilio_api), env
+        ) as started:
             yield started
     finally:
         redis_keys_removed(CHANNEL_ENV["HELPLINE_REDIS_PREFIX"])

@@ -18,7 +18,9 @@ class Counsellor:
         self.csrf = ""
 
     def login(self, password: str = PASSWORD) -> int:
-        status, raw, headers = _call("POST", f"{self.base}/api/login", {"username": self.username, "password": password})
+        status, raw, headers = _call(
+            "POST", f"{self.base}/api/login", {"username": self.username, "password": password}
+        )
         if status == 200:
             self.cookie = SimpleCookie(headers.get("Set-Cookie", "")).get("helpline_session").value
             self.csrf = json.loads(raw)["csrf"]
@@ -45,7 +47,9 @@ class Counsellor:
 
 def _call(method: str, url: str, data: Optional[dict], headers: Optional[dict] = None) -> tuple[int, bytes, dict]:
     body = json.dumps(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, answer.read(), dict(answer.headers)

@@ -22,19 +22,37 @@ from typing import Any, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from bot.counsellors import Counsellors
-from bot.handoff import RedisHandoffQueue, Risk, Ticket
+from bot.handoff.counsellors import Counsellors
+from bot.handoff.queue import RedisHandoffQueue, Risk, Ticket
 from scripts.local_bot import running_console
 from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "correct horse battery staple"
 FAILING_IMPACTS = {"serious", "critical"}
 # Roles whose elements a counsellor fills in or presses: each needs a name a screen reader can say.
-CONTROL_ROLES = {"textbox", "combobox", "listbox", "button", "checkbox", "radio", "searchbox", "spinbutton", "slider", "switch"}
+CONTROL_ROLES = {
+    "textbox",
+    "combobox",
+    "listbox",
+    "button",
+    "checkbox",
+    "radio",
+    "searchbox",
+    "spinbutton",
+    "slider",
+    "switch",
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +66,40 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         client = aioredis.from_url(REDIS_URL)
         await Counsellors(client, prefix + "console:").add(username, "NG", PASSWORD)
         queue = RedisHandoffQueue(client, prefix + "handoff:")
-        ticket = await queue.open(Ticket.new("NG", "conv-x", "sms", "NG", "en", Risk.ASKED, "talk_to_human",
-                                             intake={"who": "self"}, last_messages=("hello",)))
+        ticket = await queue.open(
+            Ticket.new(
+                "NG",
+                "conv-x",
+                "sms",
+                "NG",
+                "en",
+                Risk.ASKED,
+                "talk_to_human",
+                intake={"who": "self"},
+                last_messages=("hello",),
+            )
+        )
         for turn in range(15):  # enough for the conversation to scroll
             await queue.append(ticket, "child" if turn % 2 == 0 else "bot", f"line {turn} of what was said so far")
-        await queue.open(Ticket.new("NG", "conv-y", "telegram", "NG", "en", Risk.HARM, "sextortion",
-                                    last_messages=("someone has my photos",)))
+        await queue.open(
+            Ticket.new(
+                "NG",
+                "conv-y",
+                "telegram",
+                "NG",
+                "en",
+                Risk.HARM,
+                "sextortion",
+                last_messages=("someone has my photos",),
+            )
+        )
         await client.close()
 
-    env = {"REDIS_URL": REDIS_URL, "HELPLINE_REDIS_PREFIX": prefix,
-           "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml")}
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "HELPLINE_REDIS_PREFIX": prefix,
+        "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml"),
+    }
     try:
         asyncio.run(prepare())
         with running_console(tmp_path_factory.mktemp("a11y-console"), env) as base:

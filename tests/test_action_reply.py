@@ -26,7 +26,11 @@ def actions() -> ModuleType:
 
 
 def crisis(sender: str) -> Tracker:
-    message = {"text": "i want to die", "intent": {"name": "self_harm"}, "metadata": {"channel": "sms", "country": "NG"}}
+    message = {
+        "text": "i want to die",
+        "intent": {"name": "self_harm"},
+        "metadata": {"channel": "sms", "country": "NG"},
+    }
     events = [{"event": "user", "text": "i want to die", "input_channel": "sms", "parse_data": message}]
     return Tracker(sender, {}, message, events, False, None, {}, "action_listen")
 

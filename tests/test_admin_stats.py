@@ -23,15 +23,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot import PROJECT_ROOT
-from bot.counsellors import ADMIN, GLOBAL_ADMIN, Counsellors
-from bot.retention import Retention
+from bot.handoff.counsellors import ADMIN, GLOBAL_ADMIN, Counsellors
 from bot.stats import recorder
 from bot.stats.counters import RedisStats
 from bot.stats.export import BUCKETS, weeks_between
 from bot.stats.simulate import simulate
+from bot.storage.retention import Retention
 from scripts.local_bot import running_console
-from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
 from tests.conftest import redis_keys_removed
+from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery staple"
@@ -47,7 +47,9 @@ DEFAULT_FROM, DEFAULT_TO = THIS_MONDAY - dt.timedelta(weeks=7), TODAY
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     prefix = f"test-admin-{secrets.token_hex(4)}:"
-    names = {role: f"{role.replace('_', '-')}-{secrets.token_hex(3)}" for role in ("admin", "global_admin", "counsellor")}
+    names = {
+        role: f"{role.replace('_', '-')}-{secrets.token_hex(3)}" for role in ("admin", "global_admin", "counsellor")
+    }
 
     async def prepare() -> None:
         client = aioredis.from_url(REDIS_URL)
@@ -65,7 +67,11 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         finally:
             await client.close()
 
-    env = {"REDIS_URL": REDIS_URL, "HELPLINE_REDIS_PREFIX": prefix, "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml")}
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "HELPLINE_REDIS_PREFIX": prefix,
+        "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml"),
+    }
     try:
         asyncio.run(prepare())
         with running_console(tmp_path_factory.mktemp("admin-console"), env) as base:
@@ -87,11 +93,19 @@ def stats_path(start: dt.date = DEFAULT_FROM, end: dt.date = DEFAULT_TO, country
     return f"/api/stats?from={start}&to={end}" + (f"&country={country}" if country else "")
 
 
-def exported(setting: dict[str, Any], start: dt.date, end: dt.date, country: Optional[str] = None) -> list[dict[str, Any]]:
+def exported(
+    setting: dict[str, Any], start: dt.date, end: dt.date, country: Optional[str] = None
+) -> list[dict[str, Any]]:
     """The rows `python -m bot.stats export --format json` publishes for the same weeks (and country)."""
     command = [sys.executable, "-m", "bot.stats", "export", "--from", str(start), "--to", str(end), "--format", "json"]
-    done = subprocess.run(command + (["--country", country] if country else []), cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, env={**os.environ, **setting["env"]}, check=True)
+    done = subprocess.run(
+        command + (["--country", country] if country else []),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **setting["env"]},
+        check=True,
+    )
     return json.loads(done.stdout)["rows"]
 
 
@@ -128,15 +142,23 @@ def test_a_global_admin_reads_every_helpline_or_one(setting):
 
 
 def test_counsellors_strangers_and_bad_dates_are_refused(setting):
-    assert client(setting, "counsellor").get(stats_path()) == (403, {"error": "only a helpline's admin reads its statistics"})
+    assert client(setting, "counsellor").get(stats_path()) == (
+        403,
+        {"error": "only a helpline's admin reads its statistics"},
+    )
     assert client(setting, "counsellor").get("/api/me")[1]["statistics"] is None
     assert client(setting, None).get(stats_path())[0] == 401
     assert client(setting, None).get("/api/me")[0] == 401
     admin = client(setting, "admin")
-    for path in ("/api/stats", "/api/stats?from=2026-11-02", "/api/stats?from=2026-02-30&to=2026-03-10",
-                 "/api/stats?from=yesterday&to=today", stats_path(TODAY, TODAY - dt.timedelta(days=1)),
-                 stats_path(TODAY - dt.timedelta(weeks=53), TODAY),  # 54 ISO weeks: more than 53
-                 stats_path(country="Kenya")):
+    for path in (
+        "/api/stats",
+        "/api/stats?from=2026-11-02",
+        "/api/stats?from=2026-02-30&to=2026-03-10",
+        "/api/stats?from=yesterday&to=today",
+        stats_path(TODAY, TODAY - dt.timedelta(days=1)),
+        stats_path(TODAY - dt.timedelta(weeks=53), TODAY),  # 54 ISO weeks: more than 53
+        stats_path(country="Kenya"),
+    ):
         status, answer = admin.get(path)
         assert status == 400 and answer["error"], path
     assert admin.get(stats_path(TODAY - dt.timedelta(weeks=52), TODAY))[0] == 200  # 53 weeks are fine
@@ -160,16 +182,24 @@ def test_the_figures_are_the_published_exports(setting):
                 assert (one["count"], one["suppressed"]) == ((None, 1) if row["suppressed"] else (row["count"], 0))
         for need in data["needs_by_country"]:
             for bar in need["categories"]:
-                cells = [r for r in rows if r["table"] == "contacts" and r["country"] == need["country"] and r["category"] == bar["category"]]
+                cells = [
+                    r
+                    for r in rows
+                    if r["table"] == "contacts" and r["country"] == need["country"] and r["category"] == bar["category"]
+                ]
                 assert cells and {k: bar[k] for k in ("count", "suppressed")} == shown_sum(cells)
         handoff = [row for row in rows if row["table"] == "handoff"]
         for bucket, name in zip(data["handoff"]["claim_times"], BUCKETS):
             assert bucket["figure"] == name
-            assert {k: bucket[k] for k in ("count", "suppressed")} == shown_sum([r for r in handoff if r["figure"] == name])
+            assert {k: bucket[k] for k in ("count", "suppressed")} == shown_sum(
+                [r for r in handoff if r["figure"] == name]
+            )
         for figure, value in data["handoff"]["figures"].items():
             assert value == shown_sum([r for r in handoff if r["figure"] == figure])
         shared = [r for r in handoff if r["figure"] == "opened" and r["share"] is not None]
-        conversations = {(r["week"], r["country"], r["channel"]): r["count"] for r in handoff if r["figure"] == "conversations"}
+        conversations = {
+            (r["week"], r["country"], r["channel"]): r["count"] for r in handoff if r["figure"] == "conversations"
+        }
         share = data["handoff"]["share_handed_off"]
         assert share["opened"] == sum(r["count"] for r in shared)
         assert share["conversations"] == sum(conversations[r["week"], r["country"], r["channel"]] for r in shared)
@@ -178,8 +208,17 @@ def test_the_figures_are_the_published_exports(setting):
 
 def test_suppressed_cells_carry_no_value(setting):
     data = client(setting, "admin").get(stats_path())[1]
-    small = next(w for w in data["contacts_per_week"] if w["week"] == f"{SMALL_WEEK.isocalendar()[0]}-W{SMALL_WEEK.isocalendar()[1]:02d}")
-    assert small == {"week": small["week"], "count": None, "suppressed": 1, "countries": [{"country": "KE", "count": None, "suppressed": 1}]}
+    small = next(
+        w
+        for w in data["contacts_per_week"]
+        if w["week"] == f"{SMALL_WEEK.isocalendar()[0]}-W{SMALL_WEEK.isocalendar()[1]:02d}"
+    )
+    assert small == {
+        "week": small["week"],
+        "count": None,
+        "suppressed": 1,
+        "countries": [{"country": "KE", "count": None, "suppressed": 1}],
+    }
 
     figures = []
 
@@ -202,7 +241,9 @@ def test_suppressed_cells_carry_no_value(setting):
 
 def csp_errors(page: Any) -> list[str]:
     found: list[str] = []
-    page.on("console", lambda message: found.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: found.append(message.text) if "Content Security Policy" in message.text else None
+    )
     return found
 
 
@@ -224,13 +265,17 @@ def test_the_admin_page_draws_the_three_charts_in_chromium(setting, browser):
         expect(page).to_have_url(setting["base"] + "/admin")
         expect(page.get_by_role("heading", name="Statistics for Kenya (KE)")).to_be_visible()
         expect(page.locator("#stats-status")).to_contain_text("Showing 8 weeks")
-        assert page.get_by_label("From", exact=True).input_value() == str(DEFAULT_FROM) and page.get_by_label("To", exact=True).input_value() == str(DEFAULT_TO)
+        assert page.get_by_label("From", exact=True).input_value() == str(DEFAULT_FROM) and page.get_by_label(
+            "To", exact=True
+        ).input_value() == str(DEFAULT_TO)
 
         # Bars: one per published figure; a suppressed one is text, never a bar.
         weeks_shown = [w for w in data["contacts_per_week"] if w["count"] is not None]
         assert page.locator("#contacts-svg rect.bar").count() == len(weeks_shown) == 7
-        assert [int(n) for n in page.locator("#contacts-svg rect.bar").evaluate_all("bars => bars.map(b => b.dataset.count)")] == \
-            [w["count"] for w in weeks_shown]
+        assert [
+            int(n)
+            for n in page.locator("#contacts-svg rect.bar").evaluate_all("bars => bars.map(b => b.dataset.count)")
+        ] == [w["count"] for w in weeks_shown]
         expect(page.locator("#contacts-svg text.hidden-value")).to_have_count(1)
         expect(page.locator("#contacts-svg text.hidden-value")).to_have_text("not shown")
         expect(page.locator("#contacts-notes")).to_contain_text("1 week is not shown: fewer than 5 contacts")
@@ -238,13 +283,19 @@ def test_the_admin_page_draws_the_three_charts_in_chromium(setting, browser):
         assert page.locator("#needs-figure svg").count() == 1
         assert page.locator("#needs-figure rect.bar").count() == sum(1 for c in needs if c["count"] is not None)
         assert page.locator("#needs-figure text.hidden-value").count() == sum(1 for c in needs if c["count"] is None)
-        assert page.locator("#handoff-svg rect.bar").count() == sum(1 for b in data["handoff"]["claim_times"] if b["count"] is not None) == 5
+        assert (
+            page.locator("#handoff-svg rect.bar").count()
+            == sum(1 for b in data["handoff"]["claim_times"] if b["count"] is not None)
+            == 5
+        )
         share = data["handoff"]["share_handed_off"]
         expect(page.locator("#handoff-share")).to_contain_text(f"{share['share'] * 100:.1f}% of conversations")
 
         # Titles, axis labels, and the numbers for screen readers.
-        for chart, x_title, y_title in (("#contacts-svg", "Week starting (Monday)", "Contacts"),
-                                        ("#handoff-svg", "Time the child waited until a counsellor took the conversation", "Conversations")):
+        for chart, x_title, y_title in (
+            ("#contacts-svg", "Week starting (Monday)", "Contacts"),
+            ("#handoff-svg", "Time the child waited until a counsellor took the conversation", "Conversations"),
+        ):
             svg = page.locator(chart)
             assert svg.get_attribute("role") == "img" and svg.locator("title").first.text_content()
             texts = svg.locator("text.axis-title").all_text_contents()
@@ -345,6 +396,8 @@ def test_the_admin_page_passes_axe_core_and_works_with_the_keyboard(setting, bro
                 break
         expect(show).to_be_focused()
         page.keyboard.press("Enter")
-        expect(page.locator("#stats-status")).to_contain_text(f"Showing {len(weeks_between(FULL_WEEKS[0], TODAY))} weeks from {FULL_WEEKS[0]}")
+        expect(page.locator("#stats-status")).to_contain_text(
+            f"Showing {len(weeks_between(FULL_WEEKS[0], TODAY))} weeks from {FULL_WEEKS[0]}"
+        )
     finally:
         page.close()

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bot.canned import CannedReplies
-from bot.language import LanguageRegistry
-from bot.texts import MAX_TEXT_CHARS
-from bot.yamlfile import ConfigError
+from bot.datafiles.yamlfile import ConfigError
+from bot.handoff.canned import CannedReplies
+from bot.language.detection import LanguageRegistry
+from bot.language.texts import MAX_TEXT_CHARS
 
 EN = 'replies:\n  greeting: "Hi"\n  goodbye: "Bye"\n'
 
@@ -51,7 +51,12 @@ def test_unknown_language_gets_english(tmp_path):
     [
         ('replies:\n  greeting: "Salut"\n', 1, "replies.goodbye", "missing"),
         ('replies:\n  greeting: "Salut"\n  goodbye: "Au revoir"\n  extra: "x"\n', 4, "replies.extra", "unknown reply"),
-        ('replies:\n  greeting: "' + "a" * (MAX_TEXT_CHARS + 1) + '"\n  goodbye: "Au revoir"\n', 2, "replies.greeting", "characters"),
+        (
+            'replies:\n  greeting: "' + "a" * (MAX_TEXT_CHARS + 1) + '"\n  goodbye: "Au revoir"\n',
+            2,
+            "replies.greeting",
+            "characters",
+        ),
         ('replies:\n  greeting: ""\n  goodbye: "Au revoir"\n', 2, "replies.greeting", "non-empty"),
         ('replies:\n  greeting: ["Salut"]\n  goodbye: "Au revoir"\n', 2, "replies.greeting", "non-empty"),
         ('replies:\n  greeting: "Salut {name}"\n  goodbye: "Au revoir"\n', 2, "replies.greeting", "sent as written"),

@@ -11,9 +11,9 @@ from typing import Any, Sequence
 import pytest
 from rasa.core.channels.channel import UserMessage
 
-from bot.dialogue import BotMessage, Dialogue
-from bot.hints import deep_link_hints
-from bot.sender_ids import MissingSecret, SenderIds
+from bot.conversation.dialogue import BotMessage, Dialogue
+from bot.privacy.sender_ids import MissingSecret, SenderIds
+from bot.routing.hints import deep_link_hints
 from channels.active_credentials import active
 from channels.safe_turn import CountingOutput, SenderQueues, answer
 from channels.telegram import TelegramChannel
@@ -56,7 +56,7 @@ def test_rasas_own_reply_goes_through(dialogue):
 
 @pytest.mark.parametrize("slow", [False, True])
 def test_an_erasure_asked_for_happens_after_the_turn_even_if_rasa_is_then_too_slow(slow):
-    from bot.privacy import ERASE
+    from bot.privacy.erasure import ERASE
 
     erased: list[str] = []
     output = Recorder()
@@ -99,6 +99,7 @@ def test_one_senders_turns_run_in_order_and_others_do_not_wait():
             async def work() -> None:
                 await asyncio.sleep(delay)
                 finished.append(name)
+
             return work
 
         for index, delay in enumerate([0.05, 0.01, 0.03, 0.0, 0.02]):
@@ -160,7 +161,12 @@ def test_a_missing_or_malformed_telegram_secret_names_the_variable(sender_key, c
     ],
 )
 def test_a_missing_or_malformed_twilio_setting_names_the_variable(sender_key, change, variable):
-    good = {"account_sid": "AC" + "0" * 32, "auth_token": "a" * 32, "from": "+15005550006", "public_url": "https://bot.example.org"}
+    good = {
+        "account_sid": "AC" + "0" * 32,
+        "auth_token": "a" * 32,
+        "from": "+15005550006",
+        "public_url": "https://bot.example.org",
+    }
     assert SmsChannel.from_credentials(good).name() == "sms"
     with pytest.raises(MissingSecret, match=variable):
         SmsChannel.from_credentials({**good, **change})
@@ -169,14 +175,20 @@ def test_a_missing_or_malformed_twilio_setting_names_the_variable(sender_key, ch
 def test_only_configured_channels_start():
     credentials = {
         "channels.rest.RestChannel": None,
-        "channels.telegram.TelegramChannel": {"token": "${TELEGRAM_TOKEN}", "webhook_secret": "${TELEGRAM_WEBHOOK_SECRET}"},
+        "channels.telegram.TelegramChannel": {
+            "token": "${TELEGRAM_TOKEN}",
+            "webhook_secret": "${TELEGRAM_WEBHOOK_SECRET}",
+        },
         "channels.twilio.SmsChannel": {"auth_token": "${TWILIO_AUTH_TOKEN}", "from": "${TWILIO_SMS_FROM}"},
         "channels.twilio.WhatsAppChannel": {"auth_token": "${TWILIO_AUTH_TOKEN}", "from": "${TWILIO_WHATSAPP_FROM}"},
     }
     kept, off = active(credentials, {})
     assert list(kept) == ["channels.rest.RestChannel"] and len(off) == 3
     kept, _ = active(credentials, {"TWILIO_SMS_FROM": "+1", "TWILIO_AUTH_TOKEN": "t"})
-    assert list(kept) == ["channels.rest.RestChannel", "channels.twilio.SmsChannel"]  # the shared token alone starts nothing else
+    assert list(kept) == [
+        "channels.rest.RestChannel",
+        "channels.twilio.SmsChannel",
+    ]  # the shared token alone starts nothing else
     kept, _ = active(credentials, {"TELEGRAM_TOKEN": "t"})  # half configured: kept, so Rasa names the missing one
     assert "channels.telegram.TelegramChannel" in kept
 
@@ -189,10 +201,16 @@ def test_deep_links_carry_country_and_language():
 
 
 def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
-    from bot.dialogue import Turn
+    from bot.conversation.dialogue import Turn
 
-    outcome = dialogue.respond(Turn(text="", intent=None, slots={"language": "en", "privacy_told": "1"},
-                                    metadata={"command": "helpline", "country": "GB"}))
+    outcome = dialogue.respond(
+        Turn(
+            text="",
+            intent=None,
+            slots={"language": "en", "privacy_told": "1"},
+            metadata={"command": "helpline", "country": "GB"},
+        )
+    )
     assert outcome.need == "need_helpline" and "0800 1111" in outcome.messages[0].text
     texts = [m.text for m in dialogue.fallback("help", None, now=dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc))]
     assert texts == [dialogue.texts.get("fallback_intro", "en"), dialogue.texts.get("emergency_unknown", "en")]
@@ -201,17 +219,22 @@ def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
 def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dialogue):
     from telegram import Bot
 
-    from bot.handoff import MemoryHandoffQueue
-    from bot.relay import Relay
-    from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
+    from bot.conversation.relay import Relay
+    from bot.handoff.queue import MemoryHandoffQueue
+    from bot.storage.stores import MemoryAddressBook, MemoryDedupe, Stores
     from channels.services import ChannelServices
     from channels.telegram import TelegramOutput
     from scripts.fake_apis import TELEGRAM_TOKEN, FakeTelegram
 
     api = FakeTelegram()
     ids = SenderIds(b"k" * 32)
-    services = ChannelServices(dialogue, ids, Stores(MemoryDedupe(), MemoryAddressBook(), "memory"), SenderQueues(),
-                               Relay(dialogue, MemoryHandoffQueue()))
+    services = ChannelServices(
+        dialogue,
+        ids,
+        Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
+        SenderQueues(),
+        Relay(dialogue, MemoryHandoffQueue()),
+    )
     sender = ids.of("telegram", "4242")
 
     async def scenario() -> None:
@@ -232,16 +255,21 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
 
 
 def test_a_child_waiting_too_long_gets_the_number_and_a_choice():
-    from bot.escalation import Desk, Desks
-    from bot.handoff import MemoryHandoffQueue, Risk, Ticket
-    from bot.relay import Relay
-    from bot.stores import MemoryAddressBook, MemoryDedupe, Stores
+    from bot.conversation.relay import Relay
+    from bot.handoff.desks import Desk, Desks
+    from bot.handoff.queue import MemoryHandoffQueue, Risk, Ticket
+    from bot.storage.stores import MemoryAddressBook, MemoryDedupe, Stores
     from channels.services import ChannelServices
 
     dialogue = Dialogue.load()
     dialogue.desks = Desks({"NG": Desk("NG", "Test desk NG", 5)})
-    services = ChannelServices(dialogue, SenderIds(b"k" * 32), Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
-                               SenderQueues(), Relay(dialogue, MemoryHandoffQueue()))
+    services = ChannelServices(
+        dialogue,
+        SenderIds(b"k" * 32),
+        Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
+        SenderQueues(),
+        Relay(dialogue, MemoryHandoffQueue()),
+    )
     sent = Recorder()
     services.outputs["sms"] = lambda: sent
 
@@ -256,7 +284,9 @@ def test_a_child_waiting_too_long_gets_the_number_and_a_choice():
         emergency = dialogue.table.get("NG").emergency[0].number.dial
         assert dialogue.texts.get("emergency_known", "en", emergency=emergency) in sent.texts
         assert sent.texts[-1] == "1. Keep waiting\n2. Talk to the bot instead"
-        assert await services.counsellor_has("sms-x", "1") == [BotMessage(dialogue.texts.get("handoff_still_waiting", "en"))]
+        assert await services.counsellor_has("sms-x", "1") == [
+            BotMessage(dialogue.texts.get("handoff_still_waiting", "en"))
+        ]
         assert await services.counsellor_has("sms-x", "2") == [BotMessage(dialogue.texts.get("handoff_left", "en"))]
         assert await services.counsellor_has("sms-x", "hello again") is None  # the bot answers again
 

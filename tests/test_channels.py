@@ -16,8 +16,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bot import PROJECT_ROOT
-from bot.dialogue import Dialogue
-from bot.sms import segments
+from bot.conversation.dialogue import Dialogue
+from bot.conversation.sms import segments
 from scripts.fake_apis import PUBLIC_URL, SMS_FROM, TELEGRAM_SECRET, TWILIO_TOKEN, channel_credentials
 from scripts.local_bot import RunningBot, http, running_bot
 from tests.conftest import CHANNEL_ENV
@@ -51,11 +51,18 @@ def user(chat: int, language: str = "en") -> dict[str, Any]:
 def message(chat: int, language: str = "en", **content: Any) -> dict[str, Any]:
     if "text" in content:
         SEEN.append(content["text"])
-    return {"message_id": random.randint(1, 10**6), "date": int(time.time()), "chat": {"id": chat, "type": "private"},
-            "from": user(chat, language), **content}
+    return {
+        "message_id": random.randint(1, 10**6),
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"},
+        "from": user(chat, language),
+        **content,
+    }
 
 
-def post_telegram(bot: RunningBot, update: dict[str, Any], secret: str = TELEGRAM_SECRET, raw: bytes | None = None) -> int:
+def post_telegram(
+    bot: RunningBot, update: dict[str, Any], secret: str = TELEGRAM_SECRET, raw: bytes | None = None
+) -> int:
     headers = {"Content-Type": "application/json"}
     if secret is not None:
         headers["X-Telegram-Bot-Api-Secret-Token"] = secret
@@ -78,8 +85,15 @@ def post_twilio(bot: RunningBot, channel: str, form: dict[str, str], signature: 
 
 def sms(text: str, phone: str, to: str = SMS_FROM, **extra: str) -> dict[str, str]:
     SEEN.append(text)
-    return {"MessageSid": f"SM{random.getrandbits(128):032x}", "AccountSid": "AC" + "0" * 32, "From": phone, "To": to,
-            "Body": text, "NumMedia": "0", **extra}
+    return {
+        "MessageSid": f"SM{random.getrandbits(128):032x}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": phone,
+        "To": to,
+        "Body": text,
+        "NumMedia": "0",
+        **extra,
+    }
 
 
 # -- Telegram -------------------------------------------------------------------------------------
@@ -115,12 +129,22 @@ def test_a_button_press_answers_the_menu(bot, telegram_api):
     chat = new_chat()
     post_telegram(bot, {"update_id": update_id(), "message": message(chat, text="/start KE")})
     telegram_api.messages_to(chat, count=2)
-    press = {"update_id": update_id(), "callback_query": {"id": "q-" + str(chat), "from": user(chat), "chat_instance": "c",
-                                                          "data": "1", "message": message(chat, text="menu")}}
+    press = {
+        "update_id": update_id(),
+        "callback_query": {
+            "id": "q-" + str(chat),
+            "from": user(chat),
+            "chat_instance": "c",
+            "data": "1",
+            "message": message(chat, text="menu"),
+        },
+    }
     assert post_telegram(bot, press) == 200
     replies = telegram_api.messages_to(chat, count=3)
     assert "116" in replies[-1]["text"]  # helpline of Kenya, from the deep link
-    assert telegram_api.wait_for(lambda p, q: p.endswith("/answerCallbackQuery") and q.get("callback_query_id") == f"q-{chat}")
+    assert telegram_api.wait_for(
+        lambda p, q: p.endswith("/answerCallbackQuery") and q.get("callback_query_id") == f"q-{chat}"
+    )
 
 
 def test_a_retried_update_is_answered_once(bot, telegram_api):
@@ -136,8 +160,17 @@ def test_a_retried_update_is_answered_once(bot, telegram_api):
     "content",
     [
         {"photo": [{"file_id": "f", "file_unique_id": "u", "width": 90, "height": 90}]},
-        {"sticker": {"file_id": "f", "file_unique_id": "u", "width": 512, "height": 512, "is_animated": False,
-                     "is_video": False, "type": "regular"}},
+        {
+            "sticker": {
+                "file_id": "f",
+                "file_unique_id": "u",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
+        },
         {"voice": {"file_id": "f", "file_unique_id": "u", "duration": 3}},
     ],
 )
@@ -153,9 +186,17 @@ def test_edits_and_membership_changes_get_no_reply(bot, telegram_api):
     chat = new_chat()
     edited = {**message(chat, text="hello"), "edit_date": int(time.time())}
     assert post_telegram(bot, {"update_id": update_id(), "edited_message": edited}) == 200
-    member = {"chat": {"id": chat, "type": "private"}, "from": user(chat), "date": int(time.time()),
-              "old_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "Helpline"}, "status": "member"},
-              "new_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "Helpline"}, "status": "kicked", "until_date": 0}}
+    member = {
+        "chat": {"id": chat, "type": "private"},
+        "from": user(chat),
+        "date": int(time.time()),
+        "old_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "Helpline"}, "status": "member"},
+        "new_chat_member": {
+            "user": {"id": 1, "is_bot": True, "first_name": "Helpline"},
+            "status": "kicked",
+            "until_date": 0,
+        },
+    }
     assert post_telegram(bot, {"update_id": update_id(), "my_chat_member": member}) == 200
     assert telegram_api.messages_to(chat, timeout_s=3) == []
 
@@ -173,7 +214,13 @@ def test_commands_reach_the_bots_own_paths_and_other_slashes_are_text(bot, teleg
 
 def test_a_burst_of_five_messages_is_answered_in_order(bot, telegram_api):
     chat = new_chat()
-    texts = ["hello", "how do i stay safe online", "is my chat private", "i want to talk to a real person", "thank you bye"]
+    texts = [
+        "hello",
+        "how do i stay safe online",
+        "is my chat private",
+        "i want to talk to a real person",
+        "thank you bye",
+    ]
     for text in texts:
         say_telegram(bot, chat, text)
     replies = [r["text"] for r in telegram_api.messages_to(chat, count=7, timeout_s=60)]
@@ -267,16 +314,28 @@ def broken_bots(model, tmp_path_factory, telegram_api, twilio_api) -> Iterator[d
     that takes 30 s (both through a lock store made to fail, tests/broken_rasa.py)."""
     credentials = channel_credentials(telegram_api, twilio_api, timeout_s=3)
     # Their own Redis keys, under this run's prefix (removed with it): no sharing of work with `bot`.
-    env = {**CHANNEL_ENV, "PYTHONPATH": str(PROJECT_ROOT), "HELPLINE_REDIS_PREFIX": CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "broken:"}
+    env = {
+        **CHANNEL_ENV,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "HELPLINE_REDIS_PREFIX": CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "broken:",
+    }
     store = "lock_store:\n  type: tests.broken_rasa.{}\n"
-    with running_bot(tmp_path_factory.mktemp("no-actions"), model, credentials, env, with_actions=False) as no_actions, \
-            running_bot(tmp_path_factory.mktemp("raises"), model, credentials, env, endpoints_extra=store.format("RaisingLockStore")) as raising, \
-            running_bot(tmp_path_factory.mktemp("slow"), model, credentials, env, endpoints_extra=store.format("SlowLockStore")) as slow:
+    with (
+        running_bot(tmp_path_factory.mktemp("no-actions"), model, credentials, env, with_actions=False) as no_actions,
+        running_bot(
+            tmp_path_factory.mktemp("raises"), model, credentials, env, endpoints_extra=store.format("RaisingLockStore")
+        ) as raising,
+        running_bot(
+            tmp_path_factory.mktemp("slow"), model, credentials, env, endpoints_extra=store.format("SlowLockStore")
+        ) as slow,
+    ):
         yield {"no_actions": no_actions, "rasa_raises": raising, "rasa_too_slow": slow}
 
 
 @pytest.mark.parametrize("broken", ["no_actions", "rasa_raises", "rasa_too_slow"])
-def test_when_rasa_fails_the_child_still_gets_the_helpline_and_emergency_number(broken_bots, twilio_api, telegram_api, broken):
+def test_when_rasa_fails_the_child_still_gets_the_helpline_and_emergency_number(
+    broken_bots, twilio_api, telegram_api, broken
+):
     bot = broken_bots[broken]
     phone = new_phone("+2547")
     post_twilio(bot, "sms", sms("nisaidie tafadhali", phone))
@@ -286,8 +345,11 @@ def test_when_rasa_fails_the_child_still_gets_the_helpline_and_emergency_number(
     say_telegram(bot, chat, "aidez moi", language="fr")
     replies = " ".join(r["text"] for r in telegram_api.messages_to(chat, count=2))
     assert "urgence" in replies  # French, from the language hint: "appelle le numéro d'urgence"
-    status, body = http("POST", bot.webhook("rest"), json.dumps({"sender": f"rest-{new_chat()}", "message": "ayuda",
-                                                                  "metadata": {"country": "ES"}}).encode())
+    status, body = http(
+        "POST",
+        bot.webhook("rest"),
+        json.dumps({"sender": f"rest-{new_chat()}", "message": "ayuda", "metadata": {"country": "ES"}}).encode(),
+    )
     said = " ".join(m["text"] for m in json.loads(body))
     assert status == 200 and "112" in said and "900 20 20 10" in said  # Spain's emergency number and ANAR
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from bot.dialogue import Dialogue
+from bot.conversation.dialogue import Dialogue
 from tests.console_client import PASSWORD, Counsellor
 from tests.test_channels import post_twilio, sms
 
@@ -49,8 +49,16 @@ def test_a_counsellor_takes_an_sms_childs_conversation_and_they_talk_both_ways(b
     assert amina.post(f"/api/tickets/{ticket}/claim")[0] == 409
 
     before = len(twilio_api.messages_to(phone, timeout_s=0.1))
-    assert amina.post(f"/api/tickets/{ticket}/reply", {"text": "Hi, I'm Amina from the helpline. Are you safe right now?"})[0] == 200
-    assert twilio_api.messages_to(phone, count=before + 1)[-1] == "Hi, I'm Amina from the helpline. Are you safe right now?"
+    assert (
+        amina.post(
+            f"/api/tickets/{ticket}/reply", {"text": "Hi, I'm Amina from the helpline. Are you safe right now?"}
+        )[0]
+        == 200
+    )
+    assert (
+        twilio_api.messages_to(phone, count=before + 1)[-1]
+        == "Hi, I'm Amina from the helpline. Are you safe right now?"
+    )
 
     post_twilio(bot, "sms", sms("yes <script>alert(1)</script> im at home", phone))
     deadline = time.monotonic() + 10
@@ -69,8 +77,15 @@ def test_a_counsellor_takes_an_sms_childs_conversation_and_they_talk_both_ways(b
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def test_the_console_in_a_real_browser(bot, console, accounts, twilio_api):
@@ -105,13 +120,20 @@ def test_the_console_in_a_real_browser(bot, console, accounts, twilio_api):
             assert twilio_api.messages_to(phone, count=count)[-1] == "Hi, I'm Amina from the helpline. I'm here."
 
             # A prepared reply, in the child's language (English here), sent as it reads.
-            page.get_by_label("Prepared replies (sent in the child's language)").select_option(label="Thank you for telling me. You did the right thing by writing to us.")
+            page.get_by_label("Prepared replies (sent in the child's language)").select_option(
+                label="Thank you for telling me. You did the right thing by writing to us."
+            )
             page.get_by_role("button", name="Send").click()
             count += 1
-            assert twilio_api.messages_to(phone, count=count)[-1] == "Thank you for telling me. You did the right thing by writing to us."
+            assert (
+                twilio_api.messages_to(phone, count=count)[-1]
+                == "Thank you for telling me. You did the right thing by writing to us."
+            )
 
             post_twilio(bot, "sms", sms("<script>alert('x')</script><img src=x onerror=alert(1)>", phone))
-            expect(page.locator("#messages")).to_contain_text("<script>alert('x')</script><img src=x onerror=alert(1)>", timeout=20_000)
+            expect(page.locator("#messages")).to_contain_text(
+                "<script>alert('x')</script><img src=x onerror=alert(1)>", timeout=20_000
+            )
             assert page.locator("#messages img").count() == 0 and dialogs == []
 
             page.get_by_label("Outcome").select_option(label="Counselling given (listened and supported the child)")

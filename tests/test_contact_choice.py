@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from bot.contact_choice import advise
-from bot.helplines import RoutingTable
+from bot.routing.contact_choice import advise
+from bot.routing.helplines import RoutingTable
 
 TABLE = """\
 countries:

@@ -98,7 +98,7 @@ def test_language_switch_on_request_and_stays(bot):
         "hello مرحبا привет 你好 नमस्ते",
         "/",
         "/restart",
-        "/self_harm{\"x\": 1}",
+        '/self_harm{"x": 1}',
         None,
     ],
 )
@@ -109,9 +109,15 @@ def test_bad_input_gets_a_kind_reply(bot, message):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{broken", b"\xff\xfe\xfa", b"[]", json.dumps({"message": "hi"}).encode(),
-     json.dumps({"sender": "x", "message": 7}).encode(),
-     json.dumps({"sender": "x", "message": "hi", "metadata": {"country": "XX"}}).encode()],
+    [
+        b"",
+        b"{broken",
+        b"\xff\xfe\xfa",
+        b"[]",
+        json.dumps({"message": "hi"}).encode(),
+        json.dumps({"sender": "x", "message": 7}).encode(),
+        json.dumps({"sender": "x", "message": "hi", "metadata": {"country": "XX"}}).encode(),
+    ],
 )
 def test_malformed_requests_get_400_with_a_reason(bot, raw):
     status, body = bot.post(raw)

@@ -8,8 +8,16 @@ import secrets
 import pytest
 import redis.asyncio as aioredis
 
-from bot.counsellors import (ADMIN, ALL_HELPLINES, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors, hash_password,
-                             password_matches)
+from bot.handoff.counsellors import (
+    ADMIN,
+    ALL_HELPLINES,
+    COUNSELLOR,
+    GLOBAL_ADMIN,
+    AccountError,
+    Counsellors,
+    hash_password,
+    password_matches,
+)
 from tests.conftest import redis_keys_removed
 
 
@@ -71,17 +79,27 @@ def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys):
             for helpline, role in (("KE", "boss"), ("KE", GLOBAL_ADMIN), (None, ADMIN), ("", COUNSELLOR)):
                 with pytest.raises(AccountError):
                     await counsellors.add("someone", helpline, password, role)
-            amina, wanjiru, chi = [await counsellors.login(name, password) for name in ("amina", "wanjiru", "chi-stats")]
+            amina, wanjiru, chi = [
+                await counsellors.login(name, password) for name in ("amina", "wanjiru", "chi-stats")
+            ]
             assert (amina.role, amina.statistics_scope) == (COUNSELLOR, None)
-            assert (wanjiru.role, wanjiru.helpline, wanjiru.statistics_scope) == (ADMIN, "KE", "KE")  # and works KE's queue
+            assert (wanjiru.role, wanjiru.helpline, wanjiru.statistics_scope) == (
+                ADMIN,
+                "KE",
+                "KE",
+            )  # and works KE's queue
             assert (chi.role, chi.helpline, chi.statistics_scope) == (GLOBAL_ADMIN, "", ALL_HELPLINES)  # no desk
             assert (await counsellors.session(wanjiru.token)).role == ADMIN  # the role lives with the session
 
             # Records stored before roles existed stay counsellors (accounts and live sessions alike).
-            await client.set(f"{prefix}account:old-timer", json.dumps({"helpline": "KE", "password": hash_password(password)}))
+            await client.set(
+                f"{prefix}account:old-timer", json.dumps({"helpline": "KE", "password": hash_password(password)})
+            )
             old = await counsellors.login("old-timer", password)
             assert (old.role, old.statistics_scope) == (COUNSELLOR, None)
-            await client.set(f"{prefix}session:old-token", json.dumps({"csrf": "c", "username": "old-timer", "helpline": "KE"}))
+            await client.set(
+                f"{prefix}session:old-token", json.dumps({"csrf": "c", "username": "old-timer", "helpline": "KE"})
+            )
             assert (await counsellors.session("old-token")).role == COUNSELLOR
         finally:
             await client.close()
@@ -106,9 +124,11 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
     assert add("--helpline", "KE", "--username", "amina") == 0  # the default role
     assert add("--helpline", "KE", "--username", "shorty", password="short") == 1
     assert "at least 12 characters" in capsys.readouterr().err
-    for wrong in (["--helpline", "KE", "--username", "x-y-z", "--role", "global-admin"],  # a global admin has no desk
-                  ["--username", "x-y-z", "--role", "admin"],  # an admin has one
-                  ["--helpline", "KE", "--username", "x-y-z", "--role", "superuser"]):
+    for wrong in (
+        ["--helpline", "KE", "--username", "x-y-z", "--role", "global-admin"],  # a global admin has no desk
+        ["--username", "x-y-z", "--role", "admin"],  # an admin has one
+        ["--helpline", "KE", "--username", "x-y-z", "--role", "superuser"],
+    ):
         with pytest.raises(SystemExit) as exit_:
             add(*wrong)
         assert exit_.value.code == 2
@@ -126,4 +146,8 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
         finally:
             await client.close()
 
-    assert asyncio.run(roles()) == {"wanjiru": (ADMIN, "KE"), "chi-stats": (GLOBAL_ADMIN, ""), "amina": (COUNSELLOR, "KE")}
+    assert asyncio.run(roles()) == {
+        "wanjiru": (ADMIN, "KE"),
+        "chi-stats": (GLOBAL_ADMIN, ""),
+        "amina": (COUNSELLOR, "KE"),
+    }

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import pytest
 
-from bot.dialogue import Dialogue, Outcome, Turn, parse_choice
+from bot.conversation.dialogue import Dialogue, Outcome, Turn, parse_choice
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +18,18 @@ def dialogue() -> Dialogue:
 class Chat:
     """One child's conversation: keeps the slots between turns like Rasa's tracker does."""
 
-    def __init__(self, dialogue: Dialogue, metadata: Optional[dict] = None, now: Optional[dt.datetime] = None, **slots: Any) -> None:
+    def __init__(
+        self, dialogue: Dialogue, metadata: Optional[dict] = None, now: Optional[dt.datetime] = None, **slots: Any
+    ) -> None:
         self.dialogue = dialogue
         self.metadata = metadata
         self.now = now
         self.slots: dict[str, Any] = {"privacy_told": "1", **slots}  # the first-contact notice: tests/test_privacy.py
 
     def say(self, text: str, intent: Optional[str] = None) -> Outcome:
-        outcome = self.dialogue.respond(Turn(text=text, intent=intent, slots=self.slots, metadata=self.metadata, now=self.now))
+        outcome = self.dialogue.respond(
+            Turn(text=text, intent=intent, slots=self.slots, metadata=self.metadata, now=self.now)
+        )
         self.slots = outcome.slots
         return outcome
 
@@ -136,9 +140,9 @@ BERLIN_MORNING = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone(dt.timedelta
 
 
 def test_a_child_on_sms_gets_a_number_to_call_and_is_told_it_is_free(dialogue):
-    outcome = Chat(dialogue, language="sw", metadata={"phone": "+254712345678", "channel": "sms"}, now=NAIROBI_NOON).say(
-        "nipe namba ya msaada", "need_helpline"
-    )
+    outcome = Chat(
+        dialogue, language="sw", metadata={"phone": "+254712345678", "channel": "sms"}, now=NAIROBI_NOON
+    ).say("nipe namba ya msaada", "need_helpline")
     first = outcome.messages[0].text
     assert "116" in first and dialogue.texts.get("contact_phone", "sw", number="116") in first
     assert dialogue.texts.get("helpline_free", "sw") in first and dialogue.texts.get("helpline_24_7", "sw") in first
@@ -147,7 +151,9 @@ def test_a_child_on_sms_gets_a_number_to_call_and_is_told_it_is_free(dialogue):
 
 
 def test_a_closed_line_says_when_it_opens_in_the_childs_language_and_what_to_do_meanwhile(dialogue):
-    outcome = Chat(dialogue, language="de", country="DE", now=BERLIN_MORNING).say("ich brauch eine nummer", "need_helpline")
+    outcome = Chat(dialogue, language="de", country="DE", now=BERLIN_MORNING).say(
+        "ich brauch eine nummer", "need_helpline"
+    )
     text = Chat.text(outcome)
     assert "116 111" in text
     assert dialogue.texts.get("closed_now", "de", when="14:00") in text  # Nummer gegen Kummer opens at 14:00
@@ -162,7 +168,9 @@ def test_an_open_line_with_hours_says_until_when(dialogue):
 
 def test_a_child_on_telegram_gets_the_open_way_first(dialogue):
     night = dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    outcome = Chat(dialogue, language="en", country="NO", metadata={"channel": "telegram"}, now=night).say("help", "need_helpline")
+    outcome = Chat(dialogue, language="en", country="NO", metadata={"channel": "telegram"}, now=night).say(
+        "help", "need_helpline"
+    )
     assert "116 111" in outcome.messages[0].text  # the chat is closed at night, the phone is open 24/7
 
 
@@ -271,9 +279,22 @@ def test_empty_and_emoji_only_messages_get_a_kind_reply(dialogue):
 
 def test_every_reply_fits_an_sms_in_every_language(dialogue):
     for lang in dialogue.registry.codes:
-        for intent in ("greet", "danger_now", "self_harm", "need_helpline", "online_sexual_abuse", "cyberbullying",
-                       "report_content", "privacy_question", "safety_tips", "thanks_bye", "out_of_scope",
-                       "stop_delete", "change_language", "talk_to_human"):
+        for intent in (
+            "greet",
+            "danger_now",
+            "self_harm",
+            "need_helpline",
+            "online_sexual_abuse",
+            "cyberbullying",
+            "report_content",
+            "privacy_question",
+            "safety_tips",
+            "thanks_bye",
+            "out_of_scope",
+            "stop_delete",
+            "change_language",
+            "talk_to_human",
+        ):
             outcome = Chat(dialogue, language=lang, metadata={"country": "KE"}).say("...", intent)
             assert outcome.messages, (lang, intent)
             for message in outcome.messages:
@@ -294,7 +315,9 @@ def test_every_helpline_reply_fits_an_sms_for_every_country_and_language(dialogu
     night = dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.timezone.utc)  # closed lines add when they open
     for lang in dialogue.registry.codes:
         for code in dialogue.table.codes:
-            outcome = Chat(dialogue, language=lang, metadata={"country": code, "channel": "sms"}, now=night).say("...", "report_content")
+            outcome = Chat(dialogue, language=lang, metadata={"country": code, "channel": "sms"}, now=night).say(
+                "...", "report_content"
+            )
             assert outcome.messages, (lang, code)
             for message in outcome.messages:
                 assert 0 < len(message.text) <= 320, (lang, code, message.text)

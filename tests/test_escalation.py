@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from bot.dialogue import Dialogue, Turn
-from bot.escalation import Desk, Desks
-from bot.handoff import Risk
-from bot.yamlfile import ConfigError
+from bot.conversation.dialogue import Dialogue, Turn
+from bot.datafiles.yamlfile import ConfigError
+from bot.handoff.desks import Desk, Desks
+from bot.handoff.queue import Risk
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,13 @@ def test_these_needs_go_to_a_counsellor_where_the_helpline_takes_handoffs(dialog
 
 
 def test_no_handoff_where_the_helpline_does_not_take_them_or_for_other_needs(dialogue):
-    elsewhere = dialogue.respond(Turn(text="i want a real person", intent="talk_to_human", slots={"language": "en"}, metadata={"country": "KE"}))
+    elsewhere = dialogue.respond(
+        Turn(text="i want a real person", intent="talk_to_human", slots={"language": "en"}, metadata={"country": "KE"})
+    )
     assert elsewhere.handoff is None and "116" in " ".join(m.text for m in elsewhere.messages)
-    tips = dialogue.respond(Turn(text="safety tips", intent="safety_tips", slots={"language": "en"}, metadata={"country": "NG"}))
+    tips = dialogue.respond(
+        Turn(text="safety tips", intent="safety_tips", slots={"language": "en"}, metadata={"country": "NG"})
+    )
     assert tips.handoff is None
 
 
@@ -71,12 +75,28 @@ def test_the_desks_file(tmp_path):
         ("desks:\n  KE:\n    name: x\n    max_wait_minutes: forever\n", 4, "desks.KE.max_wait_minutes"),
         ("desks: [KE]\n", 1, "desks"),
         ("desks:\n  KE:\n    name: x\n    colour: red\n", 4, "desks.KE.colour"),
-        ("desks:\n  KE:\n    name: x\n    hours: {mon-fri: '9-5'}\n    time_zone: Africa/Nairobi\n", 4, "desks.KE.hours"),
+        (
+            "desks:\n  KE:\n    name: x\n    hours: {mon-fri: '9-5'}\n    time_zone: Africa/Nairobi\n",
+            4,
+            "desks.KE.hours",
+        ),
         ("desks:\n  KE:\n    name: x\n    hours: 24/7\n", 4, "desks.KE.time_zone"),
         ("desks:\n  KE:\n    name: x\n    hours: 24/7\n    time_zone: Africa/Narnia\n", 5, "desks.KE.time_zone"),
-        ("desks:\n  KE:\n    name: x\n    webhook: {url: 'http://example.org/in', secret_variable: KE_SECRET}\n", 4, "desks.KE.webhook.url"),
-        ("desks:\n  KE:\n    name: x\n    webhook: {url: 'https://example.org/in', secret_variable: UNSET_SECRET}\n", 4, "desks.KE.webhook.secret_variable"),
-        ("desks:\n  KE:\n    name: x\n    webhook: {url: 'https://example.org/in', secret: abc}\n", 4, "desks.KE.webhook.secret"),
+        (
+            "desks:\n  KE:\n    name: x\n    webhook: {url: 'http://example.org/in', secret_variable: KE_SECRET}\n",
+            4,
+            "desks.KE.webhook.url",
+        ),
+        (
+            "desks:\n  KE:\n    name: x\n    webhook: {url: 'https://example.org/in', secret_variable: UNSET_SECRET}\n",
+            4,
+            "desks.KE.webhook.secret_variable",
+        ),
+        (
+            "desks:\n  KE:\n    name: x\n    webhook: {url: 'https://example.org/in', secret: abc}\n",
+            4,
+            "desks.KE.webhook.secret",
+        ),
     ],
 )
 def test_a_broken_desks_file_names_line_and_field(tmp_path, text, line, field):
@@ -110,7 +130,9 @@ def test_two_misunderstandings_in_a_row_offer_a_person(dialogue):
     first = dialogue.respond(Turn(text="blorp", intent="nlu_fallback", slots=slots, metadata={"country": "NG"}))
     assert first.slots["misunderstood"] == "1" and first.slots["menu"] == "main"
     second = dialogue.respond(Turn(text="zzzq", intent="out_of_scope", slots=first.slots))
-    assert second.slots["menu"] == "offer_person" and second.messages[-1].text.startswith(dialogue.texts.get("offer_person", "en"))
+    assert second.slots["menu"] == "offer_person" and second.messages[-1].text.startswith(
+        dialogue.texts.get("offer_person", "en")
+    )
     assert [c.payload for c in second.messages[-1].choices] == ["1", "2"]
     yes = dialogue.respond(Turn(text="1", intent="choose_option", slots=second.slots))
     assert yes.need == "talk_to_human" and yes.handoff is not None and yes.handoff.risk is Risk.ASKED
@@ -122,6 +144,11 @@ def test_an_understood_message_in_between_resets_the_count(dialogue):
     assert between.slots["misunderstood"] is None
     again = dialogue.respond(Turn(text="zzzq", intent="nlu_fallback", slots=between.slots))
     assert again.slots["menu"] == "main"  # a first misunderstanding again, not the offer
-    no = dialogue.respond(Turn(text="2", intent="choose_option",
-                               slots=dialogue.respond(Turn(text="qq", intent="nlu_fallback", slots=again.slots)).slots))
+    no = dialogue.respond(
+        Turn(
+            text="2",
+            intent="choose_option",
+            slots=dialogue.respond(Turn(text="qq", intent="nlu_fallback", slots=again.slots)).slots,
+        )
+    )
     assert no.slots["menu"] == "main" and no.handoff is None

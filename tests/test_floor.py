@@ -11,12 +11,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.dialogue import RISK_NEEDS, Dialogue, Outcome, Turn
-from bot.risk import RiskReading, RiskScore, RiskSettings
+from bot.conversation.dialogue import RISK_NEEDS, Dialogue, Outcome, Turn
+from bot.conversation.risk import RiskReading, RiskScore, RiskSettings
 
-INTENTS = [None, "nlu_fallback", "out_of_scope", "greet", "need_helpline", "talk_to_human", "self_harm", "danger_now",
-           "online_sexual_abuse", "cyberbullying", "report_content", "privacy_question", "safety_tips", "give_country",
-           "change_language", "thanks_bye", "stop_delete", "plain_language"]
+INTENTS = [
+    None,
+    "nlu_fallback",
+    "out_of_scope",
+    "greet",
+    "need_helpline",
+    "talk_to_human",
+    "self_harm",
+    "danger_now",
+    "online_sexual_abuse",
+    "cyberbullying",
+    "report_content",
+    "privacy_question",
+    "safety_tips",
+    "give_country",
+    "change_language",
+    "thanks_bye",
+    "stop_delete",
+    "plain_language",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +44,9 @@ def dialogue() -> Dialogue:
 class FixedRisk:
     """The risk classifier's answer, fixed: the dialogue's rules tested apart from what the model learnt."""
 
-    def __init__(self, settings: RiskSettings, probability: float = 0.0, likeliest: str = "self_harm",
-                 from_context: bool = False) -> None:
+    def __init__(
+        self, settings: RiskSettings, probability: float = 0.0, likeliest: str = "self_harm", from_context: bool = False
+    ) -> None:
         self.settings = settings
         score = RiskScore(likeliest, probability, from_context)
         self.reading = RiskReading(RiskScore(likeliest, 0.0), score) if from_context else RiskReading(score)
@@ -38,16 +56,26 @@ class FixedRisk:
 
 
 def with_risk(dialogue: Dialogue, **score: Any) -> Dialogue:
-    fixed = Dialogue(dialogue.registry, dialogue.detector, dialogue.texts, dialogue.crisis, dialogue.risk, dialogue.table,
-                     dialogue.countries, dialogue.desks, dialogue.retention)
+    fixed = Dialogue(
+        dialogue.registry,
+        dialogue.detector,
+        dialogue.texts,
+        dialogue.crisis,
+        dialogue.risk,
+        dialogue.table,
+        dialogue.countries,
+        dialogue.desks,
+        dialogue.retention,
+    )
     fixed.risk = FixedRisk(dialogue.risk.settings, **score)  # type: ignore[assignment]
     return fixed
 
 
 def numbers(dialogue: Dialogue, country: str) -> tuple[list[str], list[str]]:
     entry = dialogue.table.get(country)
-    helplines = [c.number.dial for h in entry.helplines for c in h.contacts if c.number] + \
-                [c.address for h in entry.helplines for c in h.contacts if c.address]
+    helplines = [c.number.dial for h in entry.helplines for c in h.contacts if c.number] + [
+        c.address for h in entry.helplines for c in h.contacts if c.address
+    ]
     return helplines, [e.number.dial for e in entry.emergency]
 
 
@@ -61,9 +89,16 @@ def has_both(dialogue: Dialogue, outcome: Outcome, country: str) -> bool:
     return any(h in said for h in helplines) and any(e in said for e in emergency)
 
 
-def turn(text: str, intent: Optional[str], confidence: float = 0.95, country: Optional[str] = "GB", **slots: Any) -> Turn:
-    return Turn(text=text, intent=intent, confidence=confidence, metadata={"country": country} if country else None,
-                slots={"language": "en", "privacy_told": "1", **slots})
+def turn(
+    text: str, intent: Optional[str], confidence: float = 0.95, country: Optional[str] = "GB", **slots: Any
+) -> Turn:
+    return Turn(
+        text=text,
+        intent=intent,
+        confidence=confidence,
+        metadata={"country": country} if country else None,
+        slots={"language": "en", "privacy_told": "1", **slots},
+    )
 
 
 def test_not_understood_carries_both_numbers(dialogue):
@@ -85,7 +120,9 @@ def test_an_unsure_intent_carries_both_numbers(dialogue):
 
 def test_some_risk_makes_any_answer_unsure(dialogue):
     settings = dialogue.risk.settings
-    out = with_risk(dialogue, probability=settings.unsure_threshold + 0.01).respond(turn("tips please", "safety_tips", 0.99))
+    out = with_risk(dialogue, probability=settings.unsure_threshold + 0.01).respond(
+        turn("tips please", "safety_tips", 0.99)
+    )
     assert not out.sure and has_both(dialogue, out, "GB")
 
 
@@ -103,7 +140,9 @@ def test_without_a_country_it_gives_what_it_can_and_asks(dialogue):
 
 
 def test_the_risk_classifier_alone_can_call_a_crisis(dialogue):
-    out = with_risk(dialogue, likeliest="self_harm", probability=0.8).respond(turn("gave away my games, wont need them", "out_of_scope", 0.9))
+    out = with_risk(dialogue, likeliest="self_harm", probability=0.8).respond(
+        turn("gave away my games, wont need them", "out_of_scope", 0.9)
+    )
     assert out.need == "self_harm" and out.slots["risk"] == "self_harm" and has_both(dialogue, out, "GB")
 
 
@@ -114,14 +153,16 @@ def test_a_crisis_intent_the_risk_classifier_doubts_gets_a_kind_check_in_and_bot
 
 
 def test_where_a_helpline_takes_conversations_the_check_in_offers_a_person(dialogue):
-    from bot.escalation import DESKS_VARIABLE, Desks
+    from bot.handoff.desks import DESKS_VARIABLE, Desks
 
     desks = Desks.load({DESKS_VARIABLE: str(Path(__file__).parent / "handoff_desks.yml")})
     doubting = with_risk(dialogue, probability=0.05)
     doubting.desks = desks
     out = doubting.respond(turn("everything is so bad", "self_harm", 0.9, country="NG"))
     assert out.need == "check_in" and out.slots["menu"] == "offer_person"
-    assert out.messages[-1].text.startswith(dialogue.texts.get("check_in_person", "en")) and has_both(dialogue, out, "NG")
+    assert out.messages[-1].text.startswith(dialogue.texts.get("check_in_person", "en")) and has_both(
+        dialogue, out, "NG"
+    )
     yes = doubting.respond(turn("1", None, 1.0, country="NG", menu="offer_person"))
     assert yes.need == "talk_to_human" and yes.handoff is not None
 
@@ -146,12 +187,20 @@ def test_risk_read_from_earlier_messages_is_answered_once(dialogue):
 
 
 def test_sextortion_gets_the_emergency_number_too(dialogue):
-    out = with_risk(dialogue, likeliest="online_sexual_abuse", probability=0.9).respond(turn("he'll post my pics", "online_sexual_abuse"))
+    out = with_risk(dialogue, likeliest="online_sexual_abuse", probability=0.9).respond(
+        turn("he'll post my pics", "online_sexual_abuse")
+    )
     assert has_both(dialogue, out, "GB")
 
 
-@pytest.mark.parametrize("text, foreign", [("voglio farmi del male, aiutatemi per favore", "it"),
-                                           ("家で殴られる、たすけて", "ja"), ("집에 가기 무서워요", "hangul")])
+@pytest.mark.parametrize(
+    "text, foreign",
+    [
+        ("voglio farmi del male, aiutatemi per favore", "it"),
+        ("家で殴られる、たすけて", "ja"),
+        ("집에 가기 무서워요", "hangul"),
+    ],
+)
 def test_a_language_we_dont_speak_gets_both_numbers(dialogue, text, foreign):
     assert dialogue.detector.foreign(text) == foreign
     out = with_risk(dialogue).respond(turn(text, "greet", 0.99, country="IT"))
@@ -159,7 +208,13 @@ def test_a_language_we_dont_speak_gets_both_numbers(dialogue, text, foreign):
 
 
 def test_short_or_our_own_languages_are_not_foreign(dialogue):
-    for text in ("ciao", "i want help please", "necesito ayuda por favor", "我不想活了", "mujhe madad chahiye please yaar"):
+    for text in (
+        "ciao",
+        "i want help please",
+        "necesito ayuda por favor",
+        "我不想活了",
+        "mujhe madad chahiye please yaar",
+    ):
         assert dialogue.detector.foreign(text) is None, text
 
 
@@ -173,14 +228,26 @@ def test_a_picture_alone_gets_a_kind_word_and_both_numbers(dialogue):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(max_size=400), intent=st.sampled_from(INTENTS), confidence=st.floats(0, 1),
-       first=st.booleans(), menu=st.sampled_from([None, "main", "country", "language", "confirm_stop"]),
-       country=st.sampled_from(["GB", "KE", "BR", "IN", None]))
+@given(
+    text=st.text(max_size=400),
+    intent=st.sampled_from(INTENTS),
+    confidence=st.floats(0, 1),
+    first=st.booleans(),
+    menu=st.sampled_from([None, "main", "country", "language", "confirm_stop"]),
+    country=st.sampled_from(["GB", "KE", "BR", "IN", None]),
+)
 def test_every_reply_is_sure_or_carries_both_numbers(dialogue, text, intent, confidence, first, menu, country):
     """Any text, any classification, any state: a reply is a confident answer without risk, or it
     carries the helpline and the emergency number (or, without a country, the advice and the question)."""
-    out = dialogue.respond(Turn(text=text, intent=intent, confidence=confidence, metadata={"country": country} if country else None,
-                                slots={"language": "en", "privacy_told": None if first else "1", "menu": menu}))
+    out = dialogue.respond(
+        Turn(
+            text=text,
+            intent=intent,
+            confidence=confidence,
+            metadata={"country": country} if country else None,
+            slots={"language": "en", "privacy_told": None if first else "1", "menu": menu},
+        )
+    )
     if out.erase:  # the child confirmed "delete my data": told it is done, nothing else
         assert menu == "confirm_stop"
         return
@@ -193,7 +260,10 @@ def test_every_reply_is_sure_or_carries_both_numbers(dialogue, text, intent, con
         said = text_of(out)
         lang = out.slots["language"]
         assert dialogue.texts.get("emergency_unknown", lang) in said
-        assert dialogue.texts.get("floor_ask_country", lang) in said or out.slots["menu"] in ("country", "confirm_country")
+        assert dialogue.texts.get("floor_ask_country", lang) in said or out.slots["menu"] in (
+            "country",
+            "confirm_country",
+        )
 
 
 def test_settings_are_read_from_data_risk_yml(dialogue):

@@ -24,8 +24,23 @@ pytestmark = pytest.mark.rasa
 HELPLINE, EMERGENCY = "116", "999"
 # Children's text and worse: any script, emoji, control characters, lone surrogates excluded (not UTF-8).
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=600) | st.sampled_from(
-    ["", "   ", "😭😭😭", "?", "a" * 10_000, "\x00\x01\x02", "/restart", "/self_harm", "ok", "hi", "1",
-     "\ufffd\ufffd", "Ã©a va pas Ã§a", "\x89PNG\r\n\x1a\n\x00\x00\rIHDR"])  # wrongly decoded text, a binary file
+    [
+        "",
+        "   ",
+        "😭😭😭",
+        "?",
+        "a" * 10_000,
+        "\x00\x01\x02",
+        "/restart",
+        "/self_harm",
+        "ok",
+        "hi",
+        "1",
+        "\ufffd\ufffd",
+        "Ã©a va pas Ã§a",
+        "\x89PNG\r\n\x1a\n\x00\x00\rIHDR",
+    ]
+)  # wrongly decoded text, a binary file
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -42,8 +57,13 @@ def until(said: Callable[[], str], *needed: str, timeout_s: float = 15) -> str:
 @SETTINGS
 @given(text=TEXT)
 def test_rest(bot, text):
-    status, body = http("POST", bot.webhook("rest"), json.dumps(
-        {"sender": f"floor-{secrets.token_hex(8)}", "message": text, "metadata": {"country": "KE"}}).encode())
+    status, body = http(
+        "POST",
+        bot.webhook("rest"),
+        json.dumps(
+            {"sender": f"floor-{secrets.token_hex(8)}", "message": text, "metadata": {"country": "KE"}}
+        ).encode(),
+    )
     said = " ".join(m.get("text", "") for m in json.loads(body))
     assert status == 200 and HELPLINE in said and EMERGENCY in said, said
 
@@ -52,7 +72,9 @@ def test_rest(bot, text):
 @given(text=TEXT)
 def test_web_chat(bot, text):
     headers = {"Authorization": f"Bearer {secrets.token_urlsafe(32)}", "Content-Type": "application/json"}
-    status, body = http("POST", bot.webhook("web"), json.dumps({"message": text, "metadata": {"country": "KE"}}).encode(), headers)
+    status, body = http(
+        "POST", bot.webhook("web"), json.dumps({"message": text, "metadata": {"country": "KE"}}).encode(), headers
+    )
     said = " ".join(m["text"] for m in json.loads(body)["messages"])
     assert status == 200 and HELPLINE in said and EMERGENCY in said, said
 
@@ -70,7 +92,11 @@ def test_sms(bot, twilio_api, text):
 @given(text=TEXT, picture=st.booleans())
 def test_whatsapp(bot, twilio_api, text, picture):
     phone = new_phone("+2547")
-    media = {"NumMedia": "1", "MediaUrl0": "https://api.twilio.example/media/1", "MediaContentType0": "audio/ogg"} if picture else {}
+    media = (
+        {"NumMedia": "1", "MediaUrl0": "https://api.twilio.example/media/1", "MediaContentType0": "audio/ogg"}
+        if picture
+        else {}
+    )
     assert post_twilio(bot, "whatsapp", sms(text, f"whatsapp:{phone}", to="whatsapp:+14155238886", **media)) == 200
     said = until(lambda: " ".join(twilio_api.messages_to(f"whatsapp:{phone}", count=1)), HELPLINE, EMERGENCY)
     assert HELPLINE in said and EMERGENCY in said, said

@@ -10,7 +10,7 @@ from typing import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from bot.handoff import MemoryHandoffQueue, RedisHandoffQueue, Risk, State, Ticket, TicketError
+from bot.handoff.queue import MemoryHandoffQueue, RedisHandoffQueue, Risk, State, Ticket, TicketError
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -33,18 +33,29 @@ def queue_factory(request):
 
     yield make
     if request.param == "redis":
+
         async def clean() -> None:
             client = aioredis.from_url(REDIS_URL)
             keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
             if keys:
                 await client.delete(*keys)
             await client.close()
+
         asyncio.run(clean())
 
 
 def ticket(conversation: str = "sms-a", risk: Risk = Risk.ASKED, helpline: str = "KE", at: float = 0.0) -> Ticket:
-    made = Ticket.new(helpline, conversation, "sms", "KE", "sw", risk, "talk_to_human",
-                      intake={"who": "me", "age": "13-15"}, last_messages=tuple(f"m{i}" for i in range(15)))
+    made = Ticket.new(
+        helpline,
+        conversation,
+        "sms",
+        "KE",
+        "sw",
+        risk,
+        "talk_to_human",
+        intake={"who": "me", "age": "13-15"},
+        last_messages=tuple(f"m{i}" for i in range(15)),
+    )
     return made if not at else Ticket(**{**made.__dict__, "created_at": at, "updated_at": at})
 
 
@@ -80,7 +91,9 @@ def test_two_counsellors_claiming_at_once_only_one_wins(queue_factory):
     async def scenario() -> None:
         async with queue_factory() as queue:
             waiting = await queue.open(ticket())
-            results = await asyncio.gather(*(queue.claim(waiting.id, f"c{i}") for i in range(5)), return_exceptions=True)
+            results = await asyncio.gather(
+                *(queue.claim(waiting.id, f"c{i}") for i in range(5)), return_exceptions=True
+            )
             winners = [r for r in results if not isinstance(r, Exception)]
             assert len(winners) == 1 and all(isinstance(r, TicketError) for r in results if r not in winners)
             now = await queue.get(waiting.id)
@@ -116,7 +129,9 @@ def test_only_a_waiting_ticket_expires(queue_factory):
         async with queue_factory() as queue:
             waiting = await queue.open(ticket())
             gone = await queue.expire(waiting.id)
-            assert gone.state is State.EXPIRED and await queue.active("sms-a") is None and await queue.waiting("KE") == []
+            assert (
+                gone.state is State.EXPIRED and await queue.active("sms-a") is None and await queue.waiting("KE") == []
+            )
             other = await queue.open(ticket("sms-b"))
             await queue.claim(other.id, "c1")
             with pytest.raises(TicketError):
@@ -156,7 +171,8 @@ def test_the_conversation_is_kept_with_the_ticket(queue_factory):
             await queue.append(opened, "child", "are you there?")
             await queue.append(opened, "counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>")
             assert await queue.messages(opened.id) == [
-                ("child", "are you there?"), ("counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>"),
+                ("child", "are you there?"),
+                ("counsellor-1", "Yes, I'm here. <b>You are safe to talk.</b>"),
             ]
             assert await queue.messages("unknown") == []
 
@@ -178,7 +194,8 @@ def test_only_the_owner_writes_to_the_child_and_each_message_is_sent_once(queue_
             second = await queue.outgoing("worker-2", block_ms=200)
             got = first + second + await queue.outgoing("worker-1", block_ms=200)
             assert [(o.conversation, o.channel, o.text) for o in got] == [
-                ("sms-a", "sms", "Hi, I'm Amina. I'm here."), ("sms-a", "sms", "Are you safe right now?"),
+                ("sms-a", "sms", "Hi, I'm Amina. I'm here."),
+                ("sms-a", "sms", "Are you safe right now?"),
             ]
             for item in got:
                 await queue.sent(item)
@@ -197,7 +214,11 @@ def test_every_change_and_message_is_an_event_of_its_helpline(queue_factory):
             await queue.append(opened, "child", "hello?")
             await queue.claim(opened.id, "c1")
             seen = await queue.events("KE", after=mark)
-            assert [(e.kind, e.ticket) for e in seen] == [("opened", opened.id), ("message", opened.id), ("changed", opened.id)]
+            assert [(e.kind, e.ticket) for e in seen] == [
+                ("opened", opened.id),
+                ("message", opened.id),
+                ("changed", opened.id),
+            ]
             assert await queue.message(opened.id, seen[1].entry) == ("child", "hello?")
             assert await queue.message(opened.id, "not-an-id") is None
             assert await queue.events("KE", after=seen[-1].id) == [] and await queue.last_event("KE") == seen[-1].id
@@ -215,7 +236,7 @@ def test_every_change_and_message_is_an_event_of_its_helpline(queue_factory):
 
 
 def test_a_more_urgent_message_moves_a_waiting_ticket_up(queue_factory):
-    from bot.handoff import raised
+    from bot.handoff.queue import raised
 
     async def scenario() -> None:
         async with queue_factory() as queue:

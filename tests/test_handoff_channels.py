@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from bot.dialogue import Dialogue
+from bot.conversation.dialogue import Dialogue
 from scripts.fake_apis import channel_credentials
 from scripts.local_bot import running_bot, running_console
 from tests.conftest import CHANNEL_ENV, HANDOFF_FILE, redis_keys_removed
@@ -37,14 +37,18 @@ def eventually(check: Callable[[], Any], timeout_s: float = 20) -> Any:
 
 
 def said_to_counsellor(counsellor: Counsellor, ticket: str, text: str) -> bool:
-    return ("child", text) in [(m["author"], m["text"]) for m in counsellor.get(f"/api/tickets/{ticket}/messages")[1]["messages"]]
+    return ("child", text) in [
+        (m["author"], m["text"]) for m in counsellor.get(f"/api/tickets/{ticket}/messages")[1]["messages"]
+    ]
 
 
 def nigerian_phone() -> str:
     return "+23480" + "".join(random.choices("0123456789", k=8))
 
 
-def test_a_telegram_child_and_a_counsellor_write_both_ways_until_the_bot_gets_it_back(bot, console, accounts, telegram_api, texts):
+def test_a_telegram_child_and_a_counsellor_write_both_ways_until_the_bot_gets_it_back(
+    bot, console, accounts, telegram_api, texts
+):
     amina = Counsellor(console, accounts["NG"])
     assert amina.login() == 200
     chat = new_chat()
@@ -87,7 +91,11 @@ def test_a_whatsapp_child_gets_prepared_replies_in_their_own_language(bot, conso
 
     status, canned = amina.get(f"/api/tickets/{ticket['id']}/canned")
     greeting = next(r for r in canned["replies"] if r["key"] == "greeting")
-    assert status == 200 and greeting["english"].startswith("Hi, I'm a counsellor") and greeting["text"] != greeting["english"]
+    assert (
+        status == 200
+        and greeting["english"].startswith("Hi, I'm a counsellor")
+        and greeting["text"] != greeting["english"]
+    )
     before = len(twilio_api.messages_to(address, count=1, timeout_s=0.5))
     assert amina.post(f"/api/tickets/{ticket['id']}/reply", {"text": greeting["text"]})[0] == 200
     assert twilio_api.messages_to(address, count=before + 1)[-1] == greeting["text"]
@@ -102,9 +110,15 @@ def test_a_whatsapp_child_gets_prepared_replies_in_their_own_language(bot, conso
     assert twilio_api.messages_to(address, count=before + 2)[-1] == texts.get("handoff_ended", "es")
 
 
-def test_nothing_is_lost_when_the_bot_and_the_console_restart_mid_handoff(model, tmp_path_factory, telegram_api, twilio_api, texts):
+def test_nothing_is_lost_when_the_bot_and_the_console_restart_mid_handoff(
+    model, tmp_path_factory, telegram_api, twilio_api, texts
+):
     """Own processes on their own keys: the session's bot and console are not disturbed."""
-    env = {**CHANNEL_ENV, "HELPLINE_REDIS_PREFIX": CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "restart:", "HELPLINE_HANDOFF_FILE": str(HANDOFF_FILE)}
+    env = {
+        **CHANNEL_ENV,
+        "HELPLINE_REDIS_PREFIX": CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "restart:",
+        "HELPLINE_HANDOFF_FILE": str(HANDOFF_FILE),
+    }
     credentials = channel_credentials(telegram_api, twilio_api)
     folder = tmp_path_factory.mktemp("restart")
     (folder / "bot1").mkdir()
@@ -130,11 +144,15 @@ def test_nothing_is_lost_when_the_bot_and_the_console_restart_mid_handoff(model,
             assert [m["text"] for m in seen["messages"]] == ["I'm Nkechi. I'm here."]
             assert nkechi.post(f"/api/tickets/{ticket}/reply", {"text": "Are you still there?"})[0] == 200
             with running_bot(folder / "bot2", model, credentials, env) as bot:
-                assert twilio_api.messages_to(phone, count=before + 2)[-1] == "Are you still there?"  # sent after the restart
+                assert (
+                    twilio_api.messages_to(phone, count=before + 2)[-1] == "Are you still there?"
+                )  # sent after the restart
                 post_twilio(bot, "sms", sms("yes im here", phone))
                 eventually(lambda: said_to_counsellor(nkechi, ticket, "yes im here"))
                 time.sleep(1)
-                assert len(twilio_api.messages_to(phone, count=1, timeout_s=0.1)) == before + 2  # still the counsellor's
+                assert (
+                    len(twilio_api.messages_to(phone, count=1, timeout_s=0.1)) == before + 2
+                )  # still the counsellor's
     finally:
         redis_keys_removed(env["HELPLINE_REDIS_PREFIX"])
 
@@ -144,7 +162,7 @@ def _add_counsellor(env: dict[str, str], name: str) -> None:
 
     import redis.asyncio as aioredis
 
-    from bot.counsellors import Counsellors
+    from bot.handoff.counsellors import Counsellors
 
     async def add() -> None:
         client = aioredis.from_url(env["REDIS_URL"])

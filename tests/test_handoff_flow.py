@@ -9,9 +9,9 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from bot.dialogue import Dialogue
-from bot.handoff import RedisHandoffQueue, Risk, State
-from bot.sender_ids import SenderIds
+from bot.conversation.dialogue import Dialogue
+from bot.handoff.queue import RedisHandoffQueue, Risk, State
+from bot.privacy.sender_ids import SenderIds
 from tests.conftest import CHANNEL_ENV
 from tests.test_channels import post_twilio, sms
 
@@ -25,6 +25,7 @@ def on_redis(work):
             return await work(RedisHandoffQueue(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "handoff:"))
         finally:
             await client.close()
+
     return asyncio.run(run())
 
 

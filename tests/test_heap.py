@@ -3,7 +3,7 @@
 import gc
 import weakref
 
-from bot.heap import freeze_startup_objects
+from bot.wiring.heap import freeze_startup_objects
 
 
 class Node:

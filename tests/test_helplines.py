@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from bot.helplines import RoutingTable, digits
-from bot.helplines_cli import continent, main
-from bot.yamlfile import ConfigError
+from bot.datafiles.yamlfile import ConfigError
+from bot.routing.cli import continent, main
+from bot.routing.helplines import RoutingTable, digits
 
 GOOD = """\
 countries:
@@ -71,19 +71,49 @@ def test_a_good_table(tmp_path):
         ("number: '999'", "number: '12'", 6, "countries.KE.emergency[0].number"),  # not valid in KE
         ("number: '999'", "number: '0800 720 600'", 6, "countries.KE.emergency[0].number"),  # not in the quote
         ('"https://example.org/ke"', '"example.org/ke"', 9, "countries.KE.emergency[0].sources[0].url"),
-        ("read: 2026-11-29, quote: \"dial", "read: yesterday, quote: \"dial", 9, "countries.KE.emergency[0].sources[0].read"),
-        ("read: 2026-11-29, quote: \"dial", "read: 2999-01-01, quote: \"dial", 9, "countries.KE.emergency[0].sources[0].read"),
+        (
+            'read: 2026-11-29, quote: "dial',
+            'read: yesterday, quote: "dial',
+            9,
+            "countries.KE.emergency[0].sources[0].read",
+        ),
+        (
+            'read: 2026-11-29, quote: "dial',
+            'read: 2999-01-01, quote: "dial',
+            9,
+            "countries.KE.emergency[0].sources[0].read",
+        ),
         ("free: true", "free: maybe", 12, "countries.KE.helplines[0].free"),
         ("ages: '0-17'", "ages: teens", 14, "countries.KE.helplines[0].ages"),
-        ("phone: {number: '116', hours: 24/7}", "phone: {number: '116', hours: mornings}", 16, "countries.KE.helplines[0].contacts.phone.hours"),
+        (
+            "phone: {number: '116', hours: 24/7}",
+            "phone: {number: '116', hours: mornings}",
+            16,
+            "countries.KE.helplines[0].contacts.phone.hours",
+        ),
         ("mon-fri: '08:00-17:00'", "mon-fry: '08:00-17:00'", 17, "countries.KE.helplines[0].contacts.whatsapp.hours"),
         ("mon-fri: '08:00-17:00'", "mon-fri: '08:00-25:00'", 17, "countries.KE.helplines[0].contacts.whatsapp.hours"),
         ("mon-fri: '08:00-17:00'", "mon-fri: 08:00", 17, "countries.KE.helplines[0].contacts.whatsapp.hours"),
-        ("'+254 722 116 116'", "'116'", 17, "countries.KE.helplines[0].contacts.whatsapp.number"),  # WhatsApp needs a full number
+        (
+            "'+254 722 116 116'",
+            "'116'",
+            17,
+            "countries.KE.helplines[0].contacts.whatsapp.number",
+        ),  # WhatsApp needs a full number
         ("chat: {url:", "chatroom: {url:", 18, "countries.KE.helplines[0].contacts.chatroom"),
-        ("        sources:\n          - {url: \"https://example.org/childline\"", "        sorces:\n          - {url: \"https://example.org/childline\"", 19, "countries.KE.helplines[0].sorces"),
+        (
+            '        sources:\n          - {url: "https://example.org/childline"',
+            '        sorces:\n          - {url: "https://example.org/childline"',
+            19,
+            "countries.KE.helplines[0].sorces",
+        ),
         ("report_url: https://example.org/report", "report_url: none", 23, "countries.KE.hotline.report_url"),
-        ("      - name: Childline Kenya\n        free: true", "      - free: true", 11, "countries.KE.helplines[0].name"),
+        (
+            "      - name: Childline Kenya\n        free: true",
+            "      - free: true",
+            11,
+            "countries.KE.helplines[0].name",
+        ),
     ],
 )
 def test_broken_entries_are_refused_with_line_and_field(tmp_path, old, new, line, field):
@@ -122,7 +152,9 @@ def test_the_shipped_table_covers_a_hundred_countries_on_every_continent():
     assert continents == {"Africa", "Americas", "Asia", "Europe", "Oceania"}
 
 
-@pytest.mark.parametrize("code, number", [("GB", "0800 1111"), ("KE", "116"), ("DE", "116 111"), ("IN", "1098"), ("BR", "100")])
+@pytest.mark.parametrize(
+    "code, number", [("GB", "0800 1111"), ("KE", "116"), ("DE", "116 111"), ("IN", "1098"), ("BR", "100")]
+)
 def test_well_known_child_helplines_are_in_the_table(code, number):
     numbers = [c.number.dial for line in SHIPPED.get(code).helplines for c in line.contacts if c.number]
     assert number in numbers
@@ -141,8 +173,10 @@ def test_cli_validate_and_lookup(tmp_path, capsys):
     assert main(["--file", str(path), "lookup", "KE", "--json"]) == 0
     found = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert found["helplines"][0]["contacts"][1] == {
-        "method": "whatsapp", "number": "+254 722 116 116", "e164": "+254722116116", "hours": "mon 08:00-17:00, tue 08:00-17:00, "
-        "wed 08:00-17:00, thu 08:00-17:00, fri 08:00-17:00",
+        "method": "whatsapp",
+        "number": "+254 722 116 116",
+        "e164": "+254722116116",
+        "hours": "mon 08:00-17:00, tue 08:00-17:00, wed 08:00-17:00, thu 08:00-17:00, fri 08:00-17:00",
     }
     assert main(["--file", str(path), "lookup", "FR"]) == 2  # not in this table: says so, exit 2
     path.write_text(GOOD.replace("Africa/Nairobi", "Nairobi"), encoding="utf-8")

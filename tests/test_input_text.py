@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.input_text import MAX_CHARS, clean, has_words
+from bot.language.input_text import MAX_CHARS, clean, has_words
 
 
 @pytest.mark.parametrize(

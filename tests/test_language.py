@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.language import LanguageDetector, LanguageHints, LanguageRegistry, word_count
+from bot.language.detection import LanguageDetector, LanguageHints, LanguageRegistry, word_count
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,9 @@ def test_a_short_message_never_switches_a_conversation(detector):
 
 
 def test_a_longer_clear_message_switches(detector):
-    decision = detector.decide("hola necesito ayuda por favor alguien me amenaza en internet", LanguageHints(current="en"))
+    decision = detector.decide(
+        "hola necesito ayuda por favor alguien me amenaza en internet", LanguageHints(current="en")
+    )
     assert decision.language == "es"
 
 
@@ -90,7 +92,7 @@ def test_registry(registry):
     assert registry.of_country("IN") == ["hi", "en"]
     assert "es" in registry.named_in("en español porfa")
     assert "ru" in registry.named_in("можно на русском")
-    assert "en" in registry.named_in("can u speak inglish")  or "en" in registry.named_in("can u speak english")
+    assert "en" in registry.named_in("can u speak inglish") or "en" in registry.named_in("can u speak english")
 
 
 def test_word_count_counts_chinese_characters():

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.opening_hours import Hours, HoursError
+from bot.routing.opening_hours import Hours, HoursError
 
 NAIROBI, OSLO, LIMA = ZoneInfo("Africa/Nairobi"), ZoneInfo("Europe/Oslo"), ZoneInfo("America/Lima")
 UTC = dt.timezone.utc

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.outcomes import CHI_SPLIT, Outcomes
-from bot.yamlfile import ConfigError
+from bot.datafiles.yamlfile import ConfigError
+from bot.handoff.outcomes import CHI_SPLIT, Outcomes
 
 SOURCES = "sources:\n- url: https://childhelplineinternational.org/\n  read: 2026-01-01\n"
 
@@ -17,9 +17,19 @@ def write(tmp_path, outcomes):
 def test_shipped_outcomes_load():
     outcomes = Outcomes.load()
     needed = {
-        "counselling_given", "information_given", "referred_to_services", "referred_to_child_protection",
-        "referred_to_police", "emergency_services_contacted", "reported_to_hotline", "follow_up_planned",
-        "child_left", "handed_back_to_bot", "silent_contact", "test_contact", "abusive_contact",
+        "counselling_given",
+        "information_given",
+        "referred_to_services",
+        "referred_to_child_protection",
+        "referred_to_police",
+        "emergency_services_contacted",
+        "reported_to_hotline",
+        "follow_up_planned",
+        "child_left",
+        "handed_back_to_bot",
+        "silent_contact",
+        "test_contact",
+        "abusive_contact",
     }
     assert needed <= set(outcomes.codes)
     assert outcomes.codes == [outcome.code for outcome in outcomes.all()]  # file order, kept
@@ -47,7 +57,12 @@ def test_the_outcomes_the_bot_records_itself_must_be_there(tmp_path):
 @pytest.mark.parametrize(
     "body, line, field, words",
     [
-        ("- code: counselling_given\n  label: A\n- code: counselling_given\n  label: B\n", 7, "outcomes[1].code", "already used on line 5"),
+        (
+            "- code: counselling_given\n  label: A\n- code: counselling_given\n  label: B\n",
+            7,
+            "outcomes[1].code",
+            "already used on line 5",
+        ),
         ("- code: CounsellingGiven\n  label: A\n", 5, "outcomes[0].code", "snake_case"),
         ("- code: counselling__given\n  label: A\n", 5, "outcomes[0].code", "snake_case"),
         ("- code: counselling_given\n  label: '  '\n", 6, "outcomes[0].label", "non-empty"),
@@ -69,9 +84,24 @@ def test_broken_outcomes_name_line_and_field(tmp_path, body, line, field, words)
     "text, line, field, words",
     [
         ("outcomes: [{code: a, label: A}]\n", 1, "sources", "pages"),
-        ("sources:\n- url: childhelplineinternational.org\n  read: 2026-01-01\noutcomes: [{code: a, label: A}]\n", 2, "sources[0].url", "http"),
-        ("sources:\n- url: https://example.org\n  read: 2999-01-01\noutcomes: [{code: a, label: A}]\n", 3, "sources[0].read", "future"),
-        ("sources:\n- url: https://example.org\n  read: soon\noutcomes: [{code: a, label: A}]\n", 3, "sources[0].read", "YYYY-MM-DD"),
+        (
+            "sources:\n- url: childhelplineinternational.org\n  read: 2026-01-01\noutcomes: [{code: a, label: A}]\n",
+            2,
+            "sources[0].url",
+            "http",
+        ),
+        (
+            "sources:\n- url: https://example.org\n  read: 2999-01-01\noutcomes: [{code: a, label: A}]\n",
+            3,
+            "sources[0].read",
+            "future",
+        ),
+        (
+            "sources:\n- url: https://example.org\n  read: soon\noutcomes: [{code: a, label: A}]\n",
+            3,
+            "sources[0].read",
+            "YYYY-MM-DD",
+        ),
         (SOURCES + "outcomes: [{code: a, label: A}]\nextra: 1\n", 5, "extra", "not a field"),
     ],
 )

@@ -22,14 +22,22 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker, RefResolver
 
 from bot import PROJECT_ROOT
-from bot.dialogue import Dialogue
-from bot.escalation import Desk, Desks, Webhook
-from bot.handoff import Event, MemoryHandoffQueue, RedisHandoffQueue, Risk, Ticket
-from bot.partner import (
-    Backoff, MemoryPartnerStore, PartnerDelivery, RedisPartnerStore, deliver_to_partners, payload, sign, signed_request, verify,
+from bot.conversation.dialogue import Dialogue
+from bot.handoff.desks import Desk, Desks, Webhook
+from bot.handoff.partner import (
+    Backoff,
+    MemoryPartnerStore,
+    PartnerDelivery,
+    RedisPartnerStore,
+    deliver_to_partners,
+    payload,
+    sign,
+    signed_request,
+    verify,
 )
-from bot.sender_ids import SenderIds
-from bot.stores import redis_client
+from bot.handoff.queue import Event, MemoryHandoffQueue, RedisHandoffQueue, Risk, Ticket
+from bot.privacy.sender_ids import SenderIds
+from bot.storage.stores import redis_client
 from scripts.fake_apis import FakePartner
 from scripts.local_bot import free_port, http, running_console
 from tests.conftest import CHANNEL_ENV, redis_keys_removed
@@ -39,7 +47,9 @@ REDIS_URL = CHANNEL_ENV["REDIS_URL"]
 SECRET = b"s" * 40
 OPENAPI = yaml.safe_load((PROJECT_ROOT / "console" / "openapi.yml").read_text(encoding="utf-8"))
 FORMATS = FormatChecker()
-FORMATS.checks("date-time", raises=ValueError)(lambda value: not isinstance(value, str) or bool(dt.datetime.fromisoformat(value).tzinfo))
+FORMATS.checks("date-time", raises=ValueError)(
+    lambda value: not isinstance(value, str) or bool(dt.datetime.fromisoformat(value).tzinfo)
+)
 
 
 def conforms(schema: dict[str, Any], instance: Any) -> None:
@@ -64,8 +74,16 @@ WEBHOOK_SCHEMA = OPENAPI["webhooks"]["ticketEvent"]["post"]["requestBody"]["cont
 
 
 def new_ticket(helpline: str = "GH", conversation: Optional[str] = None) -> Ticket:
-    return Ticket.new(helpline, conversation or f"sms-{uuid.uuid4().hex}", "sms", helpline, "en", Risk.ASKED, "talk_to_human",
-                      last_messages=("hello", "i need to talk to someone"))
+    return Ticket.new(
+        helpline,
+        conversation or f"sms-{uuid.uuid4().hex}",
+        "sms",
+        helpline,
+        "en",
+        Risk.ASKED,
+        "talk_to_human",
+        last_messages=("hello", "i need to talk to someone"),
+    )
 
 
 # -- signatures ---------------------------------------------------------------------------------
@@ -82,20 +100,39 @@ def test_a_signature_holds_only_for_its_body_its_secret_and_its_time():
     assert not verify(SECRET, header, b'{"a": 1}', now + 301)  # stale
     assert not verify(SECRET, header, b'{"a": 1}', now - 301)  # from the future
     assert not verify(SECRET, header.replace(f"t={now}", f"t={now + 1}"), b'{"a": 1}', now)  # time changed
-    for broken in ("", None, "v1=" + "0" * 64, f"t={now}", f"t=abc,v1={'0' * 64}", header + ",v1=00", f"t=１,v1={'0' * 64}"):
+    for broken in (
+        "",
+        None,
+        "v1=" + "0" * 64,
+        f"t={now}",
+        f"t=abc,v1={'0' * 64}",
+        header + ",v1=00",
+        f"t=１,v1={'0' * 64}",
+    ):
         assert not verify(SECRET, broken, b'{"a": 1}', now)
     # A request's signature covers its method and path: it opens no other door.
-    assert not verify(SECRET, sign(SECRET, now, signed_request("GET", "/partner/v1/tickets/a", b"")), signed_request("POST", "/partner/v1/tickets/a/claim", b""), now)
+    assert not verify(
+        SECRET,
+        sign(SECRET, now, signed_request("GET", "/partner/v1/tickets/a", b"")),
+        signed_request("POST", "/partner/v1/tickets/a/claim", b""),
+        now,
+    )
 
 
 def test_the_webhook_payload_is_the_whole_ticket_and_never_the_childs_address():
     ticket = new_ticket(conversation="sms-0123456789abcdef")
-    for event, message in ((Event("1-0", "opened", ticket.id), None), (Event("2-0", "changed", ticket.id), None),
-                           (Event("3-0", "message", ticket.id, "1-0"), ("child", "are you there?"))):
+    for event, message in (
+        (Event("1-0", "opened", ticket.id), None),
+        (Event("2-0", "changed", ticket.id), None),
+        (Event("3-0", "message", ticket.id, "1-0"), ("child", "are you there?")),
+    ):
         body = payload(event, ticket, message)
         conforms(WEBHOOK_SCHEMA, body)
         assert body["ticket"]["id"] == ticket.id and "sms-0123456789abcdef" not in json.dumps(body)
-    assert payload(Event("3-0", "message", ticket.id, "1-0"), ticket, ("child", "hi"))["message"] == {"author": "child", "text": "hi"}
+    assert payload(Event("3-0", "message", ticket.id, "1-0"), ticket, ("child", "hi"))["message"] == {
+        "author": "child",
+        "text": "hi",
+    }
     with pytest.raises(Exception):  # a message event must carry its message, and only it
         conforms(WEBHOOK_SCHEMA, payload(Event("3-0", "message", ticket.id, "1-0"), ticket))
 
@@ -119,7 +156,9 @@ def prefix() -> Iterator[str]:
 
 def desks_for(receiver: FakePartner) -> Desks:
     """GH hands its tickets to its own system; KE uses the console only."""
-    return Desks({"GH": Desk("GH", "GH desk", 10, webhook=Webhook(receiver.url, SECRET)), "KE": Desk("KE", "KE desk", 10)})
+    return Desks(
+        {"GH": Desk("GH", "GH desk", 10, webhook=Webhook(receiver.url, SECRET)), "KE": Desk("KE", "KE desk", 10)}
+    )
 
 
 @asynccontextmanager
@@ -175,7 +214,13 @@ def test_each_event_goes_out_once_in_order_signed_with_the_whole_ticket(receiver
             await queue.reply(ticket.id, "partner:GH", "yes, I'm here")
             await queue.close(ticket.id, "counselling given")
             bodies = await accepted(receiver, 5)
-            assert [body["type"] for body in bodies] == ["ticket.opened", "ticket.message", "ticket.updated", "ticket.message", "ticket.updated"]
+            assert [body["type"] for body in bodies] == [
+                "ticket.opened",
+                "ticket.message",
+                "ticket.updated",
+                "ticket.message",
+                "ticket.updated",
+            ]
             assert said(bodies) == ["are you there?", "yes, I'm here"] and bodies[-1]["ticket"]["state"] == "closed"
             await asyncio.sleep(0.5)
             assert len(receiver.received) == 5  # nothing more: not the KE ticket, no repeat
@@ -188,14 +233,20 @@ def test_each_event_goes_out_once_in_order_signed_with_the_whole_ticket(receiver
         assert verify(SECRET, received.headers["x-helpline-signature"], received.body, time.time())
         assert received.headers["idempotency-key"] == body["event"] and received.headers["x-helpline-desk"] == "GH"
         assert body["ticket"]["helpline"] == "GH" and "conversation" not in body["ticket"]
-    assert [json.loads(r.body)["message"]["author"] for r in receiver.received if b'"message"' in r.body] == ["child", "partner:GH"]
+    assert [json.loads(r.body)["message"]["author"] for r in receiver.received if b'"message"' in r.body] == [
+        "child",
+        "partner:GH",
+    ]
 
 
 def test_a_refused_delivery_is_retried_with_growing_waits_and_the_next_event_waits_behind_it(receiver, prefix):
     receiver.refuse_next(500, 400, 429, 503)  # 4xx too: a misconfigured receiver must not lose a child's message
 
     async def scenario() -> None:
-        async with on_redis(prefix) as (queue, store), delivering(queue, desks_for(receiver), store, backoff=Backoff(0.1, 5)):
+        async with (
+            on_redis(prefix) as (queue, store),
+            delivering(queue, desks_for(receiver), store, backoff=Backoff(0.1, 5)),
+        ):
             ticket = await queue.open(new_ticket())
             await queue.append(ticket, "child", "hello?")
             await accepted(receiver, 2)
@@ -203,10 +254,17 @@ def test_a_refused_delivery_is_retried_with_growing_waits_and_the_next_event_wai
     asyncio.run(scenario())
     attempts = [(json.loads(r.body)["type"], r.status, r.at) for r in receiver.received]
     assert [(kind, status) for kind, status, _ in attempts] == [
-        ("ticket.opened", 500), ("ticket.opened", 400), ("ticket.opened", 429), ("ticket.opened", 503), ("ticket.opened", 204),
-        ("ticket.message", 204)]
+        ("ticket.opened", 500),
+        ("ticket.opened", 400),
+        ("ticket.opened", 429),
+        ("ticket.opened", 503),
+        ("ticket.opened", 204),
+        ("ticket.message", 204),
+    ]
     waits = [later - earlier for (_, _, earlier), (_, _, later) in zip(attempts, attempts[1:5])]
-    assert 0.07 <= waits[0] and all(b > a for a, b in zip(waits, waits[1:])), waits  # 0.1, 0.2, 0.4, 0.8 s, less up to a quarter
+    assert 0.07 <= waits[0] and all(b > a for a, b in zip(waits, waits[1:])), (
+        waits
+    )  # 0.1, 0.2, 0.4, 0.8 s, less up to a quarter
     assert waits[-1] < 2
 
 
@@ -221,7 +279,7 @@ def test_failures_are_logged_without_the_childs_words(prefix, caplog):
             await asyncio.sleep(1)
             assert await store.cursor("GH") == "0"  # nothing delivered, nothing skipped
 
-    with caplog.at_level(logging.WARNING, logger="bot.partner"):
+    with caplog.at_level(logging.WARNING, logger="bot.handoff.partner"):
         asyncio.run(scenario())
     assert "ConnectError" in caplog.text and "attempt 3" in caplog.text
     assert "private" not in caplog.text and "i need to talk" not in caplog.text
@@ -247,7 +305,11 @@ def test_a_restarted_delivery_resumes_after_the_last_event_delivered(receiver, p
 
 def test_two_servers_delivering_at_once_send_each_event_once_and_one_takes_over_from_the_other(receiver, prefix):
     async def scenario() -> None:
-        async with on_redis(prefix) as (queue, store), on_redis(prefix) as (other_queue, other_store), AsyncExitStack() as second:
+        async with (
+            on_redis(prefix) as (queue, store),
+            on_redis(prefix) as (other_queue, other_store),
+            AsyncExitStack() as second,
+        ):
             ticket = await queue.open(new_ticket())
             async with delivering(queue, desks_for(receiver), store, lock_ms=600):
                 await accepted(receiver, 1)  # this server holds the desk now
@@ -262,7 +324,10 @@ def test_two_servers_delivering_at_once_send_each_event_once_and_one_takes_over_
 
     asyncio.run(scenario())
     bodies = bodies_of(receiver)
-    assert said(bodies) == [f"message {n}" for n in range(8)] and len({body["event"] for body in bodies}) == len(bodies) == 9
+    assert (
+        said(bodies) == [f"message {n}" for n in range(8)]
+        and len({body["event"] for body in bodies}) == len(bodies) == 9
+    )
 
 
 def test_a_stalled_server_loses_the_desk_to_another_and_cannot_move_its_cursor(prefix):
@@ -290,7 +355,10 @@ def test_the_in_memory_quick_start_delivers_too(receiver):
         await queue.append(ticket, "child", "again")
         async with delivering(queue, desks_for(receiver), store):
             await accepted(receiver, 3)
-        assert await asyncio.wait_for(deliver_to_partners(queue, Desks({"KE": Desk("KE", "KE desk", 10)}), None), 1) is None
+        assert (
+            await asyncio.wait_for(deliver_to_partners(queue, Desks({"KE": Desk("KE", "KE desk", 10)}), None), 1)
+            is None
+        )
 
     asyncio.run(scenario())
     assert said(bodies_of(receiver)) == ["hello", "again"]
@@ -306,8 +374,12 @@ GH_SECRET = CHANNEL_ENV["HELPLINE_TEST_GH_SECRET"].encode()
 @pytest.fixture(scope="module")
 def partner_console(tmp_path_factory, handoff_file) -> Iterator[str]:
     """The console with the session's desks (NG: console only; GH: its own system), on its own keys."""
-    env = {"REDIS_URL": REDIS_URL, "HELPLINE_REDIS_PREFIX": API_PREFIX, "HELPLINE_HANDOFF_FILE": str(handoff_file),
-           "HELPLINE_TEST_GH_SECRET": CHANNEL_ENV["HELPLINE_TEST_GH_SECRET"]}
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "HELPLINE_REDIS_PREFIX": API_PREFIX,
+        "HELPLINE_HANDOFF_FILE": str(handoff_file),
+        "HELPLINE_TEST_GH_SECRET": CHANNEL_ENV["HELPLINE_TEST_GH_SECRET"],
+    }
     try:
         with running_console(tmp_path_factory.mktemp("partner-console"), env) as base:
             yield base
@@ -315,20 +387,40 @@ def partner_console(tmp_path_factory, handoff_file) -> Iterator[str]:
         redis_keys_removed(API_PREFIX)
 
 
-def call(base: str, method: str, path: str, body: Optional[bytes] = None, desk: str = "GH", secret: bytes = GH_SECRET,
-         at: Optional[int] = None, signature: Optional[str] = None) -> tuple[int, Any]:
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body: Optional[bytes] = None,
+    desk: str = "GH",
+    secret: bytes = GH_SECRET,
+    at: Optional[int] = None,
+    signature: Optional[str] = None,
+) -> tuple[int, Any]:
     """A request as a helpline's system makes it: signed over method, path and body, now."""
     raw = body if body is not None else (b"" if method == "GET" else b"{}")
     header = sign(secret, at or int(time.time()), signed_request(method, path, raw)) if signature is None else signature
-    status, answer = http(method, base + path, raw or None,
-                          {"Content-Type": "application/json", "X-Helpline-Desk": desk, "X-Helpline-Signature": header})
+    status, answer = http(
+        method,
+        base + path,
+        raw or None,
+        {"Content-Type": "application/json", "X-Helpline-Desk": desk, "X-Helpline-Signature": header},
+    )
     return status, json.loads(answer)
 
 
-def checked(base: str, method: str, ticket_id: str, action: str = "", data: Optional[dict] = None, **options: Any) -> tuple[int, Any]:
+def checked(
+    base: str, method: str, ticket_id: str, action: str = "", data: Optional[dict] = None, **options: Any
+) -> tuple[int, Any]:
     """``call`` on a ticket (and action), with the answer checked against the file's schema for it."""
     template = "/partner/v1/tickets/{ticket_id}" + (f"/{action}" if action else "")
-    status, body = call(base, method, template.format(ticket_id=ticket_id), None if data is None else json.dumps(data).encode(), **options)
+    status, body = call(
+        base,
+        method,
+        template.format(ticket_id=ticket_id),
+        None if data is None else json.dumps(data).encode(),
+        **options,
+    )
     conforms_to_response(method, template, status, body)
     return status, body
 
@@ -340,6 +432,7 @@ def in_api_redis(work):
             return await work(RedisHandoffQueue(client, API_PREFIX + "handoff:"))
         finally:
             await client.close()
+
     return asyncio.run(run())
 
 
@@ -352,7 +445,11 @@ def test_the_partner_reads_claims_writes_to_the_child_and_closes(partner_console
     ticket = in_api_redis(opened)
     base = partner_console
     status, read = checked(base, "GET", ticket.id)
-    assert status == 200 and read["ticket"]["state"] == "waiting" and read["messages"] == [{"author": "child", "text": "is anyone there?"}]
+    assert (
+        status == 200
+        and read["ticket"]["state"] == "waiting"
+        and read["messages"] == [{"author": "child", "text": "is anyone there?"}]
+    )
     status, claimed = checked(base, "POST", ticket.id, "claim")
     assert status == 200 and claimed["ticket"]["state"] == "claimed" and claimed["ticket"]["counsellor"] == "partner:GH"
     assert checked(base, "POST", ticket.id, "claim", at=int(time.time()) + 1)[0] == 409  # signed afresh: not a replay
@@ -362,11 +459,15 @@ def test_the_partner_reads_claims_writes_to_the_child_and_closes(partner_console
         return await queue.outgoing("test", block_ms=1000), await queue.messages(ticket.id)
 
     outgoing, said = in_api_redis(sent)
-    assert [(o.conversation, o.channel, o.text) for o in outgoing] == [(ticket.conversation, "sms", "Hello, I'm Kofi from the helpline.")]
+    assert [(o.conversation, o.channel, o.text) for o in outgoing] == [
+        (ticket.conversation, "sms", "Hello, I'm Kofi from the helpline.")
+    ]
     assert said[-1] == ("partner:GH", "Hello, I'm Kofi from the helpline.")
     assert checked(base, "POST", ticket.id, "close", {"outcome": "counselling given"})[0] == 400  # not a category code
     status, closed = checked(base, "POST", ticket.id, "close", {"outcome": "counselling_given"})
-    assert status == 200 and closed["ticket"]["state"] == "closed" and closed["ticket"]["outcome"] == "counselling_given"
+    assert (
+        status == 200 and closed["ticket"]["state"] == "closed" and closed["ticket"]["outcome"] == "counselling_given"
+    )
     told, _ = in_api_redis(sent)
     assert [o.text for o in told] == [Dialogue.load().texts.get("handoff_ended", ticket.language)]  # the child knows
     assert checked(base, "POST", ticket.id, "messages", {"text": "too late"})[0] == 409
@@ -383,8 +484,20 @@ def test_requests_without_a_good_fresh_unused_signature_are_refused(partner_cons
         call(base, "GET", path, at=now + 301),  # from the future
         call(base, "GET", path, desk="NG"),  # a desk without its own system has no secret
         call(base, "GET", path, desk="ZZ"),
-        call(base, "POST", path + "/close", b'{"outcome": "x"}', signature=sign(GH_SECRET, now, signed_request("POST", path + "/close", b'{"outcome": "y"}'))),
-        call(base, "POST", path + "/close", b"{}", signature=sign(GH_SECRET, now, signed_request("POST", path + "/claim", b"{}"))),
+        call(
+            base,
+            "POST",
+            path + "/close",
+            b'{"outcome": "x"}',
+            signature=sign(GH_SECRET, now, signed_request("POST", path + "/close", b'{"outcome": "y"}')),
+        ),
+        call(
+            base,
+            "POST",
+            path + "/close",
+            b"{}",
+            signature=sign(GH_SECRET, now, signed_request("POST", path + "/claim", b"{}")),
+        ),
     ]
     for status, body in refused:
         assert status == 401
@@ -392,7 +505,10 @@ def test_requests_without_a_good_fresh_unused_signature_are_refused(partner_cons
     # A change's signature is taken once; a read's may be used again while fresh.
     claim = sign(GH_SECRET, now, signed_request("POST", path + "/claim", b"{}"))
     assert call(base, "POST", path + "/claim", signature=claim)[0] == 200
-    assert call(base, "POST", path + "/claim", signature=claim) == (401, {"error": "this signature was used already: sign each change afresh"})
+    assert call(base, "POST", path + "/claim", signature=claim) == (
+        401,
+        {"error": "this signature was used already: sign each change afresh"},
+    )
     read = sign(GH_SECRET, now, signed_request("GET", path, b""))
     assert call(base, "GET", path, signature=read)[0] == call(base, "GET", path, signature=read)[0] == 200
     assert in_api_redis(lambda queue: queue.get(ticket.id)).counsellor == "partner:GH"
@@ -406,9 +522,31 @@ def test_a_desk_reaches_only_its_own_tickets(partner_console):
     assert in_api_redis(lambda queue: queue.get(nigerian.id)).state.value == "waiting"
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"[" * 50_000, b'{"text": 5}', b'{"text": "  "}',
-                                 json.dumps({"text": "x" * 2001}).encode(), b'{"words": "hello"}'],
-                         ids=["not-json", "array", "string", "bad-utf8", "nested-too-deep", "text-a-number", "text-blank", "text-too-long", "no-text"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        b"\xff\xfe",
+        b"[" * 50_000,
+        b'{"text": 5}',
+        b'{"text": "  "}',
+        json.dumps({"text": "x" * 2001}).encode(),
+        b'{"words": "hello"}',
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "string",
+        "bad-utf8",
+        "nested-too-deep",
+        "text-a-number",
+        "text-blank",
+        "text-too-long",
+        "no-text",
+    ],
+)
 def test_a_bad_body_is_a_400_never_a_500(partner_console, raw):
     ticket = in_api_redis(lambda queue: queue.open(new_ticket()))
     path = f"/partner/v1/tickets/{ticket.id}/messages"
@@ -428,8 +566,12 @@ def test_the_apps_partner_routes_are_the_files_paths():
     from console.app import create_app
 
     app = create_app(REDIS_URL)
-    routes = {(method.lower(), "/" + route.path.replace(":str>", "}").replace("<", "{"))
-              for route in app.router.routes if route.path.startswith("partner/") for method in route.methods}
+    routes = {
+        (method.lower(), "/" + route.path.replace(":str>", "}").replace("<", "{"))
+        for route in app.router.routes
+        if route.path.startswith("partner/")
+        for method in route.methods
+    }
     described = {(method, path) for path, item in OPENAPI["paths"].items() for method in item if method != "parameters"}
     assert routes == described
 
@@ -438,23 +580,39 @@ def test_the_apps_partner_routes_are_the_files_paths():
 
 
 @pytest.mark.rasa
-def test_a_child_on_sms_reaches_the_helplines_own_system_and_its_counsellor_answers(bot, console, twilio_api, partner_api):
+def test_a_child_on_sms_reaches_the_helplines_own_system_and_its_counsellor_answers(
+    bot, console, twilio_api, partner_api
+):
     phone = "+23324" + "".join(secrets.choice("0123456789") for _ in range(7))  # Ghana: desk GH has its own system
     conversation = SenderIds(CHANNEL_ENV["HELPLINE_SENDER_KEY"].encode()).of("sms", phone)
     assert post_twilio(bot, "sms", sms("i want to talk to a real person please", phone)) == 200
     twilio_api.messages_to(phone)
     mine = lambda body: "i want to talk to a real person please" in body["ticket"]["last_messages"]  # noqa: E731
     opened = partner_api.accepted(1, where=mine)[0]
-    assert opened["type"] == "ticket.opened" and opened["ticket"]["helpline"] == "GH" and opened["ticket"]["channel"] == "sms"
+    assert (
+        opened["type"] == "ticket.opened"
+        and opened["ticket"]["helpline"] == "GH"
+        and opened["ticket"]["channel"] == "sms"
+    )
     path = f"/partner/v1/tickets/{opened['ticket']['id']}"
 
     assert call(console, "POST", path + "/claim")[0] == 200
     before = len(twilio_api.messages_to(phone, timeout_s=0.1))
-    assert call(console, "POST", path + "/messages", json.dumps({"text": "Hi, this is Kofi from the helpline. Are you safe?"}).encode())[0] == 200
+    assert (
+        call(
+            console,
+            "POST",
+            path + "/messages",
+            json.dumps({"text": "Hi, this is Kofi from the helpline. Are you safe?"}).encode(),
+        )[0]
+        == 200
+    )
     assert twilio_api.messages_to(phone, count=before + 1)[-1] == "Hi, this is Kofi from the helpline. Are you safe?"
 
     post_twilio(bot, "sms", sms("yes i am at home", phone))
-    said = partner_api.accepted(1, where=lambda body: mine(body) and body.get("message", {}).get("text") == "yes i am at home")
+    said = partner_api.accepted(
+        1, where=lambda body: mine(body) and body.get("message", {}).get("text") == "yes i am at home"
+    )
     assert said[0]["message"] == {"author": "child", "text": "yes i am at home"}
     assert call(console, "POST", path + "/close", json.dumps({"outcome": "counselling_given"}).encode())[0] == 200
     closed = partner_api.accepted(1, where=lambda body: mine(body) and body["ticket"]["state"] == "closed")

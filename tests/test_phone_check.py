@@ -2,7 +2,7 @@
 
 import json
 
-from bot.phone_check import PhoneCheck
+from bot.routing.phone_check import PhoneCheck
 
 
 def test_verdicts_are_stored_and_reused(tmp_path):

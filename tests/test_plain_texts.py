@@ -5,20 +5,39 @@ import re
 import pytest
 
 from bot import DATA_DIR
-from bot.dialogue import Dialogue, Turn
-from bot.language import LanguageRegistry
-from bot.texts import _PLACEHOLDER, Texts
-from bot.yamlfile import load_mapping
+from bot.conversation.dialogue import Dialogue, Turn
+from bot.datafiles.yamlfile import load_mapping
+from bot.language.detection import LanguageRegistry
+from bot.language.texts import _PLACEHOLDER, Texts
 
 PLAIN_DIR = DATA_DIR / "texts" / "plain"
 REGISTRY = LanguageRegistry()
 LANGUAGES = REGISTRY.codes
 # The texts children meet most, and the longest: each must have a plain version in every language.
 REQUIRED = {
-    "greet", "menu_prompt", "out_of_scope", "empty_message", "no_helpline", "danger_now", "self_harm",
-    "online_sexual_abuse", "cyberbullying", "report_content", "talk_to_human", "safety_tips",
-    "privacy_notice", "only_words", "ask_country", "country_unknown", "fallback_intro",
-    "emergency_known", "emergency_unknown", "offer_person", "confirm_stop", "deleted", "plain_on",
+    "greet",
+    "menu_prompt",
+    "out_of_scope",
+    "empty_message",
+    "no_helpline",
+    "danger_now",
+    "self_harm",
+    "online_sexual_abuse",
+    "cyberbullying",
+    "report_content",
+    "talk_to_human",
+    "safety_tips",
+    "privacy_notice",
+    "only_words",
+    "ask_country",
+    "country_unknown",
+    "fallback_intro",
+    "emergency_known",
+    "emergency_unknown",
+    "offer_person",
+    "confirm_stop",
+    "deleted",
+    "plain_on",
 }
 # Sentence ends: Latin, Arabic (؟), Devanagari (।); Chinese is measured in characters between 。！？.
 _SENTENCE_END = re.compile(r"[.!?؟।]+")
@@ -107,7 +126,9 @@ def test_the_switch_changes_the_words_of_a_reply(dialogue, lang):
 
 
 def test_switching_on_answers_in_plain_words_and_switching_off_in_usual_ones(dialogue):
-    on = dialogue.respond(Turn(text="/simple", metadata={"command": "simple"}, slots={"language": "en", "privacy_told": "1"}))
+    on = dialogue.respond(
+        Turn(text="/simple", metadata={"command": "simple"}, slots={"language": "en", "privacy_told": "1"})
+    )
     assert on.slots["plain"] == "1"
     assert [m.text for m in on.messages] == [plain("en")["plain_on"]]
     off = dialogue.respond(Turn(text="/simple", metadata={"command": "simple"}, slots=on.slots))

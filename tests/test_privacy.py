@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogue import Dialogue, Turn
-from bot.language import LanguageRegistry
-from bot.sms import fits
+from bot.conversation.dialogue import Dialogue, Turn
+from bot.conversation.sms import fits
+from bot.language.detection import LanguageRegistry
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +28,19 @@ def test_a_crisis_reply_always_comes_before_the_notice(dialogue):
     texts = [m.text for m in first.messages]
     assert texts[0] == dialogue.texts.get("self_harm", "en")
     assert texts[-1] == dialogue.texts.get("privacy_notice", "en", days=30)
-    danger = dialogue.respond(Turn(text="he is hitting me now", intent="danger_now", slots={}, metadata={"country": "KE"}))
+    danger = dialogue.respond(
+        Turn(text="he is hitting me now", intent="danger_now", slots={}, metadata={"country": "KE"})
+    )
     assert danger.messages[0].text.startswith(dialogue.texts.get("emergency_known", "en", emergency="999")[:20])
     assert danger.messages[-1].text == dialogue.texts.get("privacy_notice", "en", days=30)
-    abuse = dialogue.respond(Turn(text="someone is blackmailing me with my pics", intent="online_sexual_abuse", slots={},
-                                  metadata={"country": "KE"}))
+    abuse = dialogue.respond(
+        Turn(
+            text="someone is blackmailing me with my pics",
+            intent="online_sexual_abuse",
+            slots={},
+            metadata={"country": "KE"},
+        )
+    )
     assert abuse.messages[0].text == dialogue.texts.get("online_sexual_abuse", "en")
     assert abuse.messages[-1].text == dialogue.texts.get("privacy_notice", "en", days=30)
 
@@ -56,9 +64,18 @@ def test_the_notice_is_one_sms_in_every_language(dialogue, language):
 def test_the_period_comes_from_the_configuration(dialogue):
     from dataclasses import replace
 
-    from bot.retention import DAY_S
+    from bot.storage.retention import DAY_S
 
-    shorter = Dialogue(dialogue.registry, dialogue.detector, dialogue.texts, dialogue.crisis, dialogue.risk, dialogue.table,
-                       dialogue.countries, dialogue.desks, replace(dialogue.retention, conversation_s=14 * DAY_S))
+    shorter = Dialogue(
+        dialogue.registry,
+        dialogue.detector,
+        dialogue.texts,
+        dialogue.crisis,
+        dialogue.risk,
+        dialogue.table,
+        dialogue.countries,
+        dialogue.desks,
+        replace(dialogue.retention, conversation_s=14 * DAY_S),
+    )
     first = shorter.respond(Turn(text="hi", intent="greet", slots={"language": "en"}))
     assert "14 days" in first.messages[0].text

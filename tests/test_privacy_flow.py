@@ -12,9 +12,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from bot.handoff import RedisHandoffQueue, Risk, Ticket
-from bot.sender_ids import SenderIds
-from bot.stores import RedisAddressBook, RedisConversations, RedisDedupe, RedisInbox
+from bot.handoff.queue import RedisHandoffQueue, Risk, Ticket
+from bot.privacy.sender_ids import SenderIds
+from bot.storage.stores import RedisAddressBook, RedisConversations, RedisDedupe, RedisInbox
 from tests.conftest import CHANNEL_ENV
 from tests.test_channels import new_chat, post_twilio, say_telegram, sms
 
@@ -32,11 +32,16 @@ def test_every_kind_of_personal_data_expires_on_its_own():
         await RedisDedupe(client, prefix).first_time("sms:sms-a:SM1", ttl_s=1)
         await RedisInbox(client, prefix).put("web-b", "A counsellor is here.", [], ttl_s=1)
         queue = RedisHandoffQueue(client, prefix + "handoff:", transcript_s=lambda helpline: 1)
-        ticket = await queue.open(Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",)))
+        ticket = await queue.open(
+            Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",))
+        )
         await queue.append(ticket, "child", "help me")
         await queue.claim(ticket.id, "c1")
         still_open = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        assert any(b"ticket:" in key for key in still_open) and await client.ttl(f"{prefix}handoff:ticket:{ticket.id}") == -1
+        assert (
+            any(b"ticket:" in key for key in still_open)
+            and await client.ttl(f"{prefix}handoff:ticket:{ticket.id}") == -1
+        )
         await queue.close(ticket.id, "counselling_given")  # from now the transcript ages
         await asyncio.sleep(2.2)
         left = [key async for key in client.scan_iter(match=f"{prefix}*")]
@@ -109,12 +114,19 @@ def test_delete_my_data_leaves_nothing_keyed_to_the_child(bot, twilio_api, teleg
 
 
 @pytest.mark.rasa
-def test_logs_hold_no_address_name_or_message_through_whole_conversations(bot, console, console_folder, accounts, twilio_api, telegram_api):
+def test_logs_hold_no_address_name_or_message_through_whole_conversations(
+    bot, console, console_folder, accounts, twilio_api, telegram_api
+):
     """Three languages, three channels, a handoff with a counsellor: then every log is searched."""
     from tests.console_client import Counsellor
 
     phone = "+23480" + "".join(random.choices("0123456789", k=8))
-    english = ["i want to talk to a real person now", "0", "0", "im Amara Okafor, my uncle touches me and says it is a secret"]
+    english = [
+        "i want to talk to a real person now",
+        "0",
+        "0",
+        "im Amara Okafor, my uncle touches me and says it is a secret",
+    ]
     for text in english:
         post_twilio(bot, "sms", sms(text, phone))
         time.sleep(0.3)
@@ -143,10 +155,27 @@ def test_logs_hold_no_address_name_or_message_through_whole_conversations(bot, c
     twilio_api.messages_to(whatsapp, count=2)
     time.sleep(1)
 
-    logs = {path.name: path.read_text(encoding="utf-8", errors="replace")
-            for path in [*bot.log.parent.glob("*.log"), console_folder / "console.log"]}
+    logs = {
+        path.name: path.read_text(encoding="utf-8", errors="replace")
+        for path in [*bot.log.parent.glob("*.log"), console_folder / "console.log"]
+    }
     assert {"rasa.log", "actions.log", "console.log"} <= set(logs) and " INFO " in logs["rasa.log"]
-    secrets_ = [phone, phone.lstrip("+"), str(chat), whatsapp.removeprefix("whatsapp:"), "Amara", "Okafor", "Léonie",
-                "Dubois", "Martina", "Gómez", english[0], english[3], *french, *spanish, "Thank you for telling me"]
+    secrets_ = [
+        phone,
+        phone.lstrip("+"),
+        str(chat),
+        whatsapp.removeprefix("whatsapp:"),
+        "Amara",
+        "Okafor",
+        "Léonie",
+        "Dubois",
+        "Martina",
+        "Gómez",
+        english[0],
+        english[3],
+        *french,
+        *spanish,
+        "Thank you for telling me",
+    ]
     leaked = [(name, value) for name, text in logs.items() for value in secrets_ if value in text]
     assert not leaked

@@ -19,8 +19,10 @@ from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 from channels.rasa_speedups import _validate_action_result
 from scripts.local_bot import MODEL
 
-GOOD = {"events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
-        "responses": [{"text": "Take care.", "buttons": [{"title": "1. Yes", "payload": "1"}]}]}
+GOOD = {
+    "events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
+    "responses": [{"text": "Take care.", "buttons": [{"title": "1. Yes", "payload": "1"}]}],
+}
 BAD = [
     {"events": [{"event": "no_such_event"}]},
     {"events": "not a list"},
@@ -66,7 +68,9 @@ def test_an_unknown_event_name_is_answered_as_rasa_answers_it():
 
 def test_the_intent_classifier_loads_column_major_and_ranks_as_before():
     agent = Agent.load(str(MODEL))
-    classifier = next(o for o in gc.get_objects() if isinstance(o, LogisticRegressionClassifier) and hasattr(o.clf, "coef_"))
+    classifier = next(
+        o for o in gc.get_objects() if isinstance(o, LogisticRegressionClassifier) and hasattr(o.clf, "coef_")
+    )
     assert classifier.clf.coef_.flags["F_CONTIGUOUS"]
     features = scipy.sparse.random(3, classifier.clf.coef_.shape[1], density=0.002, format="csr", random_state=1)
     column_major = classifier.clf.predict_proba(features)

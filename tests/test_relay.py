@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
-from bot.dialogue import Dialogue
-from bot.escalation import Desk, Desks, HandoffRequest
-from bot.handoff import MemoryHandoffQueue, RedisHandoffQueue, Risk, State
-from bot.opening_hours import Hours
-from bot.relay import MIN_CLAIMS, UPDATE_EVERY_S, Relay, estimate_minutes
+from bot.conversation.dialogue import Dialogue
+from bot.conversation.relay import MIN_CLAIMS, UPDATE_EVERY_S, Relay, estimate_minutes
+from bot.handoff.desks import Desk, Desks, HandoffRequest
+from bot.handoff.queue import MemoryHandoffQueue, RedisHandoffQueue, Risk, State
+from bot.routing.opening_hours import Hours
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 DESK = Desk("NG", "Test desk NG", 10)
@@ -53,6 +53,7 @@ def relay_for(request, dialogue):
         await client.close()
         for used in clients:
             await used.close()
+
     asyncio.run(clean())
 
 
@@ -73,19 +74,30 @@ def test_a_child_asking_for_a_person_answers_a_short_optional_intake(relay_for, 
     t = dialogue.texts.get
 
     async def scenario() -> None:
-        said = await relay.hand_off(DESK, HandoffRequest(Risk.ASKED, "talk_to_human"), "sms-a", "sms", "en", ("i want a person",))
-        assert said[0].text == t("handoff_queued", "en", helpline="Test desk NG", position=1) + " " + t("handoff_no_estimate", "en")
+        said = await relay.hand_off(
+            DESK, HandoffRequest(Risk.ASKED, "talk_to_human"), "sms-a", "sms", "en", ("i want a person",)
+        )
+        assert said[0].text == t("handoff_queued", "en", helpline="Test desk NG", position=1) + " " + t(
+            "handoff_no_estimate", "en"
+        )
         assert said[1].text == f"{t('intake_who', 'en')}\n1. Me\n2. Someone else\n0. Skip"
         assert [c.payload for c in said[1].choices] == ["1", "2"]
-        assert texts(await relay.child_wrote("sms-a", "1")) == [f"{t('intake_age', 'en')}\n1. 12 or younger\n2. 13 to 15\n3. 16 or 17\n4. 18 or older\n0. Skip"]
-        assert texts(await relay.child_wrote("sms-a", "7")) == texts(await relay.child_wrote("sms-a", "9"))  # asked again
+        assert texts(await relay.child_wrote("sms-a", "1")) == [
+            f"{t('intake_age', 'en')}\n1. 12 or younger\n2. 13 to 15\n3. 16 or 17\n4. 18 or older\n0. Skip"
+        ]
+        assert texts(await relay.child_wrote("sms-a", "7")) == texts(
+            await relay.child_wrote("sms-a", "9")
+        )  # asked again
         assert texts(await relay.child_wrote("sms-a", "2")) == [f"{t('intake_what', 'en')}\n0. Skip"]
         assert texts(await relay.child_wrote("sms-a", "someone keeps sending me messages")) == [t("intake_done", "en")]
         ticket = await relay.queue.active("sms-a")
         assert ticket.intake == {"who": "self", "age": "13-15", "what": "someone keeps sending me messages"}
         assert ticket.intake_step is None
         assert await relay.child_wrote("sms-a", "hello?") == []  # now for the counsellor
-        assert await relay.queue.messages(ticket.id) == [("child", "someone keeps sending me messages"), ("child", "hello?")]
+        assert await relay.queue.messages(ticket.id) == [
+            ("child", "someone keeps sending me messages"),
+            ("child", "hello?"),
+        ]
 
     asyncio.run(scenario())
 
@@ -124,7 +136,9 @@ def test_imminent_danger_gets_no_questions_and_danger_while_waiting_gets_the_eme
         assert texts(said) == [dialogue.texts.get("emergency_known", "en", emergency=emergency)]
         now = await relay.queue.active("sms-e")
         assert now.risk is Risk.IMMINENT and now.intake_step is None  # no more questions
-        assert [t.id for t in await relay.queue.waiting("NG")] == [said_id for said_id in [(await relay.queue.active("sms-d")).id, asked.id]]
+        assert [t.id for t in await relay.queue.waiting("NG")] == [
+            said_id for said_id in [(await relay.queue.active("sms-d")).id, asked.id]
+        ]
         assert await relay.queue.messages(asked.id) == [("child", "he is here now and he is hitting me")]
 
     asyncio.run(scenario())
@@ -150,7 +164,9 @@ def test_when_counsellors_are_away_the_child_gets_the_number_their_hours_and_a_c
     relay = relay_for(OFFICE)
 
     async def scenario() -> None:
-        said = await relay.hand_off(OFFICE, HandoffRequest(Risk.HARM, "online_sexual_abuse"), "sms-g", "sms", "en", (), now=SATURDAY)
+        said = await relay.hand_off(
+            OFFICE, HandoffRequest(Risk.HARM, "online_sexual_abuse"), "sms-g", "sms", "en", (), now=SATURDAY
+        )
         assert said[0].text == dialogue.texts.get("handoff_closed", "en", helpline="Test desk NG", when="Mon 08:00")
         assert "Childline" in said[1].text or any(ch.isdigit() for ch in said[1].text)  # the helpline's own contact
         assert said[-1].text == "1. Keep waiting\n2. Talk to the bot instead"
@@ -160,7 +176,9 @@ def test_when_counsellors_are_away_the_child_gets_the_number_their_hours_and_a_c
         assert texts(await relay.child_wrote("sms-g", "2")) == [dialogue.texts.get("handoff_left", "en")]
         assert (await relay.queue.get(ticket.id)).state is State.EXPIRED
 
-        imminent = await relay.hand_off(OFFICE, HandoffRequest(Risk.IMMINENT, "danger_now"), "sms-h", "sms", "en", (), now=SATURDAY)
+        imminent = await relay.hand_off(
+            OFFICE, HandoffRequest(Risk.IMMINENT, "danger_now"), "sms-h", "sms", "en", (), now=SATURDAY
+        )
         emergency = dialogue.table.get("NG").emergency[0].number.dial
         assert dialogue.texts.get("emergency_known", "en", emergency=emergency) in texts(imminent)
 
@@ -182,13 +200,19 @@ def test_a_waiting_child_is_told_when_the_wait_grows_and_when_it_passes_the_limi
         claims = await queue.recent_claims("NG")
         assert len(claims) == 3
 
-        said = await relay.hand_off(DESK, HandoffRequest(Risk.ASKED, "talk_to_human"), "sms-i", "sms", "en", (), now=start)
+        said = await relay.hand_off(
+            DESK, HandoffRequest(Risk.ASKED, "talk_to_human"), "sms-i", "sms", "en", (), now=start
+        )
         first = await queue.active("sms-i")
-        assert first.told_position == 1 and said[0].text.startswith(t("handoff_queued", "en", helpline="Test desk NG", position=1))
+        assert first.told_position == 1 and said[0].text.startswith(
+            t("handoff_queued", "en", helpline="Test desk NG", position=1)
+        )
         assert await relay.notices(now=start + 30) == []  # nothing new, and not so soon
 
         # A child in danger comes in and goes first: the waiting child is now number 2.
-        await relay.hand_off(DESK, HandoffRequest(Risk.IMMINENT, "danger_now"), "sms-j", "sms", "en", (), now=start + 40)
+        await relay.hand_off(
+            DESK, HandoffRequest(Risk.IMMINENT, "danger_now"), "sms-j", "sms", "en", (), now=start + 40
+        )
         notices = await relay.notices(now=start + UPDATE_EVERY_S + 1)
         told = {ticket.conversation: texts(messages) for ticket, messages in notices}
         assert told["sms-i"][0].startswith(t("handoff_update", "en", helpline="Test desk NG", position=2))
@@ -199,7 +223,9 @@ def test_a_waiting_child_is_told_when_the_wait_grows_and_when_it_passes_the_limi
         late = {ticket.conversation: texts(messages) for ticket, messages in overdue}
         assert late["sms-i"][0] == t("handoff_overdue", "en", helpline="Test desk NG")
         assert late["sms-i"][-1] == "1. Keep waiting\n2. Talk to the bot instead"
-        assert "sms-i" not in {tk.conversation for tk, _ in await relay.notices(now=start + DESK.max_wait_minutes * 60 + 2)}
+        assert "sms-i" not in {
+            tk.conversation for tk, _ in await relay.notices(now=start + DESK.max_wait_minutes * 60 + 2)
+        }
 
     asyncio.run(scenario())
 

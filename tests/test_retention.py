@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.retention import DAY_S, HOUR_S, Retention
-from bot.yamlfile import ConfigError
+from bot.datafiles.yamlfile import ConfigError
+from bot.storage.retention import DAY_S, HOUR_S, Retention
 
-GOOD = {"conversation_days": 30, "address_days": 7, "dedupe_hours": 24, "transcript_days": 90, "statistics_days": 730,
-        "web_inbox_hours": 24}
+GOOD = {
+    "conversation_days": 30,
+    "address_days": 7,
+    "dedupe_hours": 24,
+    "transcript_days": 90,
+    "statistics_days": 730,
+    "web_inbox_hours": 24,
+}
 
 
 def write(tmp_path, periods: dict) -> object:

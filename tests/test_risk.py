@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.language import LanguageRegistry
-from bot.risk import RiskClassifier, RiskSettings, _fit, examples, views
-from bot.yamlfile import ConfigError
+from bot.conversation.risk import RiskClassifier, RiskSettings, _fit, examples, views
+from bot.datafiles.yamlfile import ConfigError
+from bot.language.detection import LanguageRegistry
 
-SETTINGS = RiskSettings(crisis_threshold=0.5, unsure_threshold=0.2, context_turns=3, sure_intent_confidence=0.6,
-                        intent_agreement_threshold=0.3, laughing_crisis_threshold=0.85)
+SETTINGS = RiskSettings(
+    crisis_threshold=0.5,
+    unsure_threshold=0.2,
+    context_turns=3,
+    sure_intent_confidence=0.6,
+    intent_agreement_threshold=0.3,
+    laughing_crisis_threshold=0.85,
+)
 
 
 def test_views_undo_leetspeak_repeated_letters_and_missing_spaces():
@@ -24,13 +30,19 @@ def test_views_undo_leetspeak_repeated_letters_and_missing_spaces():
 
 def test_settings_errors_name_the_file_the_line_and_the_field(tmp_path):
     path = tmp_path / "risk.yml"
-    path.write_text("crisis_threshold: 0.5\nunsure_threshold: 0.7\ncontext_turns: 3\nsure_intent_confidence: 0.6\n"
-                    "intent_agreement_threshold: 0.3\nlaughing_crisis_threshold: 0.85\n", encoding="utf-8")
+    path.write_text(
+        "crisis_threshold: 0.5\nunsure_threshold: 0.7\ncontext_turns: 3\nsure_intent_confidence: 0.6\n"
+        "intent_agreement_threshold: 0.3\nlaughing_crisis_threshold: 0.85\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as error:
         RiskSettings.load(path)
     assert error.value.line == 2 and error.value.field == "unsure_threshold" and str(path) in str(error.value)
-    path.write_text("crisis_threshold: 0.5\nunsure_threshold: 0.1\ncontext_turns: zero\nsure_intent_confidence: 0.6\n"
-                    "intent_agreement_threshold: 0.3\nlaughing_crisis_threshold: 0.85\n", encoding="utf-8")
+    path.write_text(
+        "crisis_threshold: 0.5\nunsure_threshold: 0.1\ncontext_turns: zero\nsure_intent_confidence: 0.6\n"
+        "intent_agreement_threshold: 0.3\nlaughing_crisis_threshold: 0.85\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="context_turns"):
         RiskSettings.load(path)
 
@@ -48,15 +60,18 @@ def test_a_broken_examples_file_is_refused_with_its_line(tmp_path):
     (tmp_path / "xx.yml").write_text("language: xx\nnone: just one string\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="none"):
         examples([], risk_folder=tmp_path)
-    (tmp_path / "xx.yml").write_text('conversations:\n  none:\n    - ["hi", "bye"]\n  worry:\n    - ["meh"]\n', encoding="utf-8")
+    (tmp_path / "xx.yml").write_text(
+        'conversations:\n  none:\n    - ["hi", "bye"]\n  worry:\n    - ["meh"]\n', encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as error:
         examples([], risk_folder=tmp_path)
     assert error.value.line == 4 and error.value.field == "conversations.worry"
 
 
 def test_a_conversation_is_learnt_as_its_messages_read_together(tmp_path):
-    (tmp_path / "xx.yml").write_text('none:\n  - "hello"\nconversations:\n  self_harm:\n    - ["hi", "tonight i do it"]\n',
-                                     encoding="utf-8")
+    (tmp_path / "xx.yml").write_text(
+        'none:\n  - "hello"\nconversations:\n  self_harm:\n    - ["hi", "tonight i do it"]\n', encoding="utf-8"
+    )
     assert set(zip(*examples([], risk_folder=tmp_path))) == {("hello", "none"), ("hi tonight i do it", "self_harm")}
 
 
@@ -69,10 +84,24 @@ def test_every_example_file_and_language_is_learnt():
         assert len(examples([], risk_folder=folder)[0]) >= len(examples([], risk_folder=path.parent)[0]) > 0
 
 
-TOY_TEXTS = ["i want to end it all tonight", "took all the pills", "goodbye forever everyone", "no reason to live",
-             "he is hitting me now", "dad is beating me", "he says he will post my pics", "send nudes or else",
-             "hello", "homework is hard", "i love football", "what is your name", "my cat is cute", "pizza tonight",
-             "see you at school", "the game was fun"]
+TOY_TEXTS = [
+    "i want to end it all tonight",
+    "took all the pills",
+    "goodbye forever everyone",
+    "no reason to live",
+    "he is hitting me now",
+    "dad is beating me",
+    "he says he will post my pics",
+    "send nudes or else",
+    "hello",
+    "homework is hard",
+    "i love football",
+    "what is your name",
+    "my cat is cute",
+    "pizza tonight",
+    "see you at school",
+    "the game was fun",
+]
 TOY_LABELS = ["self_harm"] * 4 + ["danger_now"] * 2 + ["online_sexual_abuse"] * 2 + ["none"] * 8
 
 
@@ -80,7 +109,9 @@ def test_the_fast_path_gives_the_pipelines_probabilities():
     pipeline = _fit(TOY_TEXTS, TOY_LABELS)
     classifier = RiskClassifier(pipeline, SETTINGS)
     probes = ["t00k all the p1llsss", "hello there", "他說要殺了我", ""]
-    expected = pipeline.predict_proba(probes)[:, [list(pipeline.classes_).index(c) for c in ("self_harm", "danger_now", "online_sexual_abuse")]]
+    expected = pipeline.predict_proba(probes)[
+        :, [list(pipeline.classes_).index(c) for c in ("self_harm", "danger_now", "online_sexual_abuse")]
+    ]
     assert abs(classifier.probabilities(probes) - expected).max() < 1e-9
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.sms import GSM7_BASIC, GSM7_EXTENDED, Segments, fits, segments, split
+from bot.conversation.sms import GSM7_BASIC, GSM7_EXTENDED, Segments, fits, segments, split
 
 
 def _squash(text: str) -> str:
@@ -179,8 +179,15 @@ def test_split_keeps_numbered_menu_lines_whole() -> None:
     menu = "\n".join(
         f"{n}. Reply {n} to {what}. It is free and nobody else will see it."
         for n, what in enumerate(
-            ["talk to a counsellor", "get the phone number", "chat online", "read about bullying",
-             "read about staying safe online", "change language", "stop messages"],
+            [
+                "talk to a counsellor",
+                "get the phone number",
+                "chat online",
+                "read about bullying",
+                "read about staying safe online",
+                "change language",
+                "stop messages",
+            ],
             start=1,
         )
     )

@@ -28,17 +28,18 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from bot import PROJECT_ROOT, dialogue
-from bot.escalation import TRIGGERS
-from bot.handoff import Risk, State, Ticket
-from bot.outcomes import Outcomes
-from bot.retention import Retention
+from bot import PROJECT_ROOT
+from bot.conversation import dialogue
+from bot.datafiles.yamlfile import ConfigError, load_mapping
+from bot.handoff.desks import TRIGGERS
+from bot.handoff.outcomes import Outcomes
+from bot.handoff.queue import Risk, State, Ticket
 from bot.stats import StatsRecorder, recorder
 from bot.stats.categories import Categories
 from bot.stats.counters import ContactEvent, HandoffEvent, MemoryStats, RedisStats, week_end, week_of
 from bot.stats.export import COLUMNS, FIGURES, Slice, rows, to_csv, to_json, weeks_between
 from bot.stats.suppress import Group, Table, safe, suppress
-from bot.yamlfile import ConfigError, load_mapping
+from bot.storage.retention import Retention
 from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -56,9 +57,20 @@ def prefix() -> Iterator[str]:
 
 
 def ticket(helpline: str = "KE", channel: str = "whatsapp", reason: str = "self_harm", created: float = WHEN) -> Ticket:
-    return Ticket("t-secret-id", helpline, "conv-secret-hash", channel, helpline, "sw", TRIGGERS.get(reason, Risk.ASKED), reason,
-                  intake={"age": "13", "about": "my stepfather"}, last_messages=("my name is Amani",),
-                  created_at=created, updated_at=created)
+    return Ticket(
+        "t-secret-id",
+        helpline,
+        "conv-secret-hash",
+        channel,
+        helpline,
+        "sw",
+        TRIGGERS.get(reason, Risk.ASKED),
+        reason,
+        intake={"age": "13", "about": "my stepfather"},
+        last_messages=("my name is Amani",),
+        created_at=created,
+        updated_at=created,
+    )
 
 
 def claimed(t: Ticket, after_s: float) -> Ticket:
@@ -87,14 +99,27 @@ SOURCES = "sources:\n- url: https://childhelplineinternational.org/voices-2023-d
 OWN = "- {code: not_counselling, label: Not counselling, needs: [other, menu_choice]}\n"
 
 
-@pytest.mark.parametrize("body, line, field, problem", [  # SOURCES takes lines 1-3, "categories:" line 4
-    ("- {code: a, label: A, needs: [greet], colour: red}\n", 5, "categories[0].colour", "is not a field here"),
-    ("- {code: a, label: A, needs: [greet]}\n- {code: b, label: B, needs: [greet]}\n", 6, "categories[1].needs", "'greet' is already listed on line 5"),
-    ("- {code: a, label: A, needs: [greet]}\n- {code: a, label: B, needs: [thanks_bye]}\n", 6, "categories[1].code", "'a' is already used on line 5"),
-    ("- {code: Bad-Code, label: A, needs: [greet]}\n", 5, "categories[0].code", "must be snake_case"),
-    ("- {code: a, label: '', needs: [greet]}\n", 5, "categories[0].label", "non-empty"),
-    ("- {code: a, label: A, needs: []}\n", 5, "categories[0].needs", "non-empty list"),
-])
+@pytest.mark.parametrize(
+    "body, line, field, problem",
+    [  # SOURCES takes lines 1-3, "categories:" line 4
+        ("- {code: a, label: A, needs: [greet], colour: red}\n", 5, "categories[0].colour", "is not a field here"),
+        (
+            "- {code: a, label: A, needs: [greet]}\n- {code: b, label: B, needs: [greet]}\n",
+            6,
+            "categories[1].needs",
+            "'greet' is already listed on line 5",
+        ),
+        (
+            "- {code: a, label: A, needs: [greet]}\n- {code: a, label: B, needs: [thanks_bye]}\n",
+            6,
+            "categories[1].code",
+            "'a' is already used on line 5",
+        ),
+        ("- {code: Bad-Code, label: A, needs: [greet]}\n", 5, "categories[0].code", "must be snake_case"),
+        ("- {code: a, label: '', needs: [greet]}\n", 5, "categories[0].label", "non-empty"),
+        ("- {code: a, label: A, needs: []}\n", 5, "categories[0].needs", "non-empty list"),
+    ],
+)
 def test_a_broken_categories_file_names_file_line_and_field(tmp_path, body, line, field, problem):
     path = tmp_path / "stats_categories.yml"
     path.write_text(SOURCES + "categories:\n" + body + OWN, encoding="utf-8")
@@ -136,12 +161,20 @@ def test_ticket_figures_count_in_the_week_the_ticket_was_opened():
     async def scenario() -> None:
         stats = recorder(MemoryStats())
         sunday_night = (MONDAY + dt.timedelta(days=6, hours=14, minutes=59)).timestamp()  # claimed next week
-        waits = {30: "claimed_under_1m", 200: "claimed_1_to_5m", 600: "claimed_5_to_15m", 1200: "claimed_15_to_60m", 4000: "claimed_over_60m"}
+        waits = {
+            30: "claimed_under_1m",
+            200: "claimed_1_to_5m",
+            600: "claimed_5_to_15m",
+            1200: "claimed_15_to_60m",
+            4000: "claimed_over_60m",
+        }
         for wait in waits:
             t = ticket(created=sunday_night)
             await stats.record_ticket_opened(t)
             await stats.record_ticket_claimed(claimed(t, wait))  # the wait from the ticket's own times
-            await stats.record_ticket_closed(replace(claimed(t, wait + 900), state=State.CLOSED, outcome="counselling_given"))
+            await stats.record_ticket_closed(
+                replace(claimed(t, wait + 900), state=State.CLOSED, outcome="counselling_given")
+            )
         left_waiting, expired, left_later = ticket(), ticket(), ticket()
         for t in (left_waiting, expired, left_later):
             await stats.record_ticket_opened(t)
@@ -152,10 +185,19 @@ def test_ticket_figures_count_in_the_week_the_ticket_was_opened():
         await stats.record_ticket_closed(claimed(ticket(), 5))  # still open: nothing to count
         cells = await stats.counter.week(WEEK)
         figures = {e.figure: n for e, n in cells.items() if isinstance(e, HandoffEvent)}
-        assert figures == {"opened": 8, "abandoned": 2, "claimed_under_1m": 2, **{name: 1 for name in list(waits.values())[1:]}}
+        assert figures == {
+            "opened": 8,
+            "abandoned": 2,
+            "claimed_under_1m": 2,
+            **{name: 1 for name in list(waits.values())[1:]},
+        }
         outcomes = {e.outcome: n for e, n in cells.items() if isinstance(e, ContactEvent)}
         assert outcomes == {"counselling_given": 5, "child_left": 2, "expired": 1}
-        assert all(e.need == "self_harm" and e.risk == "imminent" and e.country == "KE" for e in cells if isinstance(e, ContactEvent))
+        assert all(
+            e.need == "self_harm" and e.risk == "imminent" and e.country == "KE"
+            for e in cells
+            if isinstance(e, ContactEvent)
+        )
         assert await stats.counter.week("2026-W49") == {}
 
     asyncio.run(scenario())
@@ -186,7 +228,10 @@ def test_redis_counts_one_hash_per_week_that_expires(prefix):
             await stats.record_need("KE", "sms", "sw", "self_harm", Risk.IMMINENT, when=WHEN + 3600)
             await stats.record_conversation("KE", "sms", when=WHEN)
             key = f"{prefix}stats:{WEEK}"
-            assert await client.hgetall(key) == {"c|KE|sms|sw|self_harm|imminent|bot_answered": "2", "h|KE|sms|conversations": "1"}
+            assert await client.hgetall(key) == {
+                "c|KE|sms|sw|self_harm|imminent|bot_answered": "2",
+                "h|KE|sms|conversations": "1",
+            }
             expected = week_end(WEEK).timestamp() + Retention.load().statistics_s - time.time()
             assert abs(await client.ttl(key) - expected) < 60
             assert await stats.counter.week(WEEK) == {
@@ -214,8 +259,10 @@ def test_a_turn_counts_its_need_and_once_its_conversation(prefix):
             await client.close()
 
     week = week_of(dt.datetime.now(dt.timezone.utc))
-    assert asyncio.run(scenario()) == {ContactEvent(week, "KE", "sms", "sw", "self_harm", "imminent", "bot_answered"): 2,
-                                       HandoffEvent(week, "KE", "sms", "conversations"): 1}
+    assert asyncio.run(scenario()) == {
+        ContactEvent(week, "KE", "sms", "sw", "self_harm", "imminent", "bot_answered"): 2,
+        HandoffEvent(week, "KE", "sms", "conversations"): 1,
+    }
 
 
 def test_nothing_that_identifies_a_child_is_stored(prefix):
@@ -226,7 +273,9 @@ def test_nothing_that_identifies_a_child_is_stored(prefix):
         try:
             stats = recorder(RedisStats(client, prefix))
             t = ticket()
-            await stats.record_need("Kenya", "whatsapp:+254700000000", "my name is Amani", "self_harm", Risk.IMMINENT, when=WHEN)
+            await stats.record_need(
+                "Kenya", "whatsapp:+254700000000", "my name is Amani", "self_harm", Risk.IMMINENT, when=WHEN
+            )
             await stats.record_conversation("KE", "whatsapp", when=WHEN)
             await stats.record_ticket_opened(t)
             await stats.record_ticket_claimed(claimed(t, 42))
@@ -269,7 +318,9 @@ def test_a_failing_statistics_store_never_reaches_the_conversation(caplog, hang)
 
     with caplog.at_level(logging.ERROR, logger="bot.stats.record"):
         asyncio.run(scenario())
-    assert [r.getMessage() for r in caplog.records] == [f"statistics not counted ({'TimeoutError' if hang else 'ConnectionError'})"] * 2
+    assert [r.getMessage() for r in caplog.records] == [
+        f"statistics not counted ({'TimeoutError' if hang else 'ConnectionError'})"
+    ] * 2
     assert "secret" not in caplog.text
 
 
@@ -294,15 +345,18 @@ def one_group(values: list[int]) -> Table:
     return Table(cells, [Group("total", tuple(cells))])
 
 
-@pytest.mark.parametrize("values, hidden", [
-    ([2, 7, 9], {"c0", "c1"}),  # one small cell, and the next smallest so the total cannot give it back
-    ([2, 3, 10], {"c0", "c1"}),  # two small cells that already sum to 5
-    ([1, 1, 1, 10], {"c0", "c1", "c2", "c3"}),  # ones sum to 3: the 10 goes too
-    ([1, 1, 1, 1, 1], {"c0", "c1", "c2", "c3", "c4", "total"}),  # all ones: even all cells would pin them
-    ([3], {"c0", "total"}),
-    ([6, 9], set()),
-    ([0, 4, 8], {"c1", "c2"}),  # a zero is shown and never chosen
-])
+@pytest.mark.parametrize(
+    "values, hidden",
+    [
+        ([2, 7, 9], {"c0", "c1"}),  # one small cell, and the next smallest so the total cannot give it back
+        ([2, 3, 10], {"c0", "c1"}),  # two small cells that already sum to 5
+        ([1, 1, 1, 10], {"c0", "c1", "c2", "c3"}),  # ones sum to 3: the 10 goes too
+        ([1, 1, 1, 1, 1], {"c0", "c1", "c2", "c3", "c4", "total"}),  # all ones: even all cells would pin them
+        ([3], {"c0", "total"}),
+        ([6, 9], set()),
+        ([0, 4, 8], {"c1", "c2"}),  # a zero is shown and never chosen
+    ],
+)
 def test_group_rule(values, hidden):
     assert suppress(one_group(values)) == hidden
 
@@ -315,7 +369,9 @@ def assignments(table: Table, hidden: set, cap: int = 12) -> Iterator[dict]:
     for group in table.groups:  # each group's suppressed cells together: their sum is often known
         cells = [c for c in group.cells if c in hidden]
         if group.total in hidden:
-            choices.append([dict(zip(cells, combo)) for combo in itertools.product(range(1, cap + 1), repeat=len(cells))])
+            choices.append(
+                [dict(zip(cells, combo)) for combo in itertools.product(range(1, cap + 1), repeat=len(cells))]
+            )
         else:
             rest = table.total(group) - sum(table.values[c] for c in group.cells if c not in hidden)
             choices.append([dict(zip(cells, combo)) for combo in compositions(rest, len(cells))])
@@ -353,8 +409,9 @@ def assert_protected(table: Table, hidden: set) -> None:
     truth is one assignment, so look (through every assignment if need be) for one that differs."""
     assert not any(0 < v < 5 and key not in hidden for key, v in table.values.items())
     for key in (key for key in table.values if key in hidden):
-        assert any(values[key] != table.values[key] for values in assignments(table, hidden)), \
+        assert any(values[key] != table.values[key] for values in assignments(table, hidden)), (
             f"a reader can work out {key} = {table.values[key]} from {table} with {hidden} suppressed"
+        )
 
 
 def test_a_total_and_the_shown_cells_never_give_back_a_suppressed_cell():
@@ -385,7 +442,10 @@ def test_tickets_opened_cannot_give_back_a_suppressed_outcome():
     table = Slice(WEEK, "KE", linked()).table()
     police = ContactEvent(WEEK, "KE", "sms", "sw", "online_sexual_abuse", "harm", "referred_to_police")
     greet = ContactEvent(WEEK, "KE", "sms", "sw", "greet", "none", "bot_answered")
-    group_rule_only = {police, greet}  # total 12 and counselling 6 shown: police + greet = 6, police alone from 1 to 5...
+    group_rule_only = {
+        police,
+        greet,
+    }  # total 12 and counselling 6 shown: police + greet = 6, police alone from 1 to 5...
     assert possible_values(table, group_rule_only)[police] == {1}  # ...but 7 tickets, 6 counselling: police is 1
     hidden = suppress(table)
     assert group_rule_only < hidden
@@ -424,8 +484,13 @@ def test_export_columns_and_tables():
     data = asyncio.run(simulated_cells())
     found = rows(data, Categories.load(), Outcomes.load())
     text = to_csv(found)
-    assert text.splitlines()[0] == ",".join(COLUMNS) == (
-        "table,week,country,channel,language,need,category,chi_reason,risk,outcome,chi_contact,figure,count,suppressed,share")
+    assert (
+        text.splitlines()[0]
+        == ",".join(COLUMNS)
+        == (
+            "table,week,country,channel,language,need,category,chi_reason,risk,outcome,chi_contact,figure,count,suppressed,share"
+        )
+    )
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert {r["table"] for r in parsed} == {"contacts_total", "contacts", "handoff"}
     for row in parsed:
@@ -469,8 +534,14 @@ def cli(*args: str, prefix: Optional[str] = None, url: Optional[str] = REDIS_URL
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HELPLINE_REDIS_PREFIX")}
     env.update({"REDIS_URL": url} if url else {})
     env.update({"HELPLINE_REDIS_PREFIX": prefix} if prefix else {})
-    return subprocess.run([sys.executable, "-m", "bot.stats", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.stats", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_simulates_and_exports_a_week(prefix, tmp_path):
@@ -485,22 +556,44 @@ def test_cli_simulates_and_exports_a_week(prefix, tmp_path):
     again = cli("export", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "csv", prefix=prefix)
     assert again.stdout == first.stdout  # the same seed makes the same week
     out = tmp_path / "ke.json"
-    kenya = cli("export", "--from", "2026-11-23", "--to", "2026-11-23", "--format", "json", "--country", "ke", "--output", str(out), prefix=prefix)
+    kenya = cli(
+        "export",
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-23",
+        "--format",
+        "json",
+        "--country",
+        "ke",
+        "--output",
+        str(out),
+        prefix=prefix,
+    )
     assert kenya.returncode == 0 and kenya.stdout == ""
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["from"] == "2026-11-23" and document["weeks"] == [WEEK] and "suppressed" in document["suppression"]
     assert document["rows"] and {r["country"] for r in document["rows"]} == {"KE"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (("export", "--from", "2026-13-01", "--to", "2026-11-29", "--format", "csv"), "'2026-13-01' is not a date"),
-    (("export", "--from", "2026-11-29", "--to", "2026-11-23", "--format", "csv"), "--from 2026-11-29 is after --to 2026-11-23"),
-    (("export", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "xlsx"), "invalid choice: 'xlsx'"),
-    (("export", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "csv", "--country", "Kenya"), "not an ISO 3166-1"),
-    (("export", "--from", "2026-11-23", "--format", "csv"), "--to"),
-    (("simulate", "--week", "2026-11-23", "--contacts", "0"), "not a whole number >= 1"),
-    (("report",), "invalid choice: 'report'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("export", "--from", "2026-13-01", "--to", "2026-11-29", "--format", "csv"), "'2026-13-01' is not a date"),
+        (
+            ("export", "--from", "2026-11-29", "--to", "2026-11-23", "--format", "csv"),
+            "--from 2026-11-29 is after --to 2026-11-23",
+        ),
+        (("export", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "xlsx"), "invalid choice: 'xlsx'"),
+        (
+            ("export", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "csv", "--country", "Kenya"),
+            "not an ISO 3166-1",
+        ),
+        (("export", "--from", "2026-11-23", "--format", "csv"), "--to"),
+        (("simulate", "--week", "2026-11-23", "--contacts", "0"), "not a whole number >= 1"),
+        (("report",), "invalid choice: 'report'"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_a_reason(args, message, prefix):
     done = cli(*args, prefix=prefix)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
@@ -511,5 +604,19 @@ def test_cli_explains_where_statistics_live(prefix):
     assert done.returncode == 2 and "Statistics live in Redis" in done.stderr and "Traceback" not in done.stderr
     mixed = cli("simulate", "--week", "2026-11-23", url=REDIS_URL)  # the bot's own prefix
     assert mixed.returncode == 2 and "must not mix with real statistics" in mixed.stderr
-    down = cli("export", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "csv", prefix=prefix, url="redis://127.0.0.1:1/0")
-    assert down.returncode == 1 and "cannot reach the statistics in Redis" in down.stderr and "Traceback" not in down.stderr
+    down = cli(
+        "export",
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-29",
+        "--format",
+        "csv",
+        prefix=prefix,
+        url="redis://127.0.0.1:1/0",
+    )
+    assert (
+        down.returncode == 1
+        and "cannot reach the statistics in Redis" in down.stderr
+        and "Traceback" not in down.stderr
+    )

@@ -15,7 +15,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from bot.stores import (
+from bot.storage.stores import (
     INBOX_KEPT,
     AddressBook,
     Dedupe,
@@ -212,7 +212,9 @@ def test_an_inbox_gives_each_message_once_in_order_after_a_cursor(open_stores):
             await inbox.put("web-b", "not yours", [], 60)
             everything = await inbox.read("web-a", "0-0", 0)
             assert [(m["id"], m["text"], m["buttons"]) for m in everything] == [
-                (first, "A counsellor is here.", []), (second, "Pick one:", [{"title": "Yes", "payload": "1"}])]
+                (first, "A counsellor is here.", []),
+                (second, "Pick one:", [{"title": "Yes", "payload": "1"}]),
+            ]
             assert [m["text"] for m in await inbox.read("web-a", first, 0)] == ["Pick one:"]
             assert await inbox.read("web-a", second, 0) == []
             await inbox.delete("web-a")
@@ -321,8 +323,9 @@ def test_with_redis_url_the_stores_use_redis(redis_server, prefix):
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("url", ["notaurl", "http://127.0.0.1:6379", "redis://127.0.0.1:port/0",
-                                 "redis://127.0.0.1:6379/zero"])
+@pytest.mark.parametrize(
+    "url", ["notaurl", "http://127.0.0.1:6379", "redis://127.0.0.1:port/0", "redis://127.0.0.1:6379/zero"]
+)
 def test_a_malformed_redis_url_is_refused_naming_the_variable(url):
     with pytest.raises(ValueError, match="REDIS_URL"):
         stores_from_env({"REDIS_URL": url})

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bot.language import LanguageRegistry
-from bot.texts import MAX_TEXT_CHARS, Texts
-from bot.yamlfile import ConfigError
+from bot.datafiles.yamlfile import ConfigError
+from bot.language.detection import LanguageRegistry
+from bot.language.texts import MAX_TEXT_CHARS, Texts
 
 
 def write(folder, lang, body):

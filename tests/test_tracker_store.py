@@ -7,13 +7,13 @@ import asyncio
 import uuid
 
 import pytest
-
-from bot.retention import Retention
-from bot.stores import MEMORY_CONVERSATIONS
-from channels.tracker_store import HelplineTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.storage.retention import Retention
+from bot.storage.stores import MEMORY_CONVERSATIONS
+from channels.tracker_store import HelplineTrackerStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 DOMAIN = Domain.load("domain.yml")
@@ -24,8 +24,12 @@ def tracker(sender: str, *events) -> DialogueStateTracker:
 
 
 def session(text: str) -> list:
-    return [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
-            UserUttered(text, {"name": "greet", "confidence": 1.0})]
+    return [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        UserUttered(text, {"name": "greet", "confidence": 1.0}),
+    ]
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])

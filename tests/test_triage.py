@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from bot import PROJECT_ROOT
-from bot.language import LanguageRegistry
-from bot.triage import CrisisNet, overrule
+from bot.conversation.triage import CrisisNet, overrule
+from bot.language.detection import LanguageRegistry
 
 CASES = yaml.safe_load((PROJECT_ROOT / "tests" / "triage_cases.yml").read_text(encoding="utf-8"))
 NET = CrisisNet.load(LanguageRegistry().codes)

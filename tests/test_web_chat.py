@@ -13,8 +13,8 @@ from typing import Any, Optional
 import pytest
 import redis
 
-from bot.dialogue import Dialogue
-from bot.sender_ids import SenderIds
+from bot.conversation.dialogue import Dialogue
+from bot.privacy.sender_ids import SenderIds
 from channels.rest import MAX_BODY_BYTES
 from scripts.local_bot import http
 from tests.conftest import CHANNEL_ENV
@@ -64,7 +64,9 @@ def texts_of(reply: dict[str, Any]) -> str:
     return " ".join(m["text"] for m in reply["messages"])
 
 
-def claimed(bot: Any, console: str, accounts: dict[str, str], asking: str) -> tuple[Counsellor, WebChild, dict[str, Any]]:
+def claimed(
+    bot: Any, console: str, accounts: dict[str, str], asking: str
+) -> tuple[Counsellor, WebChild, dict[str, Any]]:
     """A web child who wrote ``asking`` and the counsellor of desk NG who claimed their ticket."""
     amina = Counsellor(console, accounts["NG"])
     assert amina.login() == 200
@@ -181,9 +183,14 @@ def test_delete_my_data_on_the_web_leaves_nothing_keyed_to_the_child(bot, consol
     assert done["erased"] is True and texts_of(done).startswith("Done. I deleted our chat")
     client = redis.Redis.from_url(CHANNEL_ENV["REDIS_URL"], decode_responses=True)
     try:
+
         def nothing_left() -> bool:
             keys = list(client.scan_iter(match=f"{CHANNEL_ENV['HELPLINE_REDIS_PREFIX']}*{child.sender}*"))
-            return not keys and client.hgetall(f"{CHANNEL_ENV['HELPLINE_REDIS_PREFIX']}handoff:ticket:{ticket['id']}") == {}
+            return (
+                not keys
+                and client.hgetall(f"{CHANNEL_ENV['HELPLINE_REDIS_PREFIX']}handoff:ticket:{ticket['id']}") == {}
+            )
+
         eventually(nothing_left, timeout_s=10)
     finally:
         client.close()
@@ -207,7 +214,9 @@ def test_the_page_in_chromium_chats_hands_off_and_shows_a_counsellors_html_as_te
         expect(page.get_by_text("Test desk NG").first).to_be_visible(timeout=15_000)
         ticket = eventually(lambda: amina.waiting_with("please let me talk to a person i am scared"))[0]
         amina.post(f"/api/tickets/{ticket['id']}/claim")
-        amina.post(f"/api/tickets/{ticket['id']}/reply", {"text": "<b>Hi</b><script>window.hacked=1</script> I'm Amina."})
+        amina.post(
+            f"/api/tickets/{ticket['id']}/reply", {"text": "<b>Hi</b><script>window.hacked=1</script> I'm Amina."}
+        )
         expect(page.get_by_text("<b>Hi</b><script>window.hacked=1</script> I'm Amina.")).to_be_visible(timeout=15_000)
         assert page.evaluate("window.hacked") is None
         box.fill("thank you")
@@ -223,7 +232,10 @@ def test_the_page_in_chromium_chats_hands_off_and_shows_a_counsellors_html_as_te
         amina.post(f"/api/tickets/{ticket['id']}/close", {"outcome": "counselling_given"})
 
         old_token = page.evaluate("sessionStorage.getItem('helpline-chat-token')")
-        page.route("https://www.google.com/**", lambda route: route.fulfill(body="<title>Google</title>", content_type="text/html"))
+        page.route(
+            "https://www.google.com/**",
+            lambda route: route.fulfill(body="<title>Google</title>", content_type="text/html"),
+        )
         page.get_by_role("button", name="Leave this page quickly").click()
         page.wait_for_url("https://www.google.com/**")
         page.go_back()  # the chat left the history: Back does not bring it up again
@@ -245,7 +257,11 @@ def test_the_page_speaks_the_childs_language_and_carries_their_helpline(bot, tex
     status, raw = http("GET", f"{bot.base_url}/webhooks/web/chat", None, {"Accept-Language": "ar-EG,ar;q=0.9,en;q=0.5"})
     assert '<html lang="ar" dir="rtl">' in raw.decode()
     status, raw = http("GET", f"{bot.base_url}/webhooks/web/chat?lang=xx&country=%3Cscript%3E")
-    assert status == 200 and '<html lang="en"' in raw.decode() and "<script>" not in raw.decode().split("<footer>")[1].split("<script src")[0]
+    assert (
+        status == 200
+        and '<html lang="en"' in raw.decode()
+        and "<script>" not in raw.decode().split("<footer>")[1].split("<script src")[0]
+    )
 
 
 def test_delete_my_data_on_the_page_clears_the_screen_and_starts_a_new_chat(bot, browser, texts):

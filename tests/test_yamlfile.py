@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.yamlfile import ConfigError, load_mapping
+from bot.datafiles.yamlfile import ConfigError, load_mapping
 
 
 def write(tmp_path, text, name="f.yml", mode="w"):

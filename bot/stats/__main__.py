@@ -19,20 +19,22 @@ from typing import Mapping, Optional, Sequence
 
 from redis.exceptions import RedisError
 
-from bot.countries import is_country_code
-from bot.outcomes import Outcomes
+from bot.handoff.outcomes import Outcomes
+from bot.routing.countries import is_country_code
 from bot.stats import export
 from bot.stats.categories import Categories
 from bot.stats.counters import RedisStats, week_end, week_of
-from bot.retention import Retention
 from bot.stats.record import recorder
 from bot.stats.simulate import simulate
-from bot.stores import DEFAULT_PREFIX, PREFIX_VARIABLE, redis_client, redis_prefix
+from bot.storage.retention import Retention
+from bot.storage.stores import DEFAULT_PREFIX, PREFIX_VARIABLE, redis_client, redis_prefix
 
 USAGE_ERROR, UNREACHABLE = 2, 1
-NO_REDIS = ("REDIS_URL is not set. Statistics live in Redis: the bot counts into REDIS_URL under HELPLINE_REDIS_PREFIX "
-            "(a bot without REDIS_URL keeps them in memory, and they are gone when it stops). Run this with the bot's "
-            "settings, e.g. REDIS_URL=redis://127.0.0.1:6379/0")
+NO_REDIS = (
+    "REDIS_URL is not set. Statistics live in Redis: the bot counts into REDIS_URL under HELPLINE_REDIS_PREFIX "
+    "(a bot without REDIS_URL keeps them in memory, and they are gone when it stops). Run this with the bot's "
+    "settings, e.g. REDIS_URL=redis://127.0.0.1:6379/0"
+)
 
 
 def _date(text: str) -> dt.date:
@@ -55,11 +57,17 @@ def _positive(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot.stats", description="Anonymous statistics a helpline can publish.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.stats", description="Anonymous statistics a helpline can publish."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     out = commands.add_parser("export", help="the weeks from --from to --to, small cells suppressed")
-    out.add_argument("--from", dest="start", type=_date, required=True, help="first day (YYYY-MM-DD); its whole ISO week is read")
-    out.add_argument("--to", dest="end", type=_date, required=True, help="last day (YYYY-MM-DD); its whole ISO week is read")
+    out.add_argument(
+        "--from", dest="start", type=_date, required=True, help="first day (YYYY-MM-DD); its whole ISO week is read"
+    )
+    out.add_argument(
+        "--to", dest="end", type=_date, required=True, help="last day (YYYY-MM-DD); its whole ISO week is read"
+    )
     out.add_argument("--format", choices=("csv", "json"), required=True)
     out.add_argument("--country", type=_country, help="only this country (ISO code)")
     out.add_argument("--output", type=Path, help="write here instead of to standard output")
@@ -80,14 +88,20 @@ def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.e
         return _fail(NO_REDIS, USAGE_ERROR)
     prefix = redis_prefix(environ)
     if args.command == "simulate" and prefix == DEFAULT_PREFIX:
-        return _fail(f"simulated conversations must not mix with real statistics: set {PREFIX_VARIABLE} to a prefix of "
-                     f"their own, e.g. {PREFIX_VARIABLE}=sim:", USAGE_ERROR)
+        return _fail(
+            f"simulated conversations must not mix with real statistics: set {PREFIX_VARIABLE} to a prefix of "
+            f"their own, e.g. {PREFIX_VARIABLE}=sim:",
+            USAGE_ERROR,
+        )
     try:
         return asyncio.run(_run(args, url, prefix, Retention.load().statistics_s))
     except ValueError as error:  # a broken data file (ConfigError) or REDIS_URL
         return _fail(str(error), USAGE_ERROR)
     except (RedisError, OSError) as error:
-        return _fail(f"cannot reach the statistics in Redis ({type(error).__name__}); is REDIS_URL right and Redis running?", UNREACHABLE)
+        return _fail(
+            f"cannot reach the statistics in Redis ({type(error).__name__}); is REDIS_URL right and Redis running?",
+            UNREACHABLE,
+        )
 
 
 async def _run(args: argparse.Namespace, url: str, prefix: str, retention: int) -> int:
@@ -107,8 +121,11 @@ async def _export(counter: RedisStats, args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     running = [week for week in weeks if week_end(week) > now]
     if running:
-        print(f"note: {', '.join(running)} has not ended: its figures will still change, and publishing a week twice "
-              "lets readers subtract one version from the other", file=sys.stderr)
+        print(
+            f"note: {', '.join(running)} has not ended: its figures will still change, and publishing a week twice "
+            "lets readers subtract one version from the other",
+            file=sys.stderr,
+        )
     if args.output is None:
         sys.stdout.write(text)
         return 0

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import DATA_DIR
-from bot.helplines import Source
-from bot import coded_lists
-from bot.yamlfile import LineDict, YamlFile, load_mapping
+from bot.datafiles import coded_lists
+from bot.datafiles.sources import Source
+from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
 
 CATEGORIES_PATH = DATA_DIR / "stats_categories.yml"
 OTHER = "other"  # what the recorder counts a need under when this file does not list it
@@ -62,7 +62,12 @@ class Categories:
             categories.append(category)
         for need in REQUIRED_NEEDS:
             if need not in need_line:
-                raise source.error(source.data, "categories", "categories", f"must list the need {need!r}: the recorder counts it by itself")
+                raise source.error(
+                    source.data,
+                    "categories",
+                    "categories",
+                    f"must list the need {need!r}: the recorder counts it by itself",
+                )
         return cls(categories, found)
 
 
@@ -74,6 +79,12 @@ def _category(source: YamlFile, item: LineDict, field: str) -> Category:
     if chi is not None and (not isinstance(chi, str) or not chi.strip()):
         raise source.error(item, "chi", f"{field}.chi", "must be the name of CHI's reason for contact (or left out)")
     needs = item.get("needs")
-    if not isinstance(needs, list) or not needs or not all(isinstance(n, str) and coded_lists.CODE.match(n) for n in needs):
-        raise source.error(item, "needs", f"{field}.needs", "must be a non-empty list of needs (intents), such as [cyberbullying]")
+    if (
+        not isinstance(needs, list)
+        or not needs
+        or not all(isinstance(n, str) and coded_lists.CODE.match(n) for n in needs)
+    ):
+        raise source.error(
+            item, "needs", f"{field}.needs", "must be a non-empty list of needs (intents), such as [cyberbullying]"
+        )
     return Category(code, label, chi.strip() if chi else None, tuple(needs))

@@ -26,8 +26,10 @@ from bot.stats.suppress import RULE, THRESHOLD
 UNKNOWN = "unknown"
 BUCKET_LABELS = dict(zip(BUCKETS, ("under 1 min", "1 to 5 min", "5 to 15 min", "15 to 60 min", "over 60 min")))
 assert len(BUCKET_LABELS) == len(CLAIM_BUCKETS)  # a new bucket needs a label here
-SUPPRESSED_NOTE = (f"Counts from 1 to {THRESHOLD - 1} are not shown, nor a few larger ones that would give a small one "
-                   "back; a figure that covers such counts is the sum of the ones shown.")
+SUPPRESSED_NOTE = (
+    f"Counts from 1 to {THRESHOLD - 1} are not shown, nor a few larger ones that would give a small one "
+    "back; a figure that covers such counts is the sum of the ones shown."
+)
 Figure = dict[str, Any]
 
 
@@ -58,13 +60,17 @@ def country_name(code: str) -> str:
     return getattr(country, "common_name", None) or country.name
 
 
-def charts(found: Iterable[Row], weeks: list[str], categories: Categories, now: Optional[dt.datetime] = None) -> dict[str, Any]:
+def charts(
+    found: Iterable[Row], weeks: list[str], categories: Categories, now: Optional[dt.datetime] = None
+) -> dict[str, Any]:
     """The three charts' figures from published rows (one helpline's, or every helpline's)."""
     found = list(found)
     now = now or dt.datetime.now(dt.timezone.utc)
     countries = sorted({row["country"] for row in found}, key=lambda c: (c == UNKNOWN, c))
     return {
-        "weeks": [{"week": week, "monday": week_monday(week).isoformat(), "ended": week_end(week) <= now} for week in weeks],
+        "weeks": [
+            {"week": week, "monday": week_monday(week).isoformat(), "ended": week_end(week) <= now} for week in weeks
+        ],
         "countries": [{"code": code, "name": country_name(code)} for code in countries],
         "suppression": {"rule": RULE, "note": SUPPRESSED_NOTE},
         "contacts_per_week": _contacts_per_week(found, weeks, countries),
@@ -81,10 +87,16 @@ def _contacts_per_week(found: list[Row], weeks: list[str], countries: list[str])
         if row["table"] == "contacts_total":
             total[row["week"]].add(row)
             by_country[row["week"], row["country"]].add(row)
-    return [{
-        "week": week, **total[week].figure(),
-        "countries": [{"country": code, **by_country[week, code].figure()} for code in countries if (week, code) in by_country],
-    } for week in weeks]
+    return [
+        {
+            "week": week,
+            **total[week].figure(),
+            "countries": [
+                {"country": code, **by_country[week, code].figure()} for code in countries if (week, code) in by_country
+            ],
+        }
+        for week in weeks
+    ]
 
 
 def _needs_by_country(found: list[Row], countries: list[str], categories: Categories) -> list[dict[str, Any]]:
@@ -110,7 +122,9 @@ def _handoff(found: list[Row]) -> dict[str, Any]:
     handoff = [row for row in found if row["table"] == "handoff"]
     for row in handoff:
         sums[row["figure"]].add(row)
-    conversations = {(row["week"], row["country"], row["channel"]): row for row in handoff if row["figure"] == CONVERSATIONS}
+    conversations = {
+        (row["week"], row["country"], row["channel"]): row for row in handoff if row["figure"] == CONVERSATIONS
+    }
     opened = shared = 0  # only where the export publishes the share (both counts shown)
     for row in handoff:
         if row["figure"] == OPENED and row["share"] is not None:
@@ -121,7 +135,10 @@ def _handoff(found: list[Row]) -> dict[str, Any]:
         "figures": {figure: sums[figure].figure() for figure in FIGURES},
         "claim_times": [{"figure": name, "label": BUCKET_LABELS[name], **sums[name].figure()} for name in BUCKETS],
         "share_handed_off": {
-            "share": round(opened / shared, 3) if shared else None, "opened": opened, "conversations": shared,
-            "rows": sum(1 for row in with_tickets if row["share"] is not None), "of_rows": len(with_tickets),
+            "share": round(opened / shared, 3) if shared else None,
+            "opened": opened,
+            "conversations": shared,
+            "rows": sum(1 for row in with_tickets if row["share"] is not None),
+            "of_rows": len(with_tickets),
         },
     }

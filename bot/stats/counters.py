@@ -19,7 +19,7 @@ from typing import Callable, Protocol, Union
 
 import redis.asyncio as aioredis
 
-from bot.stores import as_text
+from bot.storage.stores import as_text
 
 DEFAULT_RETENTION_S = 730 * 86_400  # two years after the week ends (data/privacy.yml's statistics_days)
 _SEPARATOR = "|"

@@ -27,14 +27,29 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional
 
-from bot.outcomes import Outcomes
+from bot.handoff.outcomes import Outcomes
 from bot.stats.categories import Categories
 from bot.stats.counters import ContactEvent, Event, HandoffEvent, StatsCounter, week_of
 from bot.stats.record import ABANDONED, BOT_ANSWERED, CLAIM_BUCKETS, CONVERSATIONS, EXPIRED, OPENED
 from bot.stats.suppress import RULE, Bound, Group, Key, Table, suppress
 
-COLUMNS = ("table", "week", "country", "channel", "language", "need", "category", "chi_reason", "risk", "outcome",
-           "chi_contact", "figure", "count", "suppressed", "share")
+COLUMNS = (
+    "table",
+    "week",
+    "country",
+    "channel",
+    "language",
+    "need",
+    "category",
+    "chi_reason",
+    "risk",
+    "outcome",
+    "chi_contact",
+    "figure",
+    "count",
+    "suppressed",
+    "share",
+)
 BUCKETS = tuple(name for _, name in CLAIM_BUCKETS)
 OTHER_FIGURE = "other"
 PARTITION = (*BUCKETS, ABANDONED, OTHER_FIGURE)  # what each opened ticket became: they add up to `opened`
@@ -56,7 +71,9 @@ async def read(counter: StatsCounter, weeks: Iterable[str]) -> dict[str, dict[Ev
     return {week: await counter.week(week) for week in weeks}
 
 
-def slices(data: dict[str, dict[Event, int]], country: Optional[str] = None) -> Iterator[tuple[str, str, dict[Event, int]]]:
+def slices(
+    data: dict[str, dict[Event, int]], country: Optional[str] = None
+) -> Iterator[tuple[str, str, dict[Event, int]]]:
     """(week, country, its cells), week by week, country by country: the unit suppression works on."""
     for week, cells in data.items():
         by_country: dict[str, dict[Event, int]] = defaultdict(dict)
@@ -67,9 +84,15 @@ def slices(data: dict[str, dict[Event, int]], country: Optional[str] = None) -> 
                 yield week, code, by_country[code]
 
 
-def rows(data: dict[str, dict[Event, int]], categories: Categories, outcomes: Outcomes, country: Optional[str] = None) -> list[Row]:
+def rows(
+    data: dict[str, dict[Event, int]], categories: Categories, outcomes: Outcomes, country: Optional[str] = None
+) -> list[Row]:
     """Every published row, week by week, country by country."""
-    return [row for week, code, cells in slices(data, country) for row in Slice(week, code, cells).rows(categories, outcomes)]
+    return [
+        row
+        for week, code, cells in slices(data, country)
+        for row in Slice(week, code, cells).rows(categories, outcomes)
+    ]
 
 
 def to_csv(found: list[Row]) -> str:
@@ -82,8 +105,21 @@ def to_csv(found: list[Row]) -> str:
 
 
 def to_json(found: list[Row], start: dt.date, end: dt.date, weeks: list[str]) -> str:
-    return json.dumps({"from": start.isoformat(), "to": end.isoformat(), "weeks": weeks, "suppression": RULE,
-                       "columns": list(COLUMNS), "rows": found}, ensure_ascii=False, indent=1) + "\n"
+    return (
+        json.dumps(
+            {
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "weeks": weeks,
+                "suppression": RULE,
+                "columns": list(COLUMNS),
+                "rows": found,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 def _csv_value(value: Any) -> str:
@@ -122,7 +158,13 @@ class Slice:
             abandoned = max(counted[channel, ABANDONED], expired)
             opened = max(counted[channel, OPENED], closed, claimed + abandoned)
             figures = {name: counted[channel, name] for name in BUCKETS}
-            figures.update({ABANDONED: abandoned, OTHER_FIGURE: opened - claimed - abandoned, CONVERSATIONS: counted[channel, CONVERSATIONS]})
+            figures.update(
+                {
+                    ABANDONED: abandoned,
+                    OTHER_FIGURE: opened - claimed - abandoned,
+                    CONVERSATIONS: counted[channel, CONVERSATIONS],
+                }
+            )
             values.update({self._cell(channel, name): count for name, count in figures.items()})
         return values
 
@@ -161,11 +203,21 @@ class Slice:
         for event in sorted(self.contacts, key=lambda e: (e.channel, e.language, e.need, e.risk, e.outcome)):
             category = categories.of(event.need)
             outcome = outcomes.get(event.outcome)
-            found.append(self._row(
-                "contacts", self.contacts[event], event in hidden, channel=event.channel, language=event.language,
-                need=event.need, category=category.code, chi_reason=category.chi, risk=event.risk, outcome=event.outcome,
-                chi_contact=outcome.chi if outcome else None,
-            ))
+            found.append(
+                self._row(
+                    "contacts",
+                    self.contacts[event],
+                    event in hidden,
+                    channel=event.channel,
+                    language=event.language,
+                    need=event.need,
+                    category=category.code,
+                    chi_reason=category.chi,
+                    risk=event.risk,
+                    outcome=event.outcome,
+                    chi_contact=outcome.chi if outcome else None,
+                )
+            )
         for channel in self.channels:
             found += self._handoff_rows(channel, hidden)
         return found
@@ -176,7 +228,9 @@ class Slice:
         count[OPENED], shown[OPENED] = sum(count[name] for name in PARTITION), self._opened(channel) not in hidden
         count[CLAIMED] = sum(count[name] for name in BUCKETS)
         # Published only when the figures already shown give it: it must add nothing.
-        shown[CLAIMED] = all(shown[name] for name in BUCKETS) or all(shown[name] for name in (OPENED, ABANDONED, OTHER_FIGURE))
+        shown[CLAIMED] = all(shown[name] for name in BUCKETS) or all(
+            shown[name] for name in (OPENED, ABANDONED, OTHER_FIGURE)
+        )
         found = []
         for figure in FIGURES:
             row = self._row("handoff", count[figure], not shown[figure], channel=channel, figure=figure)
@@ -187,5 +241,12 @@ class Slice:
 
     def _row(self, table: str, count: int, suppressed: bool, **values: Any) -> Row:
         row: Row = dict.fromkeys(COLUMNS)
-        row.update(table=table, week=self.week, country=self.country, count=None if suppressed else count, suppressed=suppressed, **values)
+        row.update(
+            table=table,
+            week=self.week,
+            country=self.country,
+            count=None if suppressed else count,
+            suppressed=suppressed,
+            **values,
+        )
         return row

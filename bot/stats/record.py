@@ -15,14 +15,14 @@ import os
 import time
 from typing import Callable, Collection, Mapping, Optional, Union
 
-from bot.countries import is_country_code
-from bot.handoff import Risk, State, Ticket
-from bot.language import LanguageRegistry
-from bot.outcomes import CHILD_LEFT, Outcomes
-from bot.retention import Retention
+from bot.handoff.outcomes import CHILD_LEFT, Outcomes
+from bot.handoff.queue import Risk, State, Ticket
+from bot.language.detection import LanguageRegistry
+from bot.routing.countries import is_country_code
 from bot.stats.categories import MENU_CHOICE, OTHER, Categories
 from bot.stats.counters import ContactEvent, Event, HandoffEvent, MemoryStats, RedisStats, StatsCounter, week_of
-from bot.stores import redis_client, redis_prefix
+from bot.storage.retention import Retention
+from bot.storage.stores import redis_client, redis_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +31,27 @@ BOT_ANSWERED = "bot_answered"  # the outcome of a need the bot answered by itsel
 EXPIRED = "expired"  # a ticket nobody claimed in time, or the child chose to stop waiting
 CONVERSATIONS, OPENED, ABANDONED = "conversations", "opened", "abandoned"
 # Time to claim, in coarse buckets: (upper limit in seconds, figure name).
-CLAIM_BUCKETS = ((60, "claimed_under_1m"), (300, "claimed_1_to_5m"), (900, "claimed_5_to_15m"),
-                 (3600, "claimed_15_to_60m"), (float("inf"), "claimed_over_60m"))
+CLAIM_BUCKETS = (
+    (60, "claimed_under_1m"),
+    (300, "claimed_1_to_5m"),
+    (900, "claimed_5_to_15m"),
+    (3600, "claimed_15_to_60m"),
+    (float("inf"), "claimed_over_60m"),
+)
 Moment = Union[dt.datetime, float, None]  # aware datetime, Unix time, or None for now
 
 
 class StatsRecorder:
     """The calls to make as things happen; each counts only codes, and never raises."""
 
-    def __init__(self, counter: StatsCounter, categories: Categories, languages: Collection[str],
-                 outcomes: Collection[str], timeout_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        counter: StatsCounter,
+        categories: Categories,
+        languages: Collection[str],
+        outcomes: Collection[str],
+        timeout_s: float = 0.5,
+    ) -> None:
         self.counter = counter
         self._needs = categories.needs
         self._languages = frozenset(languages)
@@ -49,14 +60,39 @@ class StatsRecorder:
 
     # -- the calls ---------------------------------------------------------------------------
 
-    async def record_need(self, country: Optional[str], channel: Optional[str], language: Optional[str], need: str,
-                          risk: Optional[Risk] = None, when: Moment = None) -> None:
+    async def record_need(
+        self,
+        country: Optional[str],
+        channel: Optional[str],
+        language: Optional[str],
+        need: str,
+        risk: Optional[Risk] = None,
+        when: Moment = None,
+    ) -> None:
         """The bot answered a message about ``need`` (``Outcome.need``; "choice:2" counts as a menu choice)."""
-        await self._count(lambda: [ContactEvent(_week(when), _country(country), _channel(channel), self._language(language),
-                                                self._need(need), _risk(risk), BOT_ANSWERED)])
+        await self._count(
+            lambda: [
+                ContactEvent(
+                    _week(when),
+                    _country(country),
+                    _channel(channel),
+                    self._language(language),
+                    self._need(need),
+                    _risk(risk),
+                    BOT_ANSWERED,
+                )
+            ]
+        )
 
-    async def record_turn(self, need: str, risk: Optional[Risk], country: Optional[str], language: Optional[str],
-                          channel: Optional[str], country_before: Optional[str]) -> None:
+    async def record_turn(
+        self,
+        need: str,
+        risk: Optional[Risk],
+        country: Optional[str],
+        language: Optional[str],
+        channel: Optional[str],
+        country_before: Optional[str],
+    ) -> None:
         """One answered message: its need, and the conversation itself once its country is first known
         (both at once: the statistics cost a turn one round trip)."""
         counts = [self.record_need(country, channel, language, need, risk)]
@@ -73,13 +109,15 @@ class StatsRecorder:
 
     async def record_ticket_claimed(self, ticket: Ticket, waited_s: Optional[float] = None) -> None:
         """The first claim only (not a transfer); the wait defaults to the claimed ticket's own times."""
+
         def events() -> list[Event]:
             waited = ticket.updated_at - ticket.created_at if waited_s is None else waited_s
             return [self._figure(ticket, next(name for limit, name in CLAIM_BUCKETS if waited < limit))]
+
         await self._count(events)
 
     async def ticket_changed(self, before: Optional[Ticket], after: Ticket) -> None:
-        """As a handoff queue's observer (bot.handoff.TicketObserver): opened, first claimed, ended."""
+        """As a handoff queue's observer (bot.handoff.queue.TicketObserver): opened, first claimed, ended."""
         if before is None:
             await self.record_ticket_opened(after)
         elif before.state is State.WAITING and after.state is State.CLAIMED:
@@ -89,15 +127,26 @@ class StatsRecorder:
 
     async def record_ticket_closed(self, ticket: Ticket) -> None:
         """A ticket closed (its outcome) or expired; abandoned if nobody had claimed it."""
+
         def events() -> list[Event]:
             if ticket.state not in (State.CLOSED, State.EXPIRED):
                 return []
             outcome = EXPIRED if ticket.state is State.EXPIRED else self._outcome(ticket.outcome)
-            found: list[Event] = [ContactEvent(_week(ticket.created_at), _country(ticket.helpline), _channel(ticket.channel),
-                                               self._language(ticket.language), self._need(ticket.reason), _risk(ticket.risk), outcome)]
+            found: list[Event] = [
+                ContactEvent(
+                    _week(ticket.created_at),
+                    _country(ticket.helpline),
+                    _channel(ticket.channel),
+                    self._language(ticket.language),
+                    self._need(ticket.reason),
+                    _risk(ticket.risk),
+                    outcome,
+                )
+            ]
             if ticket.counsellor is None and outcome in (EXPIRED, CHILD_LEFT):
                 found.append(self._figure(ticket, ABANDONED))
             return found
+
         await self._count(events)
 
     # -- turning values into codes -----------------------------------------------------------
@@ -163,6 +212,8 @@ def recorder(counter: StatsCounter, registry: Optional[LanguageRegistry] = None)
     return StatsRecorder(counter, Categories.load(), (registry or LanguageRegistry()).codes, Outcomes.load().codes)
 
 
-def recorder_from_env(environ: Mapping[str, str] = os.environ, registry: Optional[LanguageRegistry] = None) -> StatsRecorder:
+def recorder_from_env(
+    environ: Mapping[str, str] = os.environ, registry: Optional[LanguageRegistry] = None
+) -> StatsRecorder:
     """The recorder the bot and the console use; a bad setting raises ValueError at start-up."""
     return recorder(counter_from_env(environ), registry)

@@ -10,26 +10,48 @@ import datetime as dt
 import random
 from dataclasses import replace
 
-from bot.escalation import HANDOFF_CHANNELS, TRIGGERS
-from bot.handoff import Risk, State, Ticket
-from bot.outcomes import CHILD_LEFT
+from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS
+from bot.handoff.outcomes import CHILD_LEFT
+from bot.handoff.queue import Risk, State, Ticket
 from bot.stats.record import StatsRecorder
 
 # country: (weight, languages, has a handoff desk)
 COUNTRIES = {
-    "KE": (6, ("en", "sw"), True), "IN": (6, ("hi", "en"), True), "BR": (5, ("pt",), True), "GB": (4, ("en",), True),
-    "TZ": (2, ("sw", "en"), False), "FR": (2, ("fr",), False), "MX": (2, ("es",), False), "EG": (1, ("ar",), False),
+    "KE": (6, ("en", "sw"), True),
+    "IN": (6, ("hi", "en"), True),
+    "BR": (5, ("pt",), True),
+    "GB": (4, ("en",), True),
+    "TZ": (2, ("sw", "en"), False),
+    "FR": (2, ("fr",), False),
+    "MX": (2, ("es",), False),
+    "EG": (1, ("ar",), False),
 }
 CHANNELS = {"whatsapp": 4, "telegram": 3, "sms": 2, "web": 1}
 NEEDS = {
-    "need_helpline": 20, "cyberbullying": 10, "talk_to_human": 10, "safety_tips": 8, "out_of_scope": 8,
-    "online_sexual_abuse": 6, "self_harm": 5, "report_content": 4, "privacy_question": 3, "danger_now": 3,
+    "need_helpline": 20,
+    "cyberbullying": 10,
+    "talk_to_human": 10,
+    "safety_tips": 8,
+    "out_of_scope": 8,
+    "online_sexual_abuse": 6,
+    "self_harm": 5,
+    "report_content": 4,
+    "privacy_question": 3,
+    "danger_now": 3,
     "change_language": 2,
 }
 COUNSELLOR_OUTCOMES = {
-    "counselling_given": 40, "information_given": 20, "referred_to_services": 10, "referred_to_child_protection": 5,
-    "referred_to_police": 3, "emergency_services_contacted": 3, "reported_to_hotline": 4, "follow_up_planned": 5,
-    "child_left": 5, "handed_back_to_bot": 3, "silent_contact": 2,
+    "counselling_given": 40,
+    "information_given": 20,
+    "referred_to_services": 10,
+    "referred_to_child_protection": 5,
+    "referred_to_police": 3,
+    "emergency_services_contacted": 3,
+    "reported_to_hotline": 4,
+    "follow_up_planned": 5,
+    "child_left": 5,
+    "handed_back_to_bot": 3,
+    "silent_contact": 2,
 }
 MEAN_WAIT_S = {Risk.IMMINENT: 60, Risk.HARM: 240, Risk.ASKED: 600}
 
@@ -63,8 +85,22 @@ async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float
         await recorder.record_need(country, channel, language, "menu_choice", when=when)
     await recorder.record_conversation(country, channel, when=when)
     if need in TRIGGERS and desk and channel in HANDOFF_CHANNELS:  # as the bot does
-        await _ticket(recorder, rng, Ticket("simulated", country, "simulated", channel, country, language, TRIGGERS[need], need,
-                                            created_at=when, updated_at=when))
+        await _ticket(
+            recorder,
+            rng,
+            Ticket(
+                "simulated",
+                country,
+                "simulated",
+                channel,
+                country,
+                language,
+                TRIGGERS[need],
+                need,
+                created_at=when,
+                updated_at=when,
+            ),
+        )
     if rng.random() < 0.4:
         await recorder.record_need(country, channel, language, "thanks_bye", when=when)
 
@@ -75,9 +111,15 @@ async def _ticket(recorder: StatsRecorder, rng: random.Random, ticket: Ticket) -
     if fate < 0.03:
         return  # still waiting when the week is exported
     if fate < 0.2:  # nobody claimed it in time, or the child said stop while waiting
-        ended = replace(ticket, state=State.EXPIRED) if rng.random() < 0.6 else replace(ticket, state=State.CLOSED, outcome=CHILD_LEFT)
+        ended = (
+            replace(ticket, state=State.EXPIRED)
+            if rng.random() < 0.6
+            else replace(ticket, state=State.CLOSED, outcome=CHILD_LEFT)
+        )
         await recorder.record_ticket_closed(ended)
         return
     waited = rng.expovariate(1 / MEAN_WAIT_S[ticket.risk])
     await recorder.record_ticket_claimed(ticket, waited)
-    await recorder.record_ticket_closed(replace(ticket, state=State.CLOSED, counsellor="simulated", outcome=_pick(rng, COUNSELLOR_OUTCOMES)))
+    await recorder.record_ticket_closed(
+        replace(ticket, state=State.CLOSED, counsellor="simulated", outcome=_pick(rng, COUNSELLOR_OUTCOMES))
+    )

@@ -25,10 +25,12 @@ import numpy as np
 from scipy.optimize import linprog
 
 THRESHOLD = 5  # counts from 1 to THRESHOLD - 1 are never shown
-RULE = ("counts from 1 to 4 are suppressed; in each group with a published total, further cells are suppressed, "
-        "smallest first, until at least two are and their sum is at least 5 and more than their number; figures "
-        "that bound each other (tickets closed <= tickets opened, expired <= abandoned) are then checked so that "
-        "no suppressed count has only one possible value; zeros are shown")
+RULE = (
+    "counts from 1 to 4 are suppressed; in each group with a published total, further cells are suppressed, "
+    "smallest first, until at least two are and their sum is at least 5 and more than their number; figures "
+    "that bound each other (tickets closed <= tickets opened, expired <= abandoned) are then checked so that "
+    "no suppressed count has only one possible value; zeros are shown"
+)
 Key = Hashable
 _SOLUTIONS_KEPT = 32  # solutions the audit remembers: enough to skip most solver calls, cheap to carry
 
@@ -79,8 +81,10 @@ def _complete(table: Table, group: Group, hidden: set[Key]) -> None:
     """Complementary suppression within one group whose total is published."""
     if group.total in hidden or not any(cell in hidden for cell in group.cells):
         return
-    shown = sorted((cell for cell in group.cells if cell not in hidden and table.values[cell] > 0),
-                   key=lambda cell: (table.values[cell], str(cell)))
+    shown = sorted(
+        (cell for cell in group.cells if cell not in hidden and table.values[cell] > 0),
+        key=lambda cell: (table.values[cell], str(cell)),
+    )
     while not safe([table.values[cell] for cell in group.cells if cell in hidden]):
         if not shown:  # every cell suppressed and still pinned (all ones): the total goes too
             hidden.add(group.total)
@@ -141,7 +145,9 @@ class _System:
         self._a_eq, self._b_eq = _matrix(self._equal)
         self._a_ub, self._b_ub = _matrix(self._below)
         truth = {key: float(table.values[key]) for key in self.unknowns}  # always a solution
-        self._found = [np.array([(solution.get(key, truth[key])) for key in self.unknowns]) for solution in [truth, *found]]
+        self._found = [
+            np.array([(solution.get(key, truth[key])) for key in self.unknowns]) for solution in [truth, *found]
+        ]
 
     def solutions(self) -> list[dict[Key, float]]:
         return [dict(zip(self.unknowns, found)) for found in self._found[1:]]
@@ -172,8 +178,15 @@ class _System:
 
     def _lowest(self, objective: np.ndarray) -> Optional[float]:
         """The minimum of objective . unknowns; None when unbounded. Keeps the solution it finds."""
-        answer = linprog(objective, A_ub=self._a_ub, b_ub=self._b_ub, A_eq=self._a_eq, b_eq=self._b_eq,
-                         bounds=(1, None), method="highs")
+        answer = linprog(
+            objective,
+            A_ub=self._a_ub,
+            b_ub=self._b_ub,
+            A_eq=self._a_eq,
+            b_eq=self._b_eq,
+            bounds=(1, None),
+            method="highs",
+        )
         if answer.status != 0:
             return None
         self._found.append(answer.x)
@@ -199,7 +212,9 @@ def _widen(table: Table, target: Key, hidden: set[Key], found: list[dict[Key, fl
     others = [g.total for g in table.groups if g is not own and bound & set(g.cells)]
 
     def shown(keys: Iterable[Key]) -> list[Key]:
-        return sorted((k for k in keys if k not in hidden and table.values[k] > 0), key=lambda k: (table.values[k], str(k)))
+        return sorted(
+            (k for k in keys if k not in hidden and table.values[k] > 0), key=lambda k: (table.values[k], str(k))
+        )
 
     candidates = shown(bound) + [t for t in others if t not in hidden] + shown(set(own.cells) - bound if own else ())
     if own and own.total not in hidden:
@@ -207,7 +222,9 @@ def _widen(table: Table, target: Key, hidden: set[Key], found: list[dict[Key, fl
     if not candidates:
         hidden |= _everything(table)
         return
-    hidden.add(next((c for c in candidates if not _System(table, hidden | {c}, found).pinned(tuple(cells))), candidates[0]))
+    hidden.add(
+        next((c for c in candidates if not _System(table, hidden | {c}, found).pinned(tuple(cells))), candidates[0])
+    )
 
 
 def _everything(table: Table) -> set[Key]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import DATA_DIR
-from bot.yamlfile import load_mapping
+from bot.datafiles.yamlfile import load_mapping
 
 PRIVACY_PATH = DATA_DIR / "privacy.yml"
 DAY_S, HOUR_S = 24 * 3600, 3600
@@ -51,8 +51,18 @@ class Retention:
             value = periods.get(key)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
                 where = key if key in periods else "retention"
-                raise source.error(periods if key in periods else source.data, where, f"retention.{key}",
-                                   f"must be a whole number from 1 to {most}")
+                raise source.error(
+                    periods if key in periods else source.data,
+                    where,
+                    f"retention.{key}",
+                    f"must be a whole number from 1 to {most}",
+                )
             seconds[key] = value * unit
-        return cls(seconds["conversation_days"], seconds["address_days"], seconds["dedupe_hours"],
-                   seconds["web_inbox_hours"], seconds["transcript_days"], seconds["statistics_days"])
+        return cls(
+            seconds["conversation_days"],
+            seconds["address_days"],
+            seconds["dedupe_hours"],
+            seconds["web_inbox_hours"],
+            seconds["transcript_days"],
+            seconds["statistics_days"],
+        )

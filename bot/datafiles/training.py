@@ -16,7 +16,7 @@ from typing import Iterable
 import yaml
 
 from bot import DATA_DIR
-from bot.yamlfile import load_mapping
+from bot.datafiles.yamlfile import load_mapping
 
 RISK_LABELS = ("self_harm", "danger_now", "online_sexual_abuse", "none")
 MIXED = "xx"  # the language of a risk file that mixes languages
@@ -50,8 +50,13 @@ def risk_examples(folder: Path = DATA_DIR / "risk") -> list[Example]:
         language = str(source.data.get("language") or MIXED)
         conversations = source.data.get("conversations", {})
         if not isinstance(conversations, dict):
-            raise source.error(source.data, "conversations", "conversations", "must map labels to lists of conversations")
-        for mapping, known, prefix in ((source.data, {"language", "conversations"}, ""), (conversations, set(), "conversations.")):
+            raise source.error(
+                source.data, "conversations", "conversations", "must map labels to lists of conversations"
+            )
+        for mapping, known, prefix in (
+            (source.data, {"language", "conversations"}, ""),
+            (conversations, set(), "conversations."),
+        ):
             unknown = sorted(set(mapping) - {*RISK_LABELS, *known})
             if unknown:
                 raise source.error(mapping, unknown[0], prefix + unknown[0], f"is not one of {', '.join(RISK_LABELS)}")
@@ -60,7 +65,14 @@ def risk_examples(folder: Path = DATA_DIR / "risk") -> list[Example]:
             if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
                 raise source.error(source.data, label, label, "must be a list of non-empty messages")
             chats = conversations.get(label, [])
-            if not isinstance(chats, list) or not all(isinstance(c, list) and c and all(isinstance(t, str) for t in c) for c in chats):
-                raise source.error(conversations, label, f"conversations.{label}", "must be a list of conversations (lists of messages)")
+            if not isinstance(chats, list) or not all(
+                isinstance(c, list) and c and all(isinstance(t, str) for t in c) for c in chats
+            ):
+                raise source.error(
+                    conversations,
+                    label,
+                    f"conversations.{label}",
+                    "must be a list of conversations (lists of messages)",
+                )
             found += [Example(text, label, language) for text in entries + [" ".join(chat) for chat in chats]]
     return found

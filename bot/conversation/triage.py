@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import DATA_DIR
-from bot.language import fold
-from bot.yamlfile import YamlFile, load_mapping
+from bot.datafiles.yamlfile import YamlFile, load_mapping
+from bot.language.detection import fold
 
 CRISIS_INTENTS = ("danger_now", "self_harm")  # checked in this order: danger first
 _KINDS = (*CRISIS_INTENTS, "not_crisis")

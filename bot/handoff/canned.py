@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Iterable
 
 from bot import DATA_DIR
-from bot.texts import MAX_TEXT_CHARS
-from bot.yamlfile import LineDict, YamlFile, load_mapping
+from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
+from bot.language.texts import MAX_TEXT_CHARS
 
 CANNED_DIR = DATA_DIR / "canned"
 ENGLISH = "en"  # the reference file, and the meaning shown to counsellors
@@ -42,7 +42,9 @@ class CannedReplies:
                     raise source.error(source.data, "replies", f"replies.{key}", f"missing (it is in {ENGLISH}.yml)")
             for key in found:
                 if key not in reference:
-                    raise source.error(source.data["replies"], key, f"replies.{key}", f"unknown reply (not in {ENGLISH}.yml)")
+                    raise source.error(
+                        source.data["replies"], key, f"replies.{key}", f"unknown reply (not in {ENGLISH}.yml)"
+                    )
             replies[lang] = {key: found[key] for key in reference}
         return cls(replies)
 

@@ -29,9 +29,9 @@ from typing import Any, Optional, Protocol
 import httpx
 import redis.asyncio as aioredis
 
-from bot.escalation import Desk, Desks
-from bot.handoff import Event, HandoffQueue, Ticket
-from bot.stores import as_text, redis_prefix
+from bot.handoff.desks import Desk, Desks
+from bot.handoff.queue import Event, HandoffQueue, Ticket
+from bot.storage.stores import as_text, redis_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +76,20 @@ def ticket_view(ticket: Ticket) -> dict[str, Any]:
     """A ticket as a helpline's system sees it (webhook and API alike): never the child's address,
     nor the conversation id that stands for it."""
     return {
-        "id": ticket.id, "helpline": ticket.helpline, "channel": ticket.channel, "country": ticket.country,
-        "language": ticket.language, "risk": ticket.risk.name.lower(), "reason": ticket.reason, "intake": ticket.intake,
-        "last_messages": list(ticket.last_messages), "state": ticket.state.value, "counsellor": ticket.counsellor,
-        "outcome": ticket.outcome, "created_at": _time(ticket.created_at), "updated_at": _time(ticket.updated_at),
+        "id": ticket.id,
+        "helpline": ticket.helpline,
+        "channel": ticket.channel,
+        "country": ticket.country,
+        "language": ticket.language,
+        "risk": ticket.risk.name.lower(),
+        "reason": ticket.reason,
+        "intake": ticket.intake,
+        "last_messages": list(ticket.last_messages),
+        "state": ticket.state.value,
+        "counsellor": ticket.counsellor,
+        "outcome": ticket.outcome,
+        "created_at": _time(ticket.created_at),
+        "updated_at": _time(ticket.updated_at),
     }
 
 
@@ -195,8 +205,16 @@ class PartnerDelivery:
     and skipping would lose a child's message. Later events of that desk wait behind it, in order.
     """
 
-    def __init__(self, queue: HandoffQueue, desks: Desks, store: PartnerStore, http: httpx.AsyncClient,
-                 backoff: Backoff = Backoff(), lock_ms: int = LOCK_MS, poll_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        queue: HandoffQueue,
+        desks: Desks,
+        store: PartnerStore,
+        http: httpx.AsyncClient,
+        backoff: Backoff = Backoff(),
+        lock_ms: int = LOCK_MS,
+        poll_ms: int = 1000,
+    ) -> None:
         self._queue, self._desks, self._store, self._http = queue, desks, store, http
         self._backoff, self._lock_ms, self._poll_ms = backoff, lock_ms, poll_ms
         self._owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -241,7 +259,9 @@ class PartnerDelivery:
     async def _deliver(self, desk: Desk, event: Event) -> None:
         body = await self._body(event)
         if body is None:
-            logger.error("webhook of desk %s: event %s names a ticket or message that is gone; skipped", desk.helpline, event.id)
+            logger.error(
+                "webhook of desk %s: event %s names a ticket or message that is gone; skipped", desk.helpline, event.id
+            )
             return
         attempt = 0
         while True:
@@ -251,8 +271,14 @@ class PartnerDelivery:
                 return
             attempt += 1
             delay = self._backoff.delay(attempt)
-            logger.warning("webhook of desk %s: event %s failed (%s), attempt %d; next in %.1f s",
-                           desk.helpline, event.id, failure, attempt, delay)
+            logger.warning(
+                "webhook of desk %s: event %s failed (%s), attempt %d; next in %.1f s",
+                desk.helpline,
+                event.id,
+                failure,
+                attempt,
+                delay,
+            )
             await self._wait(desk, delay)
 
     async def _body(self, event: Event) -> Optional[bytes]:
@@ -266,8 +292,10 @@ class PartnerDelivery:
         """None when the receiver took it; else why not (never the payload: it holds a child's words)."""
         assert desk.webhook is not None
         headers = {
-            "Content-Type": "application/json", SIGNATURE_HEADER: sign(desk.webhook.secret, int(time.time()), body),
-            DESK_HEADER: desk.helpline, "Idempotency-Key": event.id,
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(desk.webhook.secret, int(time.time()), body),
+            DESK_HEADER: desk.helpline,
+            "Idempotency-Key": event.id,
         }
         try:
             answer = await self._http.post(desk.webhook.url, content=body, headers=headers)

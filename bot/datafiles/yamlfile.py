@@ -42,9 +42,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in mapping:
-            raise ConfigError(
-                loader.name, key_node.start_mark.line + 1, str(key), "this key is written twice"
-            )
+            raise ConfigError(loader.name, key_node.start_mark.line + 1, str(key), "this key is written twice")
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.lines[key] = key_node.start_mark.line + 1
     return mapping

@@ -16,10 +16,10 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from bot.escalation import Desks, erasure_hold, queue_from_env
-from bot.handoff import HandoffQueue, TicketError
-from bot.outcomes import CHILD_LEFT
-from bot.stores import Stores, stores_from_env
+from bot.handoff.desks import Desks, erasure_hold, queue_from_env
+from bot.handoff.outcomes import CHILD_LEFT
+from bot.handoff.queue import HandoffQueue, TicketError
+from bot.storage.stores import Stores, stores_from_env
 
 ERASE = {"erase": True}  # the custom message an action adds to a reply to ask the channel to erase
 

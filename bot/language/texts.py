@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from bot import DATA_DIR
-from bot.yamlfile import ConfigError, YamlFile, load_mapping
+from bot.datafiles.yamlfile import ConfigError, YamlFile, load_mapping
 
 MAX_TEXT_CHARS = 300
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -28,8 +28,9 @@ _PLAIN: ContextVar[bool] = ContextVar("plain_language", default=False)
 class Texts:
     """Looks up and fills in the text for a key in a language."""
 
-    def __init__(self, by_language: dict[str, dict[str, str]], default: str,
-                 plain: Optional[dict[str, dict[str, str]]] = None) -> None:
+    def __init__(
+        self, by_language: dict[str, dict[str, str]], default: str, plain: Optional[dict[str, dict[str, str]]] = None
+    ) -> None:
         self._by_language = by_language
         self._plain = plain or {}
         self.default = default
@@ -49,7 +50,9 @@ class Texts:
                 found = set(_PLACEHOLDER.findall(source.data[key]))
                 if found != expected[key]:
                     raise source.error(
-                        source.data, key, key,
+                        source.data,
+                        key,
+                        key,
                         f"placeholders {sorted(found)} differ from {sorted(expected[key])} in {reference.path.name}",
                     )
             for key in source.data:

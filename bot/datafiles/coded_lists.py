@@ -11,8 +11,8 @@ import datetime as dt
 import re
 from typing import Iterable
 
-from bot.helplines import Source
-from bot.yamlfile import LineDict, YamlFile
+from bot.datafiles.sources import Source
+from bot.datafiles.yamlfile import LineDict, YamlFile
 
 CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 _SOURCE_FIELDS = {"url", "read", "quote"}
@@ -40,7 +40,9 @@ def items(source: YamlFile, key: str, fields: Iterable[str]) -> list[tuple[str, 
 def known_fields(source: YamlFile, item: LineDict, field: str, allowed: set[str]) -> None:
     for key in item:
         if key not in allowed:
-            raise source.error(item, key, f"{field}.{key}", f"is not a field here (expected one of {', '.join(sorted(allowed))})")
+            raise source.error(
+                item, key, f"{field}.{key}", f"is not a field here (expected one of {', '.join(sorted(allowed))})"
+            )
 
 
 def code_of(source: YamlFile, item: LineDict, field: str, example: str) -> str:
@@ -57,7 +59,9 @@ def label_of(source: YamlFile, item: LineDict, field: str) -> str:
     return label.strip()
 
 
-def once(source: YamlFile, item: LineDict, field: str, key: str, value: str, seen: dict[str, int], used: str = "used") -> None:
+def once(
+    source: YamlFile, item: LineDict, field: str, key: str, value: str, seen: dict[str, int], used: str = "used"
+) -> None:
     """``value`` (of ``item[key]``) must not have appeared before; remember where it did."""
     if value in seen:
         raise source.error(item, key, f"{field}.{key}", f"{value!r} is already {used} on line {seen[value]}")
@@ -68,7 +72,9 @@ def sources(source: YamlFile) -> tuple[Source, ...]:
     """Where the categories come from: every source says what was read and when."""
     entries = source.data.get("sources")
     if not isinstance(entries, list) or not entries:
-        raise source.error(source.data, "sources", "sources", "must list the pages the categories are based on (url, read, quote)")
+        raise source.error(
+            source.data, "sources", "sources", "must list the pages the categories are based on (url, read, quote)"
+        )
     found = []
     for i, entry in enumerate(entries):
         where = f"sources[{i}]"
@@ -82,7 +88,9 @@ def sources(source: YamlFile) -> tuple[Source, ...]:
             raise source.error(entry, "url", f"{where}.url", "must be an http(s) address")
         read = entry.get("read")
         if not isinstance(read, dt.date) or isinstance(read, dt.datetime) or read > dt.date.today():
-            raise source.error(entry, "read", f"{where}.read", "must be the date you read it, as YYYY-MM-DD (not in the future)")
+            raise source.error(
+                entry, "read", f"{where}.read", "must be the date you read it, as YYYY-MM-DD (not in the future)"
+            )
         quote = entry.get("quote")
         if quote is not None and (not isinstance(quote, str) or not quote.strip()):
             raise source.error(entry, "quote", f"{where}.quote", "must be a non-empty text (or left out)")

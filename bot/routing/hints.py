@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Collection, Mapping, Optional
 
-from bot.countries import from_phone, is_country_code
+from bot.routing.countries import from_phone, is_country_code
 
 HINT_KEYS = ("language", "country", "phone", "channel")
 CHANNELS = ("sms", "whatsapp", "telegram", "web")  # what metadata.channel may say

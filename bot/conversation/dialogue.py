@@ -21,20 +21,20 @@ from typing import Any, Iterable, Mapping, Optional
 
 from babel.dates import format_skeleton, format_time
 
-from bot.contact_choice import Offer, advise
-from bot.countries import CountryNames
-from bot.escalation import TRIGGERS, Desk, Desks, HandoffRequest
-from bot.handoff import Risk, Ticket
-from bot.helplines import RoutingTable
-from bot.hints import ChannelHints
-from bot.input_text import clean, has_words
-from bot.language import LanguageDecision, LanguageDetector, LanguageHints, LanguageRegistry
-from bot.opening_hours import OpenState
-from bot.retention import DAY_S, Retention
-from bot.risk import RiskClassifier, RiskReading, laughing
-from bot.training_data import nlu_examples, risk_examples
-from bot.texts import Texts
-from bot.triage import CRISIS_INTENTS, CrisisNet, overrule
+from bot.conversation.risk import RiskClassifier, RiskReading, laughing
+from bot.conversation.triage import CRISIS_INTENTS, CrisisNet, overrule
+from bot.datafiles.training import nlu_examples, risk_examples
+from bot.handoff.desks import TRIGGERS, Desk, Desks, HandoffRequest
+from bot.handoff.queue import Risk, Ticket
+from bot.language.detection import LanguageDecision, LanguageDetector, LanguageHints, LanguageRegistry
+from bot.language.input_text import clean, has_words
+from bot.language.texts import Texts
+from bot.routing.contact_choice import Offer, advise
+from bot.routing.countries import CountryNames
+from bot.routing.helplines import RoutingTable
+from bot.routing.hints import ChannelHints
+from bot.routing.opening_hours import OpenState
+from bot.storage.retention import DAY_S, Retention
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class BotMessage:
 class Turn:
     """One message from the child, as the dialogue sees it."""
 
-    text: str  # already cleaned by bot.input_text.clean
+    text: str  # already cleaned by bot.language.input_text.clean
     intent: Optional[str] = None
     slots: Mapping[str, Any] = field(default_factory=dict)
     metadata: Optional[Mapping[str, Any]] = None
@@ -103,8 +103,14 @@ class Turn:
     def parsed(cls, message: Mapping[str, Any], slots: Mapping[str, Any], earlier: Iterable[Any] = ()) -> "Turn":
         """A turn from a message as Rasa parsed it (``text``, ``intent``, ``metadata``)."""
         intent = message.get("intent") or {}
-        return cls(text=clean(message.get("text")), intent=intent.get("name"), confidence=float(intent.get("confidence") or 0.0),
-                   slots=slots, metadata=message.get("metadata"), earlier=tuple(clean(t) for t in earlier))
+        return cls(
+            text=clean(message.get("text")),
+            intent=intent.get("name"),
+            confidence=float(intent.get("confidence") or 0.0),
+            slots=slots,
+            metadata=message.get("metadata"),
+            earlier=tuple(clean(t) for t in earlier),
+        )
 
 
 @dataclass
@@ -158,7 +164,7 @@ class Dialogue:
 
     @classmethod
     def load(cls) -> "Dialogue":
-        """Load and validate every data file; raises bot.yamlfile.ConfigError if one is broken."""
+        """Load and validate every data file; raises bot.datafiles.yamlfile.ConfigError if one is broken."""
         registry = LanguageRegistry()
         training = nlu_examples(registry.codes) + risk_examples()  # read once for both models (0.3 s)
         return cls(
@@ -186,10 +192,17 @@ class Dialogue:
         )
         slots["language"] = decision.language
         # The classifier reads what the phrase lists read: everyday idioms ("dying of laughter") blanked.
-        risk = self.risk.assess(self.crisis.without_idioms(turn.text),
-                                [self.crisis.without_idioms(t) for t in turn.earlier]) if has_words(turn.text) else None
+        risk = (
+            self.risk.assess(
+                self.crisis.without_idioms(turn.text), [self.crisis.without_idioms(t) for t in turn.earlier]
+            )
+            if has_words(turn.text)
+            else None
+        )
         need, why = self._need(turn, slots, risk)
-        outcome = Outcome(need=need, language=decision.language, slots=slots, channel=hints.channel, country_assumed=country_assumed)
+        outcome = Outcome(
+            need=need, language=decision.language, slots=slots, channel=hints.channel, country_assumed=country_assumed
+        )
         if turn.now:
             outcome.now = turn.now
         pending_menu, slots["menu"] = slots["menu"], None
@@ -206,7 +219,9 @@ class Dialogue:
                 self._floor(outcome)
         outcome.language = slots["language"]
         # Why, by rule and score only: never the child's words.
-        logger.info("turn: need=%s by=%s risk=%s sure=%s", need, why, risk.best().explanation if risk else "-", outcome.sure)
+        logger.info(
+            "turn: need=%s by=%s risk=%s sure=%s", need, why, risk.best().explanation if risk else "-", outcome.sure
+        )
         return outcome
 
     def _sure(self, out: Outcome, turn: Turn, risk: Optional[RiskReading], why: str) -> bool:
@@ -277,11 +292,18 @@ class Dialogue:
 
     def emergency_for(self, country: Optional[str], language: str) -> BotMessage:
         """The emergency number of ``country`` (or the advice to call the local one)."""
-        return self._emergency_message(Outcome(need="danger_now", language=language, slots={"country": country, "language": language}))
+        return self._emergency_message(
+            Outcome(need="danger_now", language=language, slots={"country": country, "language": language})
+        )
 
     def _helpline_reply(
-        self, need: str, language: str, country: Optional[str], channel: Optional[str], intro: Optional[str],
-        now: Optional[dt.datetime] = None
+        self,
+        need: str,
+        language: str,
+        country: Optional[str],
+        channel: Optional[str],
+        intro: Optional[str],
+        now: Optional[dt.datetime] = None,
     ) -> Outcome:
         """A reply made outside a conversation (Rasa failed; a child waits too long): ``intro`` if
         any, then the helpline of ``country`` as it suits the channel and the hour."""
@@ -327,7 +349,11 @@ class Dialogue:
         menu = slots["menu"]
         if number is not None:
             return (f"choice:{number}", "menu") if menu else ("out_of_scope", "number without menu")
-        if menu in ("country", "confirm_country") and turn.intent in (*UNCLEAR_INTENTS, "give_country", "need_helpline"):
+        if menu in ("country", "confirm_country") and turn.intent in (
+            *UNCLEAR_INTENTS,
+            "give_country",
+            "need_helpline",
+        ):
             return "give_country", "country menu"
         if turn.intent not in UNCLEAR_INTENTS:
             return turn.intent, "intent"
@@ -394,7 +420,9 @@ class Dialogue:
             say("out_of_scope")
             self._main_menu(out)
 
-    def fallback(self, text: str, metadata: Optional[Mapping[str, Any]], now: Optional[dt.datetime] = None) -> list[BotMessage]:
+    def fallback(
+        self, text: str, metadata: Optional[Mapping[str, Any]], now: Optional[dt.datetime] = None
+    ) -> list[BotMessage]:
         """What a channel sends when Rasa or the action server fails or is too slow.
 
         Never silence: the helpline and the emergency number of the child's country (or the
@@ -404,8 +432,14 @@ class Dialogue:
         language = self.detector.decide(text, LanguageHints(declared=hints.language, country=hints.country)).language
         return self.numbers(language, hints.country, hints.channel, self.texts.get("fallback_intro", language), now)
 
-    def numbers(self, language: str, country: Optional[str], channel: Optional[str], intro: Optional[str] = None,
-                now: Optional[dt.datetime] = None) -> list[BotMessage]:
+    def numbers(
+        self,
+        language: str,
+        country: Optional[str],
+        channel: Optional[str],
+        intro: Optional[str] = None,
+        now: Optional[dt.datetime] = None,
+    ) -> list[BotMessage]:
         """The helpline of ``country`` and the emergency number, e.g. for a page to show before
         anything can fail."""
         out = self._helpline_reply("fallback", language, country, channel, intro, now)
@@ -416,7 +450,9 @@ class Dialogue:
         """The kind answer to a picture, sticker or voice message: we don't look at them or keep
         them. ``alone`` (nothing written with it): the numbers too, as we can't know what it says."""
         hints = ChannelHints.lenient(metadata)
-        language = self.registry.normalise(hints.language) or next(iter(self.registry.of_country(hints.country)), self.registry.default)
+        language = self.registry.normalise(hints.language) or next(
+            iter(self.registry.of_country(hints.country)), self.registry.default
+        )
         said = [BotMessage(self.texts.get("only_words", language))]
         return said + self.numbers(language, hints.country, hints.channel) if alone else said
 
@@ -442,14 +478,20 @@ class Dialogue:
                 notes.append(self.texts.get("open_until", lang, when=self._when(offer.state.closes_at, lang, out.now)))
             elif offer.closed and offer.state.opens_at:
                 notes.append(self.texts.get("closed_now", lang, when=self._when(offer.state.opens_at, lang, out.now)))
-            text = self.texts.get("helpline_contact", lang, name=offer.helpline.name, how=self._how(offer, lang), notes=" ".join(notes))
+            text = self.texts.get(
+                "helpline_contact", lang, name=offer.helpline.name, how=self._how(offer, lang), notes=" ".join(notes)
+            )
             out.gave_helpline = True
             if out.country_assumed:
                 text += "\n" + self.texts.get("country_assumed", lang, country=self._country_name(country, lang))
             out.messages.append(BotMessage(text))
             if advice.open_instead:
                 other = advice.open_instead
-                out.messages.append(BotMessage(self.texts.get("open_instead", lang, name=other.helpline.name, how=self._how(other, lang))))
+                out.messages.append(
+                    BotMessage(
+                        self.texts.get("open_instead", lang, name=other.helpline.name, how=self._how(other, lang))
+                    )
+                )
             elif offer.closed and need not in CRISIS_INTENTS:
                 out.messages.append(self._emergency_message(out))
         elif country:
@@ -483,7 +525,9 @@ class Dialogue:
         entry = self.table.get(out.slots["country"])
         if entry and entry.hotline:
             lang = out.slots["language"]
-            out.messages.append(BotMessage(self.texts.get("hotline", lang, name=entry.hotline.name, url=entry.hotline.report_url)))
+            out.messages.append(
+                BotMessage(self.texts.get("hotline", lang, name=entry.hotline.name, url=entry.hotline.report_url))
+            )
 
     def _country_name(self, code: str, lang: str) -> str:
         return self.countries.name(code, self.registry.languages[lang].locale)
@@ -493,7 +537,9 @@ class Dialogue:
         out.gave_emergency = True
         entry = self.table.get(out.slots["country"])
         if entry and entry.emergency:
-            return BotMessage(self.texts.get("emergency_known", out.slots["language"], emergency=entry.emergency[0].number.dial))
+            return BotMessage(
+                self.texts.get("emergency_known", out.slots["language"], emergency=entry.emergency[0].number.dial)
+            )
         return BotMessage(self.texts.get("emergency_unknown", out.slots["language"]))
 
     def _ask_country_if_unknown(self, out: Outcome, resume: Optional[str]) -> None:
@@ -516,7 +562,12 @@ class Dialogue:
             return
         if not found.sure:  # a typo or a demonym: check before relying on it
             out.slots["country_guess"] = found.code
-            self._menu(out, "confirm_country", self.texts.get("confirm_country", lang, country=self._country_name(found.code, lang)), CONFIRM_COUNTRY_MENU)
+            self._menu(
+                out,
+                "confirm_country",
+                self.texts.get("confirm_country", lang, country=self._country_name(found.code, lang)),
+                CONFIRM_COUNTRY_MENU,
+            )
             return
         self._set_country(found.code, turn, out)
 

@@ -3,7 +3,7 @@
 A child who asks for a person, or speaks of self-harm, danger or online sexual abuse, is handed to
 a counsellor of their country's helpline when that helpline takes handoffs (``data/handoff.yml``:
 its name, waiting limit, hours, and optionally its own system's webhook). The dialogue decides
-(``Outcome.handoff``); bot.relay opens the ticket and speaks for the bot while it waits.
+(``Outcome.handoff``); bot.conversation.relay opens the ticket and speaks for the bot while it waits.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import DATA_DIR
-from bot.countries import is_country_code
-from bot.handoff import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk
-from bot.opening_hours import Hours, HoursError, OpenState
-from bot.retention import DAY_S, Retention
+from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
+from bot.handoff.queue import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk
+from bot.routing.countries import is_country_code
+from bot.routing.opening_hours import Hours, HoursError, OpenState
 from bot.stats import recorder_from_env
-from bot.stores import redis_client, redis_prefix
-from bot.yamlfile import LineDict, YamlFile, load_mapping
+from bot.storage.retention import DAY_S, Retention
+from bot.storage.stores import redis_client, redis_prefix
 
 DESKS_VARIABLE = "HELPLINE_HANDOFF_FILE"
 # Channels a counsellor's messages can reach (the web chat through its inbox). The rest channel
@@ -46,7 +46,7 @@ MIN_SECRET_LENGTH = 32
 
 @dataclass(frozen=True)
 class Webhook:
-    """Where a helpline's own system takes its tickets (bot.partner), and the shared secret that
+    """Where a helpline's own system takes its tickets (bot.handoff.partner), and the shared secret that
     signs both directions."""
 
     url: str
@@ -109,7 +109,9 @@ def _desk(source: YamlFile, entries: LineDict, code: object, environ: Mapping[st
             raise source.error(entry, key, f"{field}.{key}", f"is not a desk field ({', '.join(sorted(DESK_FIELDS))})")
     wait = entry.get("max_wait_minutes", 10)
     if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 240:
-        raise source.error(entry, "max_wait_minutes", f"{field}.max_wait_minutes", "must be a whole number of minutes, 1 to 240")
+        raise source.error(
+            entry, "max_wait_minutes", f"{field}.max_wait_minutes", "must be a whole number of minutes, 1 to 240"
+        )
     hours, zone = None, ZoneInfo("UTC")
     if "hours" in entry:
         try:
@@ -119,11 +121,24 @@ def _desk(source: YamlFile, entries: LineDict, code: object, environ: Mapping[st
         try:
             zone = ZoneInfo(str(entry.get("time_zone")))
         except (ZoneInfoNotFoundError, ValueError):
-            raise source.error(entry, "time_zone" if "time_zone" in entry else "hours", f"{field}.time_zone",
-                               "desk hours need the IANA time zone they are written in, such as Africa/Nairobi") from None
+            raise source.error(
+                entry,
+                "time_zone" if "time_zone" in entry else "hours",
+                f"{field}.time_zone",
+                "desk hours need the IANA time zone they are written in, such as Africa/Nairobi",
+            ) from None
     webhook = _webhook(source, entry, f"{field}.webhook", environ) if "webhook" in entry else None
     days = {key: _days(source, entry, key, f"{field}.{key}") for key in ("transcript_days", "keep_on_erasure_days")}
-    return Desk(str(code), entry["name"].strip(), wait, hours, zone, webhook, days["transcript_days"], days["keep_on_erasure_days"] or 0)
+    return Desk(
+        str(code),
+        entry["name"].strip(),
+        wait,
+        hours,
+        zone,
+        webhook,
+        days["transcript_days"],
+        days["keep_on_erasure_days"] or 0,
+    )
 
 
 def _days(source: YamlFile, entry: LineDict, key: str, field: str) -> Optional[int]:
@@ -143,30 +158,42 @@ def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str
     url = urlsplit(str(spec.get("url", "")))
     local = url.hostname in ("127.0.0.1", "localhost", "::1")
     if url.scheme != "https" and not (url.scheme == "http" and local):
-        raise source.error(spec, "url", f"{field}.url", "must be an https:// address (http only to this machine, for tests)")
+        raise source.error(
+            spec, "url", f"{field}.url", "must be an https:// address (http only to this machine, for tests)"
+        )
     variable = spec.get("secret_variable")
     if not isinstance(variable, str) or not variable:
-        raise source.error(spec, "secret_variable", f"{field}.secret_variable", "must name the environment variable holding the secret")
+        raise source.error(
+            spec, "secret_variable", f"{field}.secret_variable", "must name the environment variable holding the secret"
+        )
     secret = environ.get(variable, "")
     if len(secret) < MIN_SECRET_LENGTH:
-        raise source.error(spec, "secret_variable", f"{field}.secret_variable",
-                           f"environment variable {variable} must hold a secret of at least {MIN_SECRET_LENGTH} characters")
+        raise source.error(
+            spec,
+            "secret_variable",
+            f"{field}.secret_variable",
+            f"environment variable {variable} must hold a secret of at least {MIN_SECRET_LENGTH} characters",
+        )
     return Webhook(url.geturl(), secret.encode())
 
 
 def transcript_keeping(desks: Desks, retention: Retention) -> Callable[[str], int]:
     """Seconds a helpline's closed conversations are kept: its desk's own period, else the default."""
+
     def seconds(helpline: str) -> int:
         desk = desks.get(helpline)
         return desk.transcript_days * DAY_S if desk and desk.transcript_days else retention.transcript_s
+
     return seconds
 
 
 def erasure_hold(desks: Desks) -> Callable[[str], int]:
     """Seconds a helpline must keep a conversation its child asked to delete (0: delete now)."""
+
     def seconds(helpline: str) -> int:
         desk = desks.get(helpline)
         return desk.keep_on_erasure_days * DAY_S if desk else 0
+
     return seconds
 
 
@@ -176,7 +203,9 @@ def handoff_queue(url: str, desks: Desks, environ: Mapping[str, str] = os.enviro
     stats = recorder_from_env(environ)  # the statistics count tickets as the queue changes them
     if not url:
         return MemoryHandoffQueue(observer=stats)
-    return RedisHandoffQueue(redis_client(url), redis_prefix(environ) + "handoff:", transcript_keeping(desks, Retention.load()), stats)
+    return RedisHandoffQueue(
+        redis_client(url), redis_prefix(environ) + "handoff:", transcript_keeping(desks, Retention.load()), stats
+    )
 
 
 def queue_from_env(desks: Desks, environ: Mapping[str, str] = os.environ) -> HandoffQueue:

@@ -7,14 +7,13 @@ valid for its country (``phonenumbers``; short codes such as 116 111 against its
 data, and a short code that data does not list must say so with ``unlisted_short_code: true``),
 must appear in one of the entry's quoted sources, every time zone must exist, every set of
 hours must be well formed, and every entry needs a source and a verified date. Errors name the
-file, the line and the field. ``python -m bot.helplines validate`` runs the same checks.
+file, the line and the field. ``python -m bot.routing.helplines validate`` runs the same checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,11 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import DATA_DIR
-from bot.countries import is_country_code
-from bot.opening_hours import Hours, HoursError
-from bot.phone_check import PhoneCheck
-from bot.yamlfile import LineDict, YamlFile, load_mapping
+from bot.datafiles.sources import Source
+from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
+from bot.routing.countries import is_country_code
+from bot.routing.opening_hours import Hours, HoursError
+from bot.routing.phone_check import PhoneCheck
 
 TABLE_PATH = DATA_DIR / "helplines.yml"
 METHODS = ("phone", "sms", "whatsapp", "telegram", "chat")  # how a child can reach a helpline
@@ -47,13 +47,6 @@ _FIELDS = {
 def digits(text: str) -> str:
     """The digits of a text as ASCII, whatever the script ("۱۱۰" is "110")."""
     return "".join(str(unicodedata.digit(ch)) for ch in text if unicodedata.digit(ch, None) is not None)
-
-
-@dataclass(frozen=True)
-class Source:
-    url: str
-    read: dt.date  # when we read it
-    quote: Optional[str] = None  # the words on the page that show the fact
 
 
 @dataclass(frozen=True)
@@ -157,7 +150,9 @@ class _Reader:
     def __init__(self, source: YamlFile, entries: LineDict, code: str, phones: PhoneCheck) -> None:
         self.source, self.code, self.field, self.phones = source, code, f"countries.{code}", phones
         if not is_country_code(code) or code != code.upper():
-            raise source.error(entries, code, self.field, "is not an upper-case ISO 3166-1 alpha-2 code (quote NO as 'NO')")
+            raise source.error(
+                entries, code, self.field, "is not an upper-case ISO 3166-1 alpha-2 code (quote NO as 'NO')"
+            )
         self.entry = entries[code]
         if not isinstance(self.entry, LineDict):
             raise source.error(entries, code, self.field, "must be a mapping")
@@ -168,7 +163,12 @@ class _Reader:
     def known_fields(self, mapping: LineDict, kind: str, field: str) -> None:
         for key in mapping:
             if key not in _FIELDS[kind]:
-                raise self.fail(mapping, key, f"{field}.{key}", f"is not a field here (expected one of {', '.join(sorted(_FIELDS[kind]))})")
+                raise self.fail(
+                    mapping,
+                    key,
+                    f"{field}.{key}",
+                    f"is not a field here (expected one of {', '.join(sorted(_FIELDS[kind]))})",
+                )
 
     def country(self) -> Country:
         self.known_fields(self.entry, "country", self.field)
@@ -176,16 +176,31 @@ class _Reader:
         zone = self.zone(self.entry, "time_zone", self.field, required=True)
         verified = self.entry.get("verified")
         if not isinstance(verified, dt.date):
-            raise self.fail(self.entry, "verified", f"{self.field}.verified", "must be the date the entry was checked, as YYYY-MM-DD")
-        emergency = tuple(self.emergency(item, f"{self.field}.emergency[{i}]") for i, item in enumerate(self.items("emergency")))
-        helplines = tuple(self.helpline(item, f"{self.field}.helplines[{i}]", zone) for i, item in enumerate(self.items("helplines")))
+            raise self.fail(
+                self.entry,
+                "verified",
+                f"{self.field}.verified",
+                "must be the date the entry was checked, as YYYY-MM-DD",
+            )
+        emergency = tuple(
+            self.emergency(item, f"{self.field}.emergency[{i}]") for i, item in enumerate(self.items("emergency"))
+        )
+        helplines = tuple(
+            self.helpline(item, f"{self.field}.helplines[{i}]", zone) for i, item in enumerate(self.items("helplines"))
+        )
         if not emergency and not helplines:
-            raise self.fail(self.entry, "emergency", f"{self.field}.emergency", "needs an emergency number or a helpline")
+            raise self.fail(
+                self.entry, "emergency", f"{self.field}.emergency", "needs an emergency number or a helpline"
+            )
         hotline = self.entry.get("hotline")
         if hotline is not None and not isinstance(hotline, LineDict):
             raise self.fail(self.entry, "hotline", f"{self.field}.hotline", "must be a mapping")
         return Country(
-            code=self.code, time_zone=zone, verified=verified, emergency=emergency, helplines=helplines,
+            code=self.code,
+            time_zone=zone,
+            verified=verified,
+            emergency=emergency,
+            helplines=helplines,
             hotline=self.hotline(hotline, f"{self.field}.hotline") if hotline is not None else None,
         )
 
@@ -229,7 +244,9 @@ class _Reader:
     def sources(self, mapping: LineDict, field: str) -> tuple[Source, ...]:
         entries = mapping.get("sources")
         if not isinstance(entries, list) or not entries:
-            raise self.fail(mapping, "sources", f"{field}.sources", "every entry needs at least one source (url, read date, quote)")
+            raise self.fail(
+                mapping, "sources", f"{field}.sources", "every entry needs at least one source (url, read date, quote)"
+            )
         found = []
         for i, entry in enumerate(entries):
             where = f"{field}.sources[{i}]"
@@ -244,16 +261,22 @@ class _Reader:
             found.append(Source(self.url(entry, "url", where), read, self.text(entry, "quote", where)))
         return tuple(found)
 
-    def number(self, mapping: LineDict, key: str, field: str, sources: tuple[Source, ...], full: bool = False) -> PhoneNumber:
+    def number(
+        self, mapping: LineDict, key: str, field: str, sources: tuple[Source, ...], full: bool = False
+    ) -> PhoneNumber:
         """A number valid for this country, written in one of the quotes that back it."""
         value, where = mapping.get(key), f"{field}.{key}"
         if isinstance(value, int) and not isinstance(value, bool):
-            raise self.fail(mapping, key, where, f"write the number in quotes ('{value}') so leading zeros and spaces are kept")
+            raise self.fail(
+                mapping, key, where, f"write the number in quotes ('{value}') so leading zeros and spaces are kept"
+            )
         if not isinstance(value, str) or not re.fullmatch(r"\+?\(?[0-9][0-9 ()-]*[0-9]", value.strip()):
             raise self.fail(mapping, key, where, "must be a quoted phone number such as '0800 1111' or '116 111'")
         verdict = self.phones.verdict(value.strip(), self.code)
         if not verdict.parses:
-            raise self.fail(mapping, key, where, f"{value!r} does not parse as a number of {self.code} ({verdict.error})")
+            raise self.fail(
+                mapping, key, where, f"{value!r} does not parse as a number of {self.code} ({verdict.error})"
+            )
         unlisted = self.flag(mapping, _UNLISTED, field)
         short = not full and not value.startswith("+")
         if verdict.full:
@@ -264,14 +287,24 @@ class _Reader:
             return self.quoted(mapping, key, where, PhoneNumber(value.strip(), None, listed=False), sources)
         else:
             kind = "full number" if full else "number or short code"
-            hint = "" if full else f"; if its sources show a short code phonenumbers does not list, add {_UNLISTED}: true"
+            hint = (
+                "" if full else f"; if its sources show a short code phonenumbers does not list, add {_UNLISTED}: true"
+            )
             raise self.fail(mapping, key, where, f"{value!r} is not a valid {kind} in {self.code} (phonenumbers){hint}")
         if unlisted:
-            raise self.fail(mapping, _UNLISTED, f"{field}.{_UNLISTED}", f"phonenumbers knows {value!r}: remove this flag")
+            raise self.fail(
+                mapping, _UNLISTED, f"{field}.{_UNLISTED}", f"phonenumbers knows {value!r}: remove this flag"
+            )
         return self.quoted(mapping, key, where, number, sources, verdict.national)
 
     def quoted(
-        self, mapping: LineDict, key: str, where: str, number: PhoneNumber, sources: tuple[Source, ...], national: str = ""
+        self,
+        mapping: LineDict,
+        key: str,
+        where: str,
+        number: PhoneNumber,
+        sources: tuple[Source, ...],
+        national: str = "",
     ) -> PhoneNumber:
         """The number itself, once one of the entry's quotes is seen to contain it."""
         dialled = digits(number.dial)
@@ -291,7 +324,9 @@ class _Reader:
         zone = self.zone(item, "time_zone", field) or country_zone
         contacts_map = item.get("contacts")
         if not isinstance(contacts_map, LineDict) or not contacts_map:
-            raise self.fail(item, "contacts", f"{field}.contacts", f"must map at least one of {', '.join(METHODS)} to its details")
+            raise self.fail(
+                item, "contacts", f"{field}.contacts", f"must map at least one of {', '.join(METHODS)} to its details"
+            )
         contacts = []
         for method, details in contacts_map.items():
             where = f"{field}.contacts.{method}"
@@ -302,14 +337,22 @@ class _Reader:
             contacts.append(self.contact(str(method), details, where, sources))
         languages = item.get("languages", [])
         if not isinstance(languages, list) or not all(isinstance(code, str) and len(code) == 2 for code in languages):
-            raise self.fail(item, "languages", f"{field}.languages", "must be a list of ISO 639-1 codes such as [en, sw]")
+            raise self.fail(
+                item, "languages", f"{field}.languages", "must be a list of ISO 639-1 codes such as [en, sw]"
+            )
         ages = item.get("ages")
         if ages is not None and not (isinstance(ages, str) and _AGES.match(ages)):
             raise self.fail(item, "ages", f"{field}.ages", "must be a quoted range such as '0-17'")
         return Helpline(
-            name=self.text(item, "name", field, required=True), organisation=self.text(item, "organisation", field),
-            serves=self.text(item, "serves", field), languages=tuple(languages), ages=ages,
-            free=self.flag(item, "free", field), contacts=tuple(contacts), time_zone=zone, sources=sources,
+            name=self.text(item, "name", field, required=True),
+            organisation=self.text(item, "organisation", field),
+            serves=self.text(item, "serves", field),
+            languages=tuple(languages),
+            ages=ages,
+            free=self.flag(item, "free", field),
+            contacts=tuple(contacts),
+            time_zone=zone,
+            sources=sources,
         )
 
     def contact(self, method: str, details: LineDict, field: str, sources: tuple[Source, ...]) -> Contact:
@@ -334,12 +377,8 @@ class _Reader:
     def hotline(self, item: LineDict, field: str) -> Hotline:
         self.known_fields(item, "hotline", field)
         return Hotline(
-            name=self.text(item, "name", field, required=True), report_url=self.url(item, "report_url", field),
-            inhope_member=self.flag(item, "inhope_member", field), sources=self.sources(item, field),
+            name=self.text(item, "name", field, required=True),
+            report_url=self.url(item, "report_url", field),
+            inhope_member=self.flag(item, "inhope_member", field),
+            sources=self.sources(item, field),
         )
-
-
-if __name__ == "__main__":
-    from bot.helplines_cli import main
-
-    sys.exit(main())

@@ -23,9 +23,7 @@ def clean(raw: object) -> str:
         return ""
     text = unicodedata.normalize("NFC", raw)
     text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
-        for ch in text
-        if not _is_invisible_control(ch)
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text if not _is_invisible_control(ch)
     )
     text = _SPACES.sub(" ", text).strip()
     # Only the channel may use Rasa's "/intent" shortcut; a child's slash is just text.

@@ -1,4 +1,4 @@
-"""A small character n-gram language identifier trained on the bot's own examples (bot.training_data).
+"""A small character n-gram language identifier trained on the bot's own examples (bot.datafiles.training).
 
 langdetect knows how adults write long texts; it is wrong on most 1-3 word messages and knows
 nothing of Hinglish or Arabizi. Our NLU data is exactly how children write to this bot, in every
@@ -17,7 +17,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from typing import Iterable, Mapping
 
-from bot.training_data import MIXED, Example
+from bot.datafiles.training import MIXED, Example
 
 _NGRAM_SIZES = (1, 2, 3, 4)
 MIN_SCRIPT_EXAMPLES = 50  # examples a script needs to be learnt apart
@@ -40,9 +40,7 @@ def features(text: str) -> list[str]:
 
 def script_of(text: str) -> str:
     """The script most of a text's letters are written in ("LATIN", "ARABIC", "CJK"...)."""
-    counts: Counter[str] = Counter(
-        unicodedata.name(ch, "?").split(" ")[0] for ch in text if ch.isalpha()
-    )
+    counts: Counter[str] = Counter(unicodedata.name(ch, "?").split(" ")[0] for ch in text if ch.isalpha())
     return counts.most_common(1)[0][0] if counts else "NONE"
 
 
@@ -99,7 +97,7 @@ class NgramLanguageModel:
 
     @classmethod
     def from_examples(cls, examples: Iterable[Example]) -> "NgramLanguageModel":
-        """Train on examples of our languages (``bot.training_data``); mixed-language ones are left out."""
+        """Train on examples of our languages (``bot.datafiles.training``); mixed-language ones are left out."""
         texts: dict[str, list[str]] = defaultdict(list)
         for example in examples:
             if example.language != MIXED:

@@ -1,6 +1,6 @@
 """The learnt risk classifier: how likely a message (and the few before it) is a crisis.
 
-The phrase lists of ``bot.triage`` catch what they name; children who are at risk often name
+The phrase lists of ``bot.conversation.triage`` catch what they name; children who are at risk often name
 nothing ("gave away my cat and my games today, wont need them"), write "su1c1de", "iwanttodie",
 "mujhe marna hai" or build up to it over several messages. This classifier learns risk from
 examples instead: every NLU example (a crisis intent, or none) plus ``data/risk/*.yml``,
@@ -29,9 +29,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
 from bot import DATA_DIR
-from bot.language import fold
-from bot.training_data import Example, nlu_examples, risk_examples
-from bot.yamlfile import load_mapping
+from bot.datafiles.training import Example, nlu_examples, risk_examples
+from bot.datafiles.yamlfile import load_mapping
+from bot.language.detection import fold
 
 RISK_CLASSES = ("self_harm", "danger_now", "online_sexual_abuse")
 NONE = "none"
@@ -41,8 +41,10 @@ _LEET_WORD = re.compile(r"\S*[^\W\d_]\S*")  # a word with letters: its digits ma
 _REPEATS = re.compile(r"(.)\1{2,}")
 _DOUBLES = re.compile(r"(.)\1+")
 _NOT_WORD = re.compile(r"[^\w]+")
-_LAUGHTER = re.compile(r"😂|🤣|😹|😆|💀|\b(l+o+l+|lmf?ao+|rofl|x+d+|ha(ha)+h?|he(he)+|ja(ja)+|je(je)+|k{3,}|rs(rs)+|mdr+|ptdr+|wk(wk)+|5{3,}|"
-                       r"xa(xa)+|ха(ха)+|хи(хи)+|jk)\b|哈哈|呵呵|笑死|ههه+|هاها")
+_LAUGHTER = re.compile(
+    r"😂|🤣|😹|😆|💀|\b(l+o+l+|lmf?ao+|rofl|x+d+|ha(ha)+h?|he(he)+|ja(ja)+|je(je)+|k{3,}|rs(rs)+|mdr+|ptdr+|wk(wk)+|5{3,}|"
+    r"xa(xa)+|ха(ха)+|хи(хи)+|jk)\b|哈哈|呵呵|笑死|ههه+|هاها"
+)
 
 
 def laughing(text: str) -> bool:
@@ -67,8 +69,8 @@ def analyse(text: str) -> list[str]:
     folded, plain, joined = views(text)
     grams = []
     padded = f" {folded} "
-    grams += [f"a{padded[i:i + n]}" for n in (2, 3, 4, 5) for i in range(len(padded) - n + 1)]
-    grams += [f"j{joined[i:i + n]}" for n in (3, 4, 5) for i in range(len(joined) - n + 1)]
+    grams += [f"a{padded[i : i + n]}" for n in (2, 3, 4, 5) for i in range(len(padded) - n + 1)]
+    grams += [f"j{joined[i : i + n]}" for n in (3, 4, 5) for i in range(len(joined) - n + 1)]
     grams += [f"c{ch}" for ch in joined if "\u3400" <= ch <= "\u9fff"]  # a Chinese character is a word
     words = _NOT_WORD.sub(" ", plain).split()
     grams += [f"w{w}" for w in words] + [f"b{a}_{b}" for a, b in zip(words, words[1:])]
@@ -83,7 +85,9 @@ class RiskSettings:
     unsure_threshold: float  # any risk this likely means the bot is not sure: the child gets both numbers
     context_turns: int  # messages scored together (the current one and those before it)
     sure_intent_confidence: float  # below this, the intent classifier is not sure: both numbers
-    intent_agreement_threshold: float  # a crisis intent counts when its confidence and this classifier's risk average this
+    intent_agreement_threshold: (
+        float  # a crisis intent counts when its confidence and this classifier's risk average this
+    )
     laughing_crisis_threshold: float  # the crisis threshold for a message that laughs (hyperbole, mostly)
 
     @classmethod
@@ -91,8 +95,13 @@ class RiskSettings:
         source = load_mapping(path)
         data = source.data
         values = {}
-        for name in ("crisis_threshold", "unsure_threshold", "sure_intent_confidence", "intent_agreement_threshold",
-                     "laughing_crisis_threshold"):
+        for name in (
+            "crisis_threshold",
+            "unsure_threshold",
+            "sure_intent_confidence",
+            "intent_agreement_threshold",
+            "laughing_crisis_threshold",
+        ):
             value = data.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
                 raise source.error(data, name, name, "must be a number between 0 and 1")
@@ -134,7 +143,9 @@ class RiskReading:
         return self.alone
 
 
-def examples(languages: Iterable[str], nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk") -> tuple[list[str], list[str]]:
+def examples(
+    languages: Iterable[str], nlu_folder: Path = DATA_DIR / "nlu", risk_folder: Path = DATA_DIR / "risk"
+) -> tuple[list[str], list[str]]:
     """Texts and labels: every NLU example (its crisis intent, else none) and every risk example."""
     return labelled(nlu_examples(languages, nlu_folder) + risk_examples(risk_folder))
 
@@ -146,11 +157,13 @@ def labelled(training: Iterable[Example]) -> tuple[list[str], list[str]]:
 
 
 def _fit(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
-    model = Pipeline([
-        ("hash", HashingVectorizer(analyzer=analyse, n_features=2**18, alternate_sign=False, norm=None)),
-        ("tfidf", TfidfTransformer(sublinear_tf=True)),
-        ("lr", LogisticRegression(C=30.0, solver="liblinear", class_weight="balanced")),
-    ])
+    model = Pipeline(
+        [
+            ("hash", HashingVectorizer(analyzer=analyse, n_features=2**18, alternate_sign=False, norm=None)),
+            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+            ("lr", LogisticRegression(C=30.0, solver="liblinear", class_weight="balanced")),
+        ]
+    )
     return model.fit(list(texts), list(labels))
 
 
@@ -167,7 +180,7 @@ class RiskClassifier:
 
     @classmethod
     def load(cls, training: Iterable[Example], settings: Optional[RiskSettings] = None) -> "RiskClassifier":
-        """Train on ``bot.training_data``'s examples with the settings of ``data/risk.yml``."""
+        """Train on ``bot.datafiles.training``'s examples with the settings of ``data/risk.yml``."""
         return cls(_fit(*labelled(training)), settings or RiskSettings.load())
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
@@ -179,7 +192,12 @@ class RiskClassifier:
 
     def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskReading:
         """The risk of ``text``, read alone and after the ``earlier`` messages of the conversation."""
-        earlier = [t for t in earlier if t][-(self.settings.context_turns - 1):] if self.settings.context_turns > 1 else []
+        earlier = (
+            [t for t in earlier if t][-(self.settings.context_turns - 1) :] if self.settings.context_turns > 1 else []
+        )
         proba = self.probabilities([text] + ([" ".join([*earlier, text])] if earlier else []))
-        readings = [RiskScore(self._risk_columns[int(row.argmax())][0], float(row.max()), bool(i)) for i, row in enumerate(proba)]
+        readings = [
+            RiskScore(self._risk_columns[int(row.argmax())][0], float(row.max()), bool(i))
+            for i, row in enumerate(proba)
+        ]
         return RiskReading(*readings)

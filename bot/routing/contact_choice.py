@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Optional
 
-from bot.helplines import METHODS, Contact, Country, Helpline
-from bot.opening_hours import OpenState
+from bot.routing.helplines import METHODS, Contact, Country, Helpline
+from bot.routing.opening_hours import OpenState
 
 # Contact methods in the order they suit each channel; anything else gets the web order.
 CHANNEL_PREFERENCE = {

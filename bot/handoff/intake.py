@@ -11,15 +11,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from bot.handoff import Risk, Ticket
+from bot.handoff.queue import Risk, Ticket
 
 SKIP = "0"
 WHAT_MAX = 200  # characters of "what happened" kept in the ticket (the whole message is in the log)
 # Each question's text key and its numbered answers: (text key of the option, value kept in the ticket).
 QUESTIONS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "who": ("intake_who", (("option_me", "self"), ("option_someone_else", "someone else"))),
-    "age": ("intake_age", (("option_age_12", "12 or younger"), ("option_age_13_15", "13-15"),
-                           ("option_age_16_17", "16-17"), ("option_age_18", "18 or older"))),
+    "age": (
+        "intake_age",
+        (
+            ("option_age_12", "12 or younger"),
+            ("option_age_13_15", "13-15"),
+            ("option_age_16_17", "16-17"),
+            ("option_age_18", "18 or older"),
+        ),
+    ),
     "what": ("intake_what", ()),
 }
 STEPS = tuple(QUESTIONS)

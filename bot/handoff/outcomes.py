@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import DATA_DIR
-from bot.helplines import Source
-from bot import coded_lists
-from bot.yamlfile import LineDict, YamlFile, load_mapping
+from bot.datafiles import coded_lists
+from bot.datafiles.sources import Source
+from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
 
 OUTCOMES_PATH = DATA_DIR / "outcomes.yml"
 # CHI's data reports split contacts into counselling contacts and the rest; `chi` says which side.
@@ -75,7 +75,9 @@ class Outcomes:
             outcomes.append(outcome)
         for code in REQUIRED:
             if code not in first_line:
-                raise source.error(source.data, "outcomes", "outcomes", f"must include {code!r}: the bot records it by itself")
+                raise source.error(
+                    source.data, "outcomes", "outcomes", f"must include {code!r}: the bot records it by itself"
+                )
         return cls(outcomes, found)
 
 

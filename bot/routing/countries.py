@@ -18,7 +18,7 @@ import phonenumbers
 import pycountry
 from babel import Locale
 
-from bot.language import fold
+from bot.language.detection import fold
 
 # CLDR "territories" that are regions or groupings, not countries.
 _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
@@ -100,7 +100,8 @@ class CountryNames:
     @cached_property
     def _single_word_names(self) -> dict[str, str]:
         return {
-            name: code for name, code in self._index.items()
+            name: code
+            for name, code in self._index.items()
             if len(name) >= _MIN_STEM_NAME and _WORD.fullmatch(name) and not _is_cjk(name)
         }
 

@@ -1,9 +1,9 @@
-"""``python -m bot.helplines``: check the routing table and look countries up, for helpline staff.
+"""``python -m bot.routing``: check the routing table and look countries up, for helpline staff.
 
-    python -m bot.helplines validate [--file data/helplines.yml]
-    python -m bot.helplines lookup KE [--json]
-    python -m bot.helplines open-now KE [--at 2026-11-29T23:30+03:00]
-    python -m bot.helplines stats
+python -m bot.routing validate [--file data/helplines.yml]
+python -m bot.routing lookup KE [--json]
+python -m bot.routing open-now KE [--at 2026-11-29T23:30+03:00]
+python -m bot.routing stats
 """
 
 from __future__ import annotations
@@ -16,13 +16,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-from bot.helplines import TABLE_PATH, Contact, Country, Helpline, RoutingTable, Source
-from bot.opening_hours import DAYS, Hours
-from bot.yamlfile import ConfigError
+from bot.datafiles.sources import Source
+from bot.datafiles.yamlfile import ConfigError
+from bot.routing.helplines import TABLE_PATH, Contact, Country, Helpline, RoutingTable
+from bot.routing.opening_hours import DAYS, Hours
 
 # IANA zones outside the continent areas, by the country they serve.
 _OCEAN_ZONES = {"Atlantic/Reykjavik": "Europe", "Atlantic/Cape_Verde": "Africa", "Indian/Maldives": "Asia"}
-_AREAS = {"America": "Americas", "Australia": "Oceania", "Pacific": "Oceania", "Indian": "Africa", "Atlantic": "Americas"}
+_AREAS = {
+    "America": "Americas",
+    "Australia": "Oceania",
+    "Pacific": "Oceania",
+    "Indian": "Africa",
+    "Atlantic": "Americas",
+}
 
 
 def continent(country: Country) -> str:
@@ -61,23 +68,35 @@ def sources_json(sources: tuple[Source, ...]) -> list[dict[str, Any]]:
 
 def helpline_json(line: Helpline) -> dict[str, Any]:
     return {
-        "name": line.name, "organisation": line.organisation, "serves": line.serves,
-        "languages": list(line.languages), "ages": line.ages, "free": line.free, "time_zone": line.time_zone.key,
-        "contacts": [contact_json(c) for c in line.contacts], "sources": sources_json(line.sources),
+        "name": line.name,
+        "organisation": line.organisation,
+        "serves": line.serves,
+        "languages": list(line.languages),
+        "ages": line.ages,
+        "free": line.free,
+        "time_zone": line.time_zone.key,
+        "contacts": [contact_json(c) for c in line.contacts],
+        "sources": sources_json(line.sources),
     }
 
 
 def country_json(country: Country) -> dict[str, Any]:
     return {
-        "country": country.code, "time_zone": country.time_zone.key, "verified": country.verified.isoformat(),
+        "country": country.code,
+        "time_zone": country.time_zone.key,
+        "verified": country.verified.isoformat(),
         "emergency": [
             {"number": e.number.dial, "e164": e.number.e164, "what": e.what, "sources": sources_json(e.sources)}
             for e in country.emergency
         ],
         "helplines": [helpline_json(line) for line in country.helplines],
-        "hotline": None if country.hotline is None else {
-            "name": country.hotline.name, "report_url": country.hotline.report_url,
-            "inhope_member": country.hotline.inhope_member, "sources": sources_json(country.hotline.sources),
+        "hotline": None
+        if country.hotline is None
+        else {
+            "name": country.hotline.name,
+            "report_url": country.hotline.report_url,
+            "inhope_member": country.hotline.inhope_member,
+            "sources": sources_json(country.hotline.sources),
         },
     }
 
@@ -87,7 +106,9 @@ def country_text(country: Country) -> str:
     for e in country.emergency:
         lines.append(f"  emergency {e.number.dial}" + (f" — {e.what}" if e.what else ""))
     for line in country.helplines:
-        facts = [f for f in (line.serves, f"ages {line.ages}" if line.ages else None, "free" if line.free else None) if f]
+        facts = [
+            f for f in (line.serves, f"ages {line.ages}" if line.ages else None, "free" if line.free else None) if f
+        ]
         lines.append(f"  helpline {line.name}" + (f" ({'; '.join(facts)})" if facts else ""))
         for c in line.contacts:
             where = c.number.dial + (f" [{c.number.e164}]" if c.number.e164 else "") if c.number else c.address
@@ -128,17 +149,23 @@ def stats_text(table: RoutingTable) -> str:
     kinds = Counter(_source_kind(s.url) for s in sources)
     methods = Counter(contact.method for c in countries for line in c.helplines for contact in line.contacts)
     unlisted = sum(
-        1 for c in countries for n in [e.number for e in c.emergency] + [x.number for h in c.helplines for x in h.contacts if x.number]
+        1
+        for c in countries
+        for n in [e.number for e in c.emergency] + [x.number for h in c.helplines for x in h.contacts if x.number]
         if not n.listed
     )
-    lines = [f"countries: {len(countries)} ({sum(with_helpline.values())} with a child helpline, "
-             f"{sum(1 for c in countries if c.hotline)} with a reporting hotline)"]
+    lines = [
+        f"countries: {len(countries)} ({sum(with_helpline.values())} with a child helpline, "
+        f"{sum(1 for c in countries if c.hotline)} with a reporting hotline)"
+    ]
     for name in sorted(by_continent):
         lines.append(f"  {name}: {by_continent[name]} ({with_helpline[name]} with a helpline)")
     lines.append("contact methods: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()))
     lines.append(f"sources: {len(sources)} citations of {len(set(s.url for s in sources))} pages on {len(hosts)} sites")
     lines.append("  by type: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
-    lines.append(f"oldest verification: {min(c.verified for c in countries)}; oldest page read: {min(s.read for s in sources)}")
+    lines.append(
+        f"oldest verification: {min(c.verified for c in countries)}; oldest page read: {min(s.read for s in sources)}"
+    )
     lines.append(f"short codes phonenumbers does not list (kept on their sources): {unlisted}")
     return "\n".join(lines)
 
@@ -147,13 +174,15 @@ def _source_kind(url: str) -> str:
     host = url.split("/")[2].lower()
     if any(part in host for part in (".gov", ".gob", ".gouv", "government", ".admin.ch", ".go.", ".govt.")):
         return "government"
-    if any(part in host for part in ("childhelplineinternational", "unicef", "inhope", "europa.eu", "who.int", "un.org")):
+    if any(
+        part in host for part in ("childhelplineinternational", "unicef", "inhope", "europa.eu", "who.int", "un.org")
+    ):
         return "international body"
     return "other (helpline, NGO, news)"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.helplines", description="The helpline routing table.")
+    parser = argparse.ArgumentParser(prog="python -m bot.routing", description="The helpline routing table.")
     parser.add_argument("--file", type=Path, default=TABLE_PATH, help="the table to read (default: data/helplines.yml)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("validate", help="check the whole table; exit 1 with file:line: field: problem")
@@ -179,7 +208,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     country = table.get(args.country)
     if country is None:
-        print(f"{args.country.upper()} is not in the table (yet): give the child their local emergency number.", file=sys.stderr)
+        print(
+            f"{args.country.upper()} is not in the table (yet): give the child their local emergency number.",
+            file=sys.stderr,
+        )
         return 2
     if args.command == "lookup":
         print(json.dumps(country_json(country), ensure_ascii=False, indent=2) if args.json else country_text(country))

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError, WatchError
 
-from bot.stores import as_text, stream_field
+from bot.storage.stores import as_text, stream_field
 
 LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
 EVENTS_KEPT = 10_000  # per helpline: enough for any reader that is minutes behind
@@ -97,17 +97,39 @@ class Ticket:
     updated_at: float = 0.0
     history: tuple[str, ...] = ()  # "claimed by x", "transferred to y": who held it
     reminded: bool = False  # the child was told the wait is long, given the number, asked to choose
-    intake_step: Optional[str] = None  # the intake question the child is answering (bot.intake)
+    intake_step: Optional[str] = None  # the intake question the child is answering (bot.handoff.intake)
     told_position: Optional[int] = None  # the place in line the child was last told
     told_minutes: Optional[int] = None  # and the wait they were told, None when no estimate was given
     told_at: float = 0.0  # when they were last told
 
     @classmethod
-    def new(cls, helpline: str, conversation: str, channel: str, country: Optional[str], language: str,
-            risk: Risk, reason: str, intake: Optional[dict[str, str]] = None, last_messages: tuple[str, ...] = ()) -> "Ticket":
+    def new(
+        cls,
+        helpline: str,
+        conversation: str,
+        channel: str,
+        country: Optional[str],
+        language: str,
+        risk: Risk,
+        reason: str,
+        intake: Optional[dict[str, str]] = None,
+        last_messages: tuple[str, ...] = (),
+    ) -> "Ticket":
         now = time.time()
-        return cls(uuid.uuid4().hex, helpline, conversation, channel, country, language, risk, reason,
-                   dict(intake or {}), tuple(last_messages[-LAST_MESSAGES:]), created_at=now, updated_at=now)
+        return cls(
+            uuid.uuid4().hex,
+            helpline,
+            conversation,
+            channel,
+            country,
+            language,
+            risk,
+            reason,
+            dict(intake or {}),
+            tuple(last_messages[-LAST_MESSAGES:]),
+            created_at=now,
+            updated_at=now,
+        )
 
     @property
     def priority(self) -> float:
@@ -351,7 +373,9 @@ class MemoryHandoffQueue(_StateChanges):
         return self._active(conversation)
 
     def _active(self, conversation: str) -> Optional[Ticket]:
-        return next((t for t in self._tickets.values() if t.conversation == conversation and t.state in OPEN_STATES), None)
+        return next(
+            (t for t in self._tickets.values() if t.conversation == conversation and t.state in OPEN_STATES), None
+        )
 
     async def waiting(self, helpline: str) -> list[Ticket]:
         found = [t for t in self._tickets.values() if t.helpline == helpline and t.state is State.WAITING]
@@ -370,7 +394,9 @@ class MemoryHandoffQueue(_StateChanges):
                 raise TicketError("no such ticket")
             self._tickets[ticket_id] = changed = change(ticket)
             if _first_claim(ticket, changed):
-                self._claims[changed.helpline] = [changed.updated_at, *self._claims.get(changed.helpline, [])][:CLAIMS_KEPT]
+                self._claims[changed.helpline] = [changed.updated_at, *self._claims.get(changed.helpline, [])][
+                    :CLAIMS_KEPT
+                ]
         await self._event(changed.helpline, "changed", ticket_id)
         await self._observed(ticket, changed)
         return changed
@@ -416,8 +442,13 @@ class RedisHandoffQueue(_StateChanges):
     and ``<prefix>active:<conversation>`` pointing at a conversation's open ticket. Every change
     is a WATCH/MULTI transaction, so two counsellors claiming at once cannot both win."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "helpline:handoff:",
-                 transcript_s: Optional[Callable[[str], int]] = None, observer: Optional[TicketObserver] = None) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "helpline:handoff:",
+        transcript_s: Optional[Callable[[str], int]] = None,
+        observer: Optional[TicketObserver] = None,
+    ) -> None:
         """``transcript_s(helpline)``: how long a closed ticket and its messages are kept."""
         self._redis, self._prefix, self._transcript_s = client, prefix, transcript_s
         self.observer = observer
@@ -451,8 +482,12 @@ class RedisHandoffQueue(_StateChanges):
         return f"{self._prefix}events:{helpline}"
 
     def _add_event(self, pipe: object, helpline: str, kind: str, ticket_id: str, entry: str = "") -> None:
-        pipe.xadd(self._events_key(helpline), {"kind": kind, "ticket": ticket_id, "entry": entry},  # type: ignore[attr-defined]
-                  maxlen=EVENTS_KEPT, approximate=True)
+        pipe.xadd(
+            self._events_key(helpline),
+            {"kind": kind, "ticket": ticket_id, "entry": entry},  # type: ignore[attr-defined]
+            maxlen=EVENTS_KEPT,
+            approximate=True,
+        )
 
     async def last_event(self, helpline: str) -> str:
         latest = await self._redis.xrevrange(self._events_key(helpline), count=1)
@@ -464,8 +499,14 @@ class RedisHandoffQueue(_StateChanges):
             return []
         answer = await self._redis.xread({key: after}, count=500, block=block_ms or None)
         return [
-            Event(as_text(entry), stream_field(fields, "kind"), stream_field(fields, "ticket"), stream_field(fields, "entry"))
-            for _, entries in answer or [] for entry, fields in entries
+            Event(
+                as_text(entry),
+                stream_field(fields, "kind"),
+                stream_field(fields, "ticket"),
+                stream_field(fields, "entry"),
+            )
+            for _, entries in answer or []
+            for entry, fields in entries
         ]
 
     async def open(self, ticket: Ticket) -> Ticket:
@@ -553,11 +594,17 @@ class RedisHandoffQueue(_StateChanges):
 
     async def append(self, ticket: Ticket, author: str, text: str) -> None:
         entry = await self._redis.xadd(self._log(ticket.id), {"author": author, "text": text})
-        await self._redis.xadd(self._events_key(ticket.helpline), {"kind": "message", "ticket": ticket.id, "entry": entry},
-                               maxlen=EVENTS_KEPT, approximate=True)
+        await self._redis.xadd(
+            self._events_key(ticket.helpline),
+            {"kind": "message", "ticket": ticket.id, "entry": entry},
+            maxlen=EVENTS_KEPT,
+            approximate=True,
+        )
 
     async def _post(self, ticket: Ticket, text: str) -> None:
-        await self._redis.xadd(self._outbox, {"conversation": ticket.conversation, "channel": ticket.channel, "text": text})
+        await self._redis.xadd(
+            self._outbox, {"conversation": ticket.conversation, "channel": ticket.channel, "text": text}
+        )
 
     async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
         try:

@@ -107,4 +107,3 @@ def _interval(key: str, text: object) -> Interval:
     if end == start:
         raise HoursError(f'{key}: {text!r} opens and closes at the same time (write 24/7 or "00:00-24:00")')
     return Interval(dt.time(h1, m1), minutes)
-

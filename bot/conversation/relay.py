@@ -20,14 +20,14 @@ import time
 from dataclasses import replace
 from typing import Optional
 
-from bot.dialogue import BotMessage, Dialogue, parse_choice
-from bot.escalation import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
-from bot.handoff import HandoffQueue, Risk, State, Ticket, TicketError, raised
-from bot.intake import QUESTIONS, SKIP, answered, first_step
-from bot.language import fold
-from bot.outcomes import CHILD_LEFT, HANDED_BACK, Outcomes
-from bot.texts import Texts
-from bot.triage import overrule
+from bot.conversation.dialogue import BotMessage, Dialogue, parse_choice
+from bot.conversation.triage import overrule
+from bot.handoff.desks import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
+from bot.handoff.intake import QUESTIONS, SKIP, answered, first_step
+from bot.handoff.outcomes import CHILD_LEFT, HANDED_BACK, Outcomes
+from bot.handoff.queue import HandoffQueue, Risk, State, Ticket, TicketError, raised
+from bot.language.detection import fold
+from bot.language.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,16 @@ class Relay:
 
     # -- opening ----------------------------------------------------------------------------
 
-    async def hand_off(self, desk: Desk, request: HandoffRequest, conversation: str, channel: str,
-                       language: str, last_messages: tuple[str, ...], now: Optional[float] = None) -> list[BotMessage]:
+    async def hand_off(
+        self,
+        desk: Desk,
+        request: HandoffRequest,
+        conversation: str,
+        channel: str,
+        language: str,
+        last_messages: tuple[str, ...],
+        now: Optional[float] = None,
+    ) -> list[BotMessage]:
         """Open the conversation's ticket (or find the one it has) and tell the child what happens."""
         now = now or time.time()
         intake_step = first_step(request.risk)
@@ -68,8 +76,16 @@ class Relay:
         counsellors = desk.state(moment)
         if not counsellors.open:
             intake_step = None  # the child's next answer is "keep waiting" or "talk to the bot"
-        made = Ticket.new(desk.helpline, conversation, channel, desk.helpline, language, request.risk, request.reason,
-                          last_messages=last_messages)
+        made = Ticket.new(
+            desk.helpline,
+            conversation,
+            channel,
+            desk.helpline,
+            language,
+            request.risk,
+            request.reason,
+            last_messages=last_messages,
+        )
         ticket = await self.queue.open(replace(made, intake_step=intake_step))
         if not counsellors.open and ticket.id == made.id:
             ticket = await self.queue.remind(ticket.id)
@@ -155,7 +171,9 @@ class Relay:
                     found.append((ticket, said))
         return found
 
-    async def _notice(self, desk: Desk, ticket: Ticket, position: int, claims: list[float], now: float) -> list[BotMessage]:
+    async def _notice(
+        self, desk: Desk, ticket: Ticket, position: int, claims: list[float], now: float
+    ) -> list[BotMessage]:
         if not ticket.reminded and now - ticket.created_at >= desk.max_wait_minutes * 60:
             reminded = await self.queue.remind(ticket.id)  # first: with several servers, only one tells the child
             await self._told(reminded, position, ticket.told_minutes, now)
@@ -186,7 +204,11 @@ class Relay:
     def _place(self, language: str, key: str, desk: Desk, position: int, minutes: Optional[int]) -> BotMessage:
         texts = self.dialogue.texts
         place = texts.get(key, language, helpline=desk.name, position=position)
-        wait = texts.get("handoff_estimate", language, minutes=minutes) if minutes else texts.get("handoff_no_estimate", language)
+        wait = (
+            texts.get("handoff_estimate", language, minutes=minutes)
+            if minutes
+            else texts.get("handoff_no_estimate", language)
+        )
         return BotMessage(f"{place} {wait}")
 
     def _text(self, key: str, language: str) -> BotMessage:

@@ -22,13 +22,13 @@ from babel import Locale
 from babel.languages import get_official_languages
 from langdetect import DetectorFactory, detect_langs
 from langdetect.detector_factory import init_factory
-from langdetect.language import Language as DetectedLanguage
 from langdetect.lang_detect_exception import LangDetectException
+from langdetect.language import Language as DetectedLanguage
 
 from bot import DATA_DIR
-from bot.language_model import NgramLanguageModel
-from bot.training_data import Example, nlu_examples, risk_examples
-from bot.yamlfile import load_mapping
+from bot.datafiles.training import Example, nlu_examples, risk_examples
+from bot.datafiles.yamlfile import load_mapping
+from bot.language.ngram import NgramLanguageModel
 
 # Scripts that belong to exactly one of our languages (first word of the Unicode character name).
 SCRIPT_LANGUAGE = {"ARABIC": "ar", "CYRILLIC": "ru", "DEVANAGARI": "hi", "CJK": "zh"}
@@ -86,8 +86,12 @@ class LanguageRegistry:
             except (ValueError, TypeError) as exc:
                 raise source.error(entries, code, f"languages.{code}.babel", f"unknown locale ({exc})") from exc
             countries = entry.get("countries", [])
-            if not isinstance(countries, list) or not all(isinstance(c, str) and c.isupper() and pycountry.countries.get(alpha_2=c) for c in countries):
-                raise source.error(entry, "countries", f"languages.{code}.countries", "must be a list of ISO 3166-1 alpha-2 codes")
+            if not isinstance(countries, list) or not all(
+                isinstance(c, str) and c.isupper() and pycountry.countries.get(alpha_2=c) for c in countries
+            ):
+                raise source.error(
+                    entry, "countries", f"languages.{code}.countries", "must be a list of ISO 3166-1 alpha-2 codes"
+                )
             self.languages[str(code)] = Language(str(code), entry["name"], locales, tuple(countries))
         self.default = str(source.data.get("default", next(iter(self.languages))))
         if self.default not in self.languages:
@@ -231,7 +235,9 @@ class LanguageDetector:
         total = sum(combined.values())
         return {lang: value / total for lang, value in combined.items()}
 
-    def _prior(self, current: Optional[str], declared: Optional[str], country: Optional[str], short: bool) -> dict[str, float]:
+    def _prior(
+        self, current: Optional[str], declared: Optional[str], country: Optional[str], short: bool
+    ) -> dict[str, float]:
         strength = 12.0 if short else 1.5
         prior = {lang: 1.0 for lang in self.registry.codes}
         spoken = self.registry.of_country(country)

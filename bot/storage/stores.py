@@ -33,6 +33,8 @@ PREFIX_VARIABLE = "HELPLINE_REDIS_PREFIX"  # several bots (or test runs) can sha
 def redis_prefix(environ: Mapping[str, str] = os.environ) -> str:
     """The prefix of every key this bot writes in Redis."""
     return environ.get(PREFIX_VARIABLE) or DEFAULT_PREFIX
+
+
 MAX_MEMORY_ENTRIES = 100_000
 
 
@@ -133,8 +135,7 @@ class _ExpiringDict:
     event loop: no method awaits, so check-and-set cannot interleave.
     """
 
-    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, not {max_entries!r}")
         self._max = max_entries
@@ -187,8 +188,7 @@ class _ExpiringDict:
 class MemoryDedupe:
     """Dedupe in this process's memory (local quick start)."""
 
-    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen = _ExpiringDict(max_entries, clock)
 
     def __len__(self) -> int:
@@ -206,8 +206,7 @@ class MemoryDedupe:
 class MemoryAddressBook:
     """Address book in this process's memory (local quick start)."""
 
-    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_entries: int = MAX_MEMORY_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         self._addresses = _ExpiringDict(max_entries, clock)
 
     def __len__(self) -> int:
@@ -376,11 +375,18 @@ class RedisInbox:
 
     async def read(self, sender_id: str, after: str, wait_s: float) -> list[InboxMessage]:
         check_cursor(after)
-        found = await self.client.xread({self._key(sender_id): after}, count=INBOX_KEPT,
-                                        block=int(wait_s * 1000) if wait_s > 0 else None)
-        return [{"id": as_text(entry), "text": stream_field(values, "text"),
-                 "buttons": json.loads(stream_field(values, "buttons") or "[]")}
-                for _, entries in found or [] for entry, values in entries]
+        found = await self.client.xread(
+            {self._key(sender_id): after}, count=INBOX_KEPT, block=int(wait_s * 1000) if wait_s > 0 else None
+        )
+        return [
+            {
+                "id": as_text(entry),
+                "text": stream_field(values, "text"),
+                "buttons": json.loads(stream_field(values, "buttons") or "[]"),
+            }
+            for _, entries in found or []
+            for entry, values in entries
+        ]
 
     async def delete(self, sender_id: str) -> None:
         await self.client.delete(self._key(sender_id))
