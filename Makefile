@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web eval-crisis clean
+.PHONY: run shell test test-fast lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -15,8 +15,32 @@ run: $(STAMP) model
 shell: $(STAMP) model
 	scripts/run.sh shell
 
-test: $(STAMP) model validate
+test: $(STAMP) model validate lint
 	$(VENV)/bin/python -m pytest -q
+
+# The tests that need neither a trained model nor servers of ours (Redis still): under 2 minutes.
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not rasa and not servers"
+
+# ruff (lint and format) and mypy (strict on bot/, checked on channels/ and actions/).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# constraints.txt from pyproject.toml, keeping today's versions unless asked: `make lock UPGRADE=1`.
+# No hashes: pip refuses hash-checking with an editable install of the project itself.
+TOOLS := .tools
+lock: $(TOOLS)/bin/uv
+	$(TOOLS)/bin/uv pip compile pyproject.toml --extra test --python-version 3.10 --no-annotate \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o constraints.txt
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet uv==0.9.5
 
 # The routing table, checked as the bot checks it at start-up.
 validate: $(STAMP)
@@ -59,4 +83,4 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 clean:
-	rm -rf models .rasa $(VENV)
+	rm -rf models .rasa $(VENV) $(TOOLS)

@@ -13,16 +13,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.conversation.dialogue import SLOTS, Dialogue, Turn
-from bot.conversation.relay import Relay
-from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
+from bot.conversation.dialogue import SLOTS, Turn
+from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS
 from bot.privacy.erasure import ERASE
-from bot.stats import recorder_from_env
 from bot.wiring.heap import freeze_startup_objects
+from bot.wiring.services import services
 
-DIALOGUE = Dialogue.load()
-RELAY = Relay(DIALOGUE, queue_from_env(DIALOGUE.desks))
-STATS = recorder_from_env()
+SERVICES = services()
+SERVICES.dialogue, SERVICES.relay, SERVICES.stats  # noqa: B018 - built (and data files checked) at start-up
 LAST_MESSAGES = 10
 freeze_startup_objects()  # the dialogue's data and the libraries stay for the process's life
 
@@ -46,11 +44,11 @@ class ActionReply(Action):
         turn = Turn.parsed(
             tracker.latest_message or {}, {name: tracker.get_slot(name) for name in SLOTS}, earlier_in_session(tracker)
         )
-        outcome = DIALOGUE.respond(turn)
+        outcome = SERVICES.dialogue.respond(turn)
         channel = tracker.get_latest_input_channel() or "rest"
         # Counted while the ticket opens, not before it; the turn still ends only once it is counted.
         counted = asyncio.ensure_future(
-            STATS.record_turn(
+            SERVICES.stats.record_turn(
                 outcome.need,
                 TRIGGERS.get(outcome.need),
                 outcome.slots.get("country"),
@@ -60,11 +58,11 @@ class ActionReply(Action):
             )
         )
         messages = list(outcome.messages)
-        desk = DIALOGUE.desks.get(outcome.slots.get("country"))
+        desk = SERVICES.desks.get(outcome.slots.get("country"))
         try:
             if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
                 said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
-                messages += await RELAY.hand_off(
+                messages += await SERVICES.relay.hand_off(
                     desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said
                 )
         finally:

@@ -10,13 +10,14 @@ channels stay off. A configured section keeps all its variables: a missing one s
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections import Counter
 from typing import Any, Mapping
 
 import yaml
+
+from bot.wiring.settings import Settings
 
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
     path = argv[1] if len(argv) > 1 else "credentials.yml"
     with open(path, encoding="utf-8") as handle:
         credentials = yaml.safe_load(handle) or {}
-    kept, off = active(credentials, os.environ)
+    kept, off = active(credentials, Settings.from_environ().environment)
     for line in off:
         print(line, file=sys.stderr)
     sys.stdout.write(yaml.safe_dump(kept, sort_keys=False) if kept else "{}\n")

@@ -1,5 +1,6 @@
-"""What the messaging channels share in one server process: the dialogue's data (for the fallback
-reply), the keyed sender ids, the dedupe and address stores, and the per-sender queues.
+"""What the messaging channels share in one server process: the process's services (bot.wiring:
+the dialogue for the fallback reply, the keyed sender ids, the stores, the handoff relay), the
+per-sender queues, and the delivery of counsellors' messages to children.
 
 Built once, on the first channel's start-up, so a missing secret stops the server there.
 """
@@ -20,11 +21,11 @@ from sanic import Blueprint
 
 from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.conversation.relay import Relay
-from bot.handoff.desks import erasure_hold, queue_from_env
 from bot.handoff.partner import deliver_to_partners
-from bot.privacy.erasure import Eraser
 from bot.privacy.sender_ids import SenderIds
-from bot.storage.stores import Stores, stores_from_env
+from bot.storage.stores import Stores
+from bot.wiring.services import Services
+from bot.wiring.services import services as process_services
 from channels.safe_turn import CountingOutput, SenderQueues, answer
 
 logger = logging.getLogger(__name__)
@@ -34,14 +35,27 @@ OVERDUE_CHECK_S = 15  # how often waiting children are checked against their des
 
 @dataclass
 class ChannelServices:
-    dialogue: Dialogue
-    sender_ids: SenderIds
-    stores: Stores
+    core: Services  # the process's (bot.wiring)
     queues: SenderQueues
-    relay: Relay
     outputs: dict[str, Callable[[], OutputChannel]] = field(default_factory=dict)  # channel -> sender
     _delivery: Optional[asyncio.Task] = None
     _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.handoff.partner)
+
+    @property
+    def dialogue(self) -> Dialogue:
+        return self.core.dialogue
+
+    @property
+    def sender_ids(self) -> SenderIds:
+        return self.core.sender_ids
+
+    @property
+    def stores(self) -> Stores:
+        return self.core.stores
+
+    @property
+    def relay(self) -> Relay:
+        return self.core.relay
 
     def attach(self, webhook: Blueprint, channel: str, make_output: Callable[[], OutputChannel]) -> None:
         """Let counsellors' messages and waiting-time notices reach children on ``channel``."""
@@ -56,7 +70,7 @@ class ChannelServices:
         if self._delivery is None:
             self._delivery = asyncio.get_running_loop().create_task(self._deliver_forever())
             self._partners = asyncio.get_running_loop().create_task(
-                deliver_to_partners(self.relay.queue, self.dialogue.desks, self.stores.client)
+                deliver_to_partners(self.core.queue, self.core.desks, self.core.redis, self.core.prefix)
             )
 
     async def _deliver_forever(self) -> None:
@@ -83,7 +97,7 @@ class ChannelServices:
     async def erase(self, sender: str) -> None:
         """Delete everything kept about the child (they asked, and confirmed)."""
         try:
-            await Eraser(self.stores, self.relay.queue, erasure_hold(self.dialogue.desks)).erase(sender)
+            await self.core.eraser.erase(sender)
         except Exception as error:  # noqa: BLE001 - logged without the id; the child was already answered
             logger.error("erasing a conversation failed (%s)", type(error).__name__)
 
@@ -155,13 +169,7 @@ class ChannelServices:
 
 @lru_cache(maxsize=1)
 def services() -> ChannelServices:
-    """The process's shared services; raises (naming the variable) if a secret is missing."""
-    dialogue = Dialogue.load()
-    stores = stores_from_env(os.environ)
-    return ChannelServices(
-        dialogue=dialogue,
-        sender_ids=SenderIds.from_env(os.environ, in_memory=stores.backend == "memory"),
-        stores=stores,
-        queues=SenderQueues(),
-        relay=Relay(dialogue, queue_from_env(dialogue.desks, os.environ)),
-    )
+    """The process's channel services; raises (naming the variable) if a setting is missing."""
+    core = process_services()
+    core.sender_ids  # noqa: B018 - a missing or short HELPLINE_SENDER_KEY stops the server at start-up
+    return ChannelServices(core=core, queues=SenderQueues())

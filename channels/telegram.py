@@ -15,7 +15,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import re
 import sys
 from typing import Any, Awaitable, Callable, Optional, Sequence
@@ -31,6 +30,7 @@ from bot.conversation.dialogue import COMMANDS, BotMessage
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.hints import deep_link_hints
+from bot.wiring.settings import Settings
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
@@ -212,14 +212,14 @@ class TelegramChannel(InputChannel):
         )
 
 
-async def set_webhook(environ: dict[str, str]) -> str:
+async def set_webhook(settings: Settings) -> str:
     """Register this server's webhook with Telegram, with the secret and the updates we handle."""
-    token = read_secret(environ.get("TELEGRAM_TOKEN"), "TELEGRAM_TOKEN", _TOKEN)
-    secret = read_secret(environ.get("TELEGRAM_WEBHOOK_SECRET"), "TELEGRAM_WEBHOOK_SECRET", _SECRET)
-    public = environ.get("PUBLIC_URL", "")
+    token = read_secret(settings.secret("TELEGRAM_TOKEN"), "TELEGRAM_TOKEN", _TOKEN)
+    secret = read_secret(settings.secret("TELEGRAM_WEBHOOK_SECRET"), "TELEGRAM_WEBHOOK_SECRET", _SECRET)
+    public = settings.public_url
     if not public.startswith("https://"):
         raise MissingSecret("PUBLIC_URL must be the https:// address Telegram can reach, e.g. https://bot.example.org")
-    base_url = environ.get("TELEGRAM_API_BASE_URL")
+    base_url = settings.telegram_api_base_url
     url = f"{public.rstrip('/')}/webhooks/telegram/webhook"
     async with Bot(
         token, base_url=f"{base_url.rstrip('/')}/bot" if base_url else "https://api.telegram.org/bot"
@@ -231,11 +231,12 @@ async def set_webhook(environ: dict[str, str]) -> str:
 if __name__ == "__main__":
     if sys.argv[1:] != ["set-webhook"]:
         print(
-            "usage: python -m channels.telegram set-webhook  (reads TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_URL)"
+            "usage: python -m channels.telegram set-webhook"
+            "  (reads TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_URL)"
         )
         sys.exit(2)
     try:
-        print("webhook set:", asyncio.run(set_webhook(dict(os.environ))))
+        print("webhook set:", asyncio.run(set_webhook(Settings.from_environ())))
     except (MissingSecret, TelegramError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -12,7 +12,6 @@ one keeps the latest session only (the older ones are not needed to answer), exp
 
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable, Optional
 
 from rasa.core.brokers.broker import EventBroker
@@ -20,16 +19,24 @@ from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
-from bot.storage.retention import Retention
-from bot.storage.stores import stores_from_env
+from bot.wiring.services import Services
+from bot.wiring.services import services as process_services
 
 
 class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
-    def __init__(self, domain: Domain, event_broker: Optional[EventBroker] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        domain: Domain,
+        event_broker: Optional[EventBroker] = None,
+        services: Optional[Services] = None,
+        **kwargs: Any,
+    ) -> None:
+        """``services``: the process's (bot.wiring) unless given; Rasa passes none."""
         kwargs.pop("host", None)  # Rasa passes the endpoint's url; the store comes from REDIS_URL
         super().__init__(domain, event_broker, **kwargs)
-        self.conversations = stores_from_env(os.environ).conversations
-        self.ttl_s = Retention.load().conversation_s
+        services = services or process_services()
+        self.conversations = services.stores.conversations
+        self.ttl_s = services.retention.conversation_s
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 
-from bot.handoff.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, AccountError, Counsellors
+from bot.handoff.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, AccountError
 from bot.routing.countries import is_country_code
-from bot.storage.stores import redis_client, redis_prefix
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
 
 ROLE_NAMES = {"counsellor": COUNSELLOR, "admin": ADMIN, "global-admin": GLOBAL_ADMIN}  # as typed: as stored
 
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a global admin belongs to no helpline: leave out --helpline")
     if role != GLOBAL_ADMIN and not args.helpline:
         parser.error(f"an account with --role {args.role} belongs to one helpline: give --helpline (its country code)")
-    url = (os.environ.get("REDIS_URL") or "").strip()
-    if not url:
+    settings = Settings.from_environ()
+    if settings.in_memory:
         print("REDIS_URL must be set (the bot's Redis)", file=sys.stderr)
         return 1
     if args.helpline and not is_country_code(args.helpline):
@@ -49,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
 
     async def create() -> None:
-        client = redis_client(url)
+        services = Services(settings)
         try:
-            await Counsellors(client, redis_prefix() + "console:").add(args.username, args.helpline, password, role)
+            await services.counsellors.add(args.username, args.helpline, password, role)
         finally:
-            await client.close()
+            await services.close()
 
     try:
         asyncio.run(create())

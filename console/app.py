@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import re
 import sys
 import time
@@ -26,15 +25,11 @@ from sanic.response import HTTPResponse
 
 from bot.conversation.relay import end_handoff
 from bot.handoff.canned import CannedReplies
-from bot.handoff.counsellors import SESSION_TTL_S, Counsellors, Session
-from bot.handoff.desks import Desks, handoff_queue
-from bot.handoff.outcomes import HANDED_BACK, Outcomes, UnknownOutcome
+from bot.handoff.counsellors import SESSION_TTL_S, Session
+from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Ticket, TicketError
-from bot.language.detection import LanguageRegistry
-from bot.language.texts import Texts
-from bot.stats.counters import RedisStats
-from bot.storage.retention import Retention
-from bot.storage.stores import RedisDedupe, redis_client, redis_prefix
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
 from console.admin import admin_pages
 from console.partner_api import partner_api
 
@@ -69,18 +64,13 @@ def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
     }
 
 
-def create_app(redis_url: str) -> Sanic:
+def create_app(services: Services) -> Sanic:
+    """The console over ``services`` (bot.wiring), which must have Redis: the bot's own."""
     app = Sanic("helpline_console")
-    client = redis_client(redis_url)
-    prefix = redis_prefix()
-    desks = Desks.load()
-    queue = handoff_queue(redis_url, desks)
-    counsellors = Counsellors(client, prefix + "console:")
-    registry = LanguageRegistry()
-    texts = Texts.load(registry.codes, registry.default)
-    outcomes, canned = Outcomes.load(), CannedReplies.load(registry.codes)
+    desks, queue, counsellors, texts = services.desks, services.queue, services.counsellors, services.texts
+    outcomes, canned = services.outcomes, CannedReplies.load(services.registry.codes)
     app.blueprint(
-        partner_api(queue, desks, RedisDedupe(client, prefix + "partner:"), texts, outcomes)
+        partner_api(queue, desks, services.redis_dedupe("partner"), texts, outcomes)
     )  # helplines' own systems
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
@@ -89,7 +79,7 @@ def create_app(redis_url: str) -> Sanic:
             return None
         return session
 
-    stats = RedisStats(client, prefix, Retention.load().statistics_s)  # the bot's counters (bot.stats)
+    stats = services.counter  # the bot's counters (bot.stats)
     app.blueprint(admin_pages(session_of, stats, SECURITY_HEADERS))  # /admin: the statistics, for admins
 
     def body(request: Request) -> dict[str, Any]:
@@ -240,15 +230,11 @@ def sse(event: Event) -> str:
 
 
 def main() -> int:
-    url = (os.environ.get("REDIS_URL") or "").strip()
-    if not url:
+    settings = Settings.from_environ()
+    if settings.in_memory:
         print(
             "REDIS_URL must be set: the console shares the bot's Redis (e.g. redis://127.0.0.1:6379/0)", file=sys.stderr
         )
         return 1
-    create_app(url).run(
-        host=os.environ.get("CONSOLE_HOST", "127.0.0.1"),
-        port=int(os.environ.get("CONSOLE_PORT", "5080")),
-        access_log=False,
-    )
+    create_app(Services(settings)).run(host=settings.console_host, port=settings.console_port, access_log=False)
     return 0

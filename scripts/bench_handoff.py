@@ -25,10 +25,10 @@ import urllib.request
 from http.client import HTTPConnection
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from twilio.request_validator import RequestValidator
 
 from bot.handoff.counsellors import Counsellors
-from bot.storage.stores import redis_client
 from scripts.bench_channels import load, sms_sender
 from scripts.fake_apis import PUBLIC_URL, TWILIO_TOKEN, FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, free_port, http, running_bot, start_process
@@ -74,7 +74,7 @@ def main() -> int:
 
 def measure(bot, console: str, twilio: FakeTwilio, run: str, prefix: str) -> int:
     async def account() -> None:
-        client = redis_client("redis://127.0.0.1:6379/0")
+        client = aioredis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
         await Counsellors(client, prefix + "console:").add("bench-counsellor", "NG", PASSWORD)
         await client.close()
 
@@ -185,7 +185,7 @@ def post_sms(bot, phone: str, text: str, run: str, i: int) -> None:
 
 
 async def forget(prefix: str) -> None:
-    client = redis_client("redis://127.0.0.1:6379/0")
+    client = aioredis.from_url("redis://127.0.0.1:6379/0", decode_responses=True)
     keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
     if keys:
         await client.delete(*keys)

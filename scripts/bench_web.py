@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 import httpx
+import redis.asyncio as aioredis
 
 from bot.privacy.sender_ids import SenderIds
-from bot.storage.stores import RedisInbox, redis_client
+from bot.storage.stores import RedisInbox
 from scripts.bench_handoff import forget, percentiles
 from scripts.bench_server import resident_mib
 from scripts.local_bot import MODEL, running_bot
@@ -53,7 +54,7 @@ async def replies(client: httpx.AsyncClient, base: str, run: str) -> list[float]
 
 async def measure(base: str, env: dict[str, str], rasa_pid: int) -> dict[str, float]:
     run = secrets.token_hex(4)
-    redis = redis_client(env["REDIS_URL"])
+    redis = aioredis.from_url(env["REDIS_URL"], decode_responses=True)
     inbox = RedisInbox(redis, env["HELPLINE_REDIS_PREFIX"])
     ids = SenderIds(env["HELPLINE_SENDER_KEY"].encode())
     figures: dict[str, float] = {"clients_before": (await redis.info("clients"))["connected_clients"]}

@@ -13,6 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.stats.counters import ContactEvent, HandoffEvent, week_of
+from bot.wiring.services import services
 from tests.conftest import HANDOFF_FILE
 
 
@@ -22,7 +23,11 @@ def actions() -> ModuleType:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("REDIS_URL", raising=False)
         patch.setenv("HELPLINE_HANDOFF_FILE", str(HANDOFF_FILE))
-        return importlib.import_module("actions.actions")
+        services.cache_clear()  # the action server's process reads its settings as it starts
+        try:
+            return importlib.import_module("actions.actions")
+        finally:
+            services.cache_clear()
 
 
 def crisis(sender: str) -> Tracker:
@@ -36,7 +41,7 @@ def crisis(sender: str) -> Tracker:
 
 
 def counted(actions: ModuleType) -> dict:
-    cells = asyncio.run(actions.STATS.counter.week(week_of(dt.datetime.now(dt.timezone.utc))))
+    cells = asyncio.run(actions.SERVICES.stats.counter.week(week_of(dt.datetime.now(dt.timezone.utc))))
     return {e: n for e, n in cells.items() if e.country == "NG" and e.channel == "sms"}
 
 
@@ -50,7 +55,7 @@ def test_a_crisis_turn_opens_a_ticket_and_is_counted(actions):
     before = figures(counted(actions))
     dispatcher = CollectingDispatcher()
     asyncio.run(actions.ActionReply().run(dispatcher, crisis("action-test-1"), {}))
-    assert asyncio.run(actions.RELAY.queue.active("action-test-1")) is not None
+    assert asyncio.run(actions.SERVICES.relay.queue.active("action-test-1")) is not None
     assert figures(counted(actions)) == (before[0] + 1, before[1] + 1)
     assert dispatcher.messages
 
@@ -59,7 +64,7 @@ def test_the_turn_is_counted_even_when_the_ticket_cannot_open(actions, monkeypat
     async def broken(*args, **kwargs):
         raise ConnectionError("the handoff store is down")
 
-    monkeypatch.setattr(actions.RELAY, "hand_off", broken)
+    monkeypatch.setattr(actions.SERVICES.relay, "hand_off", broken)
     before = figures(counted(actions))
     with pytest.raises(ConnectionError):
         asyncio.run(actions.ActionReply().run(CollectingDispatcher(), crisis("action-test-2"), {}))

@@ -14,6 +14,8 @@ from rasa.core.channels.channel import UserMessage
 from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.privacy.sender_ids import MissingSecret, SenderIds
 from bot.routing.hints import deep_link_hints
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
 from channels.active_credentials import active
 from channels.safe_turn import CountingOutput, SenderQueues, answer
 from channels.telegram import TelegramChannel
@@ -120,16 +122,16 @@ def test_sender_ids_are_keyed_hashes():
     assert "254712345678" not in first
     assert first != ids.of("whatsapp", "+254712345678") != SenderIds(b"j" * 32).of("sms", "+254712345678")
     with pytest.raises(MissingSecret, match="HELPLINE_SENDER_KEY"):
-        SenderIds.from_env({})
+        SenderIds.from_setting("")
     with pytest.raises(MissingSecret, match="HELPLINE_SENDER_KEY"):
-        SenderIds.from_env({"HELPLINE_SENDER_KEY": "short"})
+        SenderIds.from_setting("short")
 
 
 def test_only_a_bot_that_keeps_nothing_may_make_up_its_own_key():
-    made_up = SenderIds.from_env({}, in_memory=True)
-    assert made_up.of("web", "t") == made_up.of("web", "t") != SenderIds.from_env({}, in_memory=True).of("web", "t")
+    made_up = SenderIds.from_setting("", in_memory=True)
+    assert made_up.of("web", "t") == made_up.of("web", "t") != SenderIds.from_setting("", in_memory=True).of("web", "t")
     with pytest.raises(MissingSecret, match="HELPLINE_SENDER_KEY"):  # a key that is set must be a good one
-        SenderIds.from_env({"HELPLINE_SENDER_KEY": "short"}, in_memory=True)
+        SenderIds.from_setting("short", in_memory=True)
 
 
 @pytest.fixture
@@ -219,22 +221,13 @@ def test_commands_reach_their_needs_and_the_fallback_knows_no_country(dialogue):
 def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dialogue):
     from telegram import Bot
 
-    from bot.conversation.relay import Relay
-    from bot.handoff.queue import MemoryHandoffQueue
-    from bot.storage.stores import MemoryAddressBook, MemoryDedupe, Stores
     from channels.services import ChannelServices
     from channels.telegram import TelegramOutput
     from scripts.fake_apis import TELEGRAM_TOKEN, FakeTelegram
 
     api = FakeTelegram()
     ids = SenderIds(b"k" * 32)
-    services = ChannelServices(
-        dialogue,
-        ids,
-        Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
-        SenderQueues(),
-        Relay(dialogue, MemoryHandoffQueue()),
-    )
+    services = ChannelServices(in_memory(dialogue, ids), SenderQueues())
     sender = ids.of("telegram", "4242")
 
     async def scenario() -> None:
@@ -254,22 +247,21 @@ def test_a_server_initiated_telegram_message_finds_the_chat_by_the_hashed_id(dia
         api.close()
 
 
+def in_memory(dialogue: Dialogue, ids: SenderIds) -> Services:
+    """A process's services without Redis, with this dialogue and these sender ids."""
+    core = Services(Settings.from_environ({}))
+    core.dialogue, core.desks, core.sender_ids = dialogue, dialogue.desks, ids
+    return core
+
+
 def test_a_child_waiting_too_long_gets_the_number_and_a_choice():
-    from bot.conversation.relay import Relay
     from bot.handoff.desks import Desk, Desks
-    from bot.handoff.queue import MemoryHandoffQueue, Risk, Ticket
-    from bot.storage.stores import MemoryAddressBook, MemoryDedupe, Stores
+    from bot.handoff.queue import Risk, Ticket
     from channels.services import ChannelServices
 
     dialogue = Dialogue.load()
     dialogue.desks = Desks({"NG": Desk("NG", "Test desk NG", 5)})
-    services = ChannelServices(
-        dialogue,
-        SenderIds(b"k" * 32),
-        Stores(MemoryDedupe(), MemoryAddressBook(), "memory"),
-        SenderQueues(),
-        Relay(dialogue, MemoryHandoffQueue()),
-    )
+    services = ChannelServices(in_memory(dialogue, SenderIds(b"k" * 32)), SenderQueues())
     sent = Recorder()
     services.outputs["sms"] = lambda: sent
 

@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Iterator, Optional
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker, RefResolver
 
@@ -37,7 +38,6 @@ from bot.handoff.partner import (
 )
 from bot.handoff.queue import Event, MemoryHandoffQueue, RedisHandoffQueue, Risk, Ticket
 from bot.privacy.sender_ids import SenderIds
-from bot.storage.stores import redis_client
 from scripts.fake_apis import FakePartner
 from scripts.local_bot import free_port, http, running_console
 from tests.conftest import CHANNEL_ENV, redis_keys_removed
@@ -176,7 +176,7 @@ async def delivering(queue: Any, desks: Desks, store: Any, **options: Any) -> As
 
 @asynccontextmanager
 async def on_redis(prefix: str) -> AsyncIterator[tuple[RedisHandoffQueue, RedisPartnerStore]]:
-    client = redis_client(REDIS_URL)
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
     try:
         yield RedisHandoffQueue(client, prefix + "handoff:"), RedisPartnerStore(client, prefix + "partner:")
     finally:
@@ -356,7 +356,9 @@ def test_the_in_memory_quick_start_delivers_too(receiver):
         async with delivering(queue, desks_for(receiver), store):
             await accepted(receiver, 3)
         assert (
-            await asyncio.wait_for(deliver_to_partners(queue, Desks({"KE": Desk("KE", "KE desk", 10)}), None), 1)
+            await asyncio.wait_for(
+                deliver_to_partners(queue, Desks({"KE": Desk("KE", "KE desk", 10)}), None, "test:"), 1
+            )
             is None
         )
 
@@ -427,7 +429,7 @@ def checked(
 
 def in_api_redis(work):
     async def run():
-        client = redis_client(REDIS_URL)
+        client = aioredis.from_url(REDIS_URL, decode_responses=True)
         try:
             return await work(RedisHandoffQueue(client, API_PREFIX + "handoff:"))
         finally:
@@ -563,9 +565,11 @@ def test_a_body_over_64_kib_is_refused(partner_console):
 
 
 def test_the_apps_partner_routes_are_the_files_paths():
+    from bot.wiring.services import Services
+    from bot.wiring.settings import Settings
     from console.app import create_app
 
-    app = create_app(REDIS_URL)
+    app = create_app(Services(Settings.from_environ({"REDIS_URL": REDIS_URL})))
     routes = {
         (method.lower(), "/" + route.path.replace(":str>", "}").replace("<", "{"))
         for route in app.router.routes

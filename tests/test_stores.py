@@ -27,7 +27,6 @@ from bot.storage.stores import (
     RedisDedupe,
     RedisInbox,
     Stores,
-    stores_from_env,
 )
 from tests.conftest import redis_keys_removed
 
@@ -290,48 +289,3 @@ def test_memory_stores_evict_expired_entries_on_access():
         assert len(dedupe) == 1
 
     asyncio.run(scenario())
-
-
-# --- stores_from_env -------------------------------------------------------------------------
-
-
-def test_without_redis_url_the_stores_are_in_memory():
-    for environ in ({}, {"REDIS_URL": ""}, {"OTHER": "x"}):
-        stores = stores_from_env(environ)
-        assert stores.backend == "memory"
-        assert isinstance(stores.dedupe, MemoryDedupe)
-        assert isinstance(stores.addresses, MemoryAddressBook)
-        asyncio.run(stores.close())
-
-
-def test_with_redis_url_the_stores_use_redis(redis_server, prefix):
-    async def scenario():
-        stores = stores_from_env({"REDIS_URL": redis_server}, prefix=prefix)
-        try:
-            assert stores.backend == "redis"
-            assert isinstance(stores.dedupe, RedisDedupe) and stores.dedupe.prefix == prefix
-            assert isinstance(stores.addresses, RedisAddressBook) and stores.addresses.prefix == prefix
-            assert await stores.dedupe.first_time("env", 60) is True
-            assert await stores.dedupe.first_time("env", 60) is False
-            await stores.addresses.remember("hash", "42", 60)
-            assert await stores.addresses.lookup("hash") == "42"
-            assert await stores.client.get(f"{prefix}address:hash") == "42"
-            assert await stores.client.exists(f"{prefix}dedupe:env") == 1
-        finally:
-            await stores.close()
-
-    asyncio.run(scenario())
-
-
-@pytest.mark.parametrize(
-    "url", ["notaurl", "http://127.0.0.1:6379", "redis://127.0.0.1:port/0", "redis://127.0.0.1:6379/zero"]
-)
-def test_a_malformed_redis_url_is_refused_naming_the_variable(url):
-    with pytest.raises(ValueError, match="REDIS_URL"):
-        stores_from_env({"REDIS_URL": url})
-
-
-def test_a_malformed_redis_url_error_does_not_leak_the_password():
-    with pytest.raises(ValueError) as raised:
-        stores_from_env({"REDIS_URL": "redis://:s3cret@127.0.0.1:port/0"})
-    assert "s3cret" not in str(raised.value)

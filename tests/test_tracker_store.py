@@ -12,7 +12,8 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.storage.retention import Retention
-from bot.storage.stores import MEMORY_CONVERSATIONS
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
 from channels.tracker_store import HelplineTrackerStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -33,14 +34,11 @@ def session(text: str) -> list:
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_conversations_are_kept_expire_and_can_be_erased(monkeypatch, backend):
+def test_conversations_are_kept_expire_and_can_be_erased(backend):
     prefix = f"test-tracker-{uuid.uuid4().hex}:"
-    if backend == "redis":
-        monkeypatch.setenv("REDIS_URL", REDIS_URL)
-        monkeypatch.setenv("HELPLINE_REDIS_PREFIX", prefix)
-    else:
-        monkeypatch.delenv("REDIS_URL", raising=False)
-    store = HelplineTrackerStore(DOMAIN, host=None)
+    environ = {"REDIS_URL": REDIS_URL, "HELPLINE_REDIS_PREFIX": prefix} if backend == "redis" else {}
+    services = Services(Settings.from_environ(environ))
+    store = HelplineTrackerStore(DOMAIN, host=None, services=services)
     sender = f"sms-{uuid.uuid4().hex}"
 
     async def scenario() -> None:
@@ -59,6 +57,6 @@ def test_conversations_are_kept_expire_and_can_be_erased(monkeypatch, backend):
             assert 0 < ttl <= Retention.load().conversation_s  # Redis drops it after conversation_days
             await store.conversations.client.delete(key)
         else:
-            assert store.conversations is MEMORY_CONVERSATIONS  # the channels erase from the same store
+            assert store.conversations is services.stores.conversations  # the channels erase from the same store
 
     asyncio.run(scenario())

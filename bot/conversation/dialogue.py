@@ -163,20 +163,27 @@ class Dialogue:
         self.retention = retention
 
     @classmethod
-    def load(cls) -> "Dialogue":
-        """Load and validate every data file; raises bot.datafiles.yamlfile.ConfigError if one is broken."""
-        registry = LanguageRegistry()
+    def load(
+        cls,
+        registry: Optional[LanguageRegistry] = None,
+        desks: Optional[Desks] = None,
+        retention: Optional[Retention] = None,
+        texts: Optional[Texts] = None,
+    ) -> "Dialogue":
+        """Load and validate every data file; raises bot.datafiles.yamlfile.ConfigError if one is broken.
+        The desks, retention periods and texts come from bot.wiring, which shares them with other services."""
+        registry = registry or LanguageRegistry()
         training = nlu_examples(registry.codes) + risk_examples()  # read once for both models (0.3 s)
         return cls(
             registry=registry,
             detector=LanguageDetector.load(registry, training),
-            texts=Texts.load(registry.codes, registry.default),
+            texts=texts or Texts.load(registry.codes, registry.default),
             crisis=CrisisNet.load(registry.codes),
             risk=RiskClassifier.load(training),
             table=RoutingTable.load(),
             countries=CountryNames(locale for lang in registry.languages.values() for locale in lang.locales),
-            desks=Desks.load(),
-            retention=Retention.load(),
+            desks=desks if desks is not None else Desks.load(),
+            retention=retention or Retention.load(),
         )
 
     # -- the turn ---------------------------------------------------------------------------

@@ -9,23 +9,20 @@ its name, waiting limit, hours, and optionally its own system's webhook). The di
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import DATA_DIR
 from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
-from bot.handoff.queue import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue, Risk
+from bot.handoff.queue import Risk
 from bot.routing.countries import is_country_code
 from bot.routing.opening_hours import Hours, HoursError, OpenState
-from bot.stats import recorder_from_env
 from bot.storage.retention import DAY_S, Retention
-from bot.storage.stores import redis_client, redis_prefix
 
-DESKS_VARIABLE = "HELPLINE_HANDOFF_FILE"
 # Channels a counsellor's messages can reach (the web chat through its inbox). The rest channel
 # (tests, simple integrations) answers only the request it gets, so its children get the
 # helpline's number instead.
@@ -88,13 +85,13 @@ class Desks:
         return list(self._desks.values())
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] = os.environ) -> "Desks":
-        path = Path(environ.get(DESKS_VARIABLE) or DATA_DIR / "handoff.yml")
+    def load(cls, path: Path = DATA_DIR / "handoff.yml", secrets: Mapping[str, str] = MappingProxyType({})) -> "Desks":
+        """The desks of ``path``; ``secrets``: environment variables a desk's webhook names."""
         source = load_mapping(path)
         entries = source.data.get("desks")
         if not isinstance(entries, dict):
             raise source.error(source.data, "desks", "desks", "must map country codes to desks")
-        return cls({code: _desk(source, entries, code, environ) for code in entries})
+        return cls({code: _desk(source, entries, code, secrets) for code in entries})
 
 
 def _desk(source: YamlFile, entries: LineDict, code: object, environ: Mapping[str, str]) -> Desk:
@@ -195,22 +192,6 @@ def erasure_hold(desks: Desks) -> Callable[[str], int]:
         return desk.keep_on_erasure_days * DAY_S if desk else 0
 
     return seconds
-
-
-def handoff_queue(url: str, desks: Desks, environ: Mapping[str, str] = os.environ) -> HandoffQueue:
-    """The handoff queue on Redis at ``url``; in this process's memory when ``url`` is empty
-    (the local quick start, where handoffs cannot reach a console in another process)."""
-    stats = recorder_from_env(environ)  # the statistics count tickets as the queue changes them
-    if not url:
-        return MemoryHandoffQueue(observer=stats)
-    return RedisHandoffQueue(
-        redis_client(url), redis_prefix(environ) + "handoff:", transcript_keeping(desks, Retention.load()), stats
-    )
-
-
-def queue_from_env(desks: Desks, environ: Mapping[str, str] = os.environ) -> HandoffQueue:
-    """The handoff queue for ``REDIS_URL`` (see handoff_queue)."""
-    return handoff_queue((environ.get("REDIS_URL") or "").strip(), desks, environ)
 
 
 STOP_WORDS = ("stop", "/stop")  # what ends a handoff from the child's side, on any channel

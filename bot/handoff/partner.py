@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 
 from bot.handoff.desks import Desk, Desks
 from bot.handoff.queue import Event, HandoffQueue, Ticket
-from bot.storage.stores import as_text, redis_prefix
+from bot.storage.stores import as_text
 
 logger = logging.getLogger(__name__)
 
@@ -311,11 +311,11 @@ class PartnerDelivery:
             await self._keep(desk)
 
 
-async def deliver_to_partners(queue: HandoffQueue, desks: Desks, client: Optional[aioredis.Redis]) -> None:
+async def deliver_to_partners(queue: HandoffQueue, desks: Desks, client: Optional[aioredis.Redis], prefix: str) -> None:
     """The Rasa server's webhook delivery (channels/services.py); returns at once when no desk has
     a webhook. ``client`` is the server's Redis (None with the in-memory queue)."""
     if not any(desk.webhook for desk in desks.all()):
         return
-    store = RedisPartnerStore(client, redis_prefix() + "partner:") if client is not None else MemoryPartnerStore()
+    store = RedisPartnerStore(client, prefix + "partner:") if client is not None else MemoryPartnerStore()
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
         await PartnerDelivery(queue, desks, store, http).run_forever()

@@ -12,14 +12,12 @@ with ``ERASE``; the channel erases once Rasa has saved the turn, so nothing is w
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable
 
-from bot.handoff.desks import Desks, erasure_hold, queue_from_env
 from bot.handoff.outcomes import CHILD_LEFT
 from bot.handoff.queue import HandoffQueue, TicketError
-from bot.storage.stores import Stores, stores_from_env
+from bot.storage.stores import Stores
 
 ERASE = {"erase": True}  # the custom message an action adds to a reply to ask the channel to erase
 
@@ -33,10 +31,6 @@ class Eraser:
     stores: Stores
     queue: HandoffQueue
     hold_s: Callable[[str], int]  # per helpline: seconds a law makes it keep a transcript
-
-    @classmethod
-    def from_env(cls, desks: Desks, environ: Mapping[str, str] = os.environ) -> "Eraser":
-        return cls(stores_from_env(environ), queue_from_env(desks, environ), erasure_hold(desks))
 
     async def erase(self, conversation: str) -> None:
         """Remove everything keyed to ``conversation`` (a hashed sender id)."""

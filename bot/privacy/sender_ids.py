@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from typing import Mapping
 
 KEY_VARIABLE = "HELPLINE_SENDER_KEY"
 MIN_KEY_LENGTH = 32
@@ -26,10 +24,9 @@ class SenderIds:
         self._key = key
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, in_memory: bool = False) -> "SenderIds":
-        """The key from the environment; ``in_memory`` (nothing outlives this process, as in the local
-        quick start) lets a missing key be made up for this process alone."""
-        key = environ.get(KEY_VARIABLE, "")
+    def from_setting(cls, key: str, in_memory: bool = False) -> "SenderIds":
+        """The key as configured (``HELPLINE_SENDER_KEY``); ``in_memory`` (nothing outlives this
+        process, as in the local quick start) lets a missing key be made up for this process alone."""
         if not key and in_memory:
             return cls(secrets.token_bytes(32))
         if len(key) < MIN_KEY_LENGTH:

@@ -5,6 +5,6 @@ The dialogue and the handoff queue call a :class:`StatsRecorder` (bot.stats.reco
 the weeks as CSV or JSON with small cells suppressed (bot.stats.export, bot.stats.suppress).
 """
 
-from bot.stats.record import StatsRecorder, recorder, recorder_from_env
+from bot.stats.record import StatsRecorder, recorder
 
-__all__ = ["StatsRecorder", "recorder", "recorder_from_env"]
+__all__ = ["StatsRecorder", "recorder"]

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Optional, Sequence
 
 from redis.exceptions import RedisError
 
@@ -23,11 +22,11 @@ from bot.handoff.outcomes import Outcomes
 from bot.routing.countries import is_country_code
 from bot.stats import export
 from bot.stats.categories import Categories
-from bot.stats.counters import RedisStats, week_end, week_of
+from bot.stats.counters import StatsCounter, week_end, week_of
 from bot.stats.record import recorder
 from bot.stats.simulate import simulate
-from bot.storage.retention import Retention
-from bot.storage.stores import DEFAULT_PREFIX, PREFIX_VARIABLE, redis_client, redis_prefix
+from bot.wiring.services import Services
+from bot.wiring.settings import DEFAULT_PREFIX, Settings, SettingsError
 
 USAGE_ERROR, UNREACHABLE = 2, 1
 NO_REDIS = (
@@ -78,24 +77,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.environ) -> int:
+def main(argv: Optional[Sequence[str]] = None, settings: Optional[Settings] = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "export" and args.start > args.end:
         parser.error(f"--from {args.start} is after --to {args.end}")
-    url = (environ.get("REDIS_URL") or "").strip()
-    if not url:
+    try:
+        services = Services(settings or Settings.from_environ())
+    except SettingsError as error:
+        return _fail(str(error), USAGE_ERROR)
+    if services.settings.in_memory:
         return _fail(NO_REDIS, USAGE_ERROR)
-    prefix = redis_prefix(environ)
-    if args.command == "simulate" and prefix == DEFAULT_PREFIX:
+    if args.command == "simulate" and services.prefix == DEFAULT_PREFIX:
         return _fail(
-            f"simulated conversations must not mix with real statistics: set {PREFIX_VARIABLE} to a prefix of "
-            f"their own, e.g. {PREFIX_VARIABLE}=sim:",
+            "simulated conversations must not mix with real statistics: set HELPLINE_REDIS_PREFIX to a prefix of "
+            "their own, e.g. HELPLINE_REDIS_PREFIX=sim:",
             USAGE_ERROR,
         )
     try:
-        return asyncio.run(_run(args, url, prefix, Retention.load().statistics_s))
-    except ValueError as error:  # a broken data file (ConfigError) or REDIS_URL
+        return asyncio.run(_run(args, services))
+    except ValueError as error:  # a broken data file (ConfigError)
         return _fail(str(error), USAGE_ERROR)
     except (RedisError, OSError) as error:
         return _fail(
@@ -104,16 +105,15 @@ def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.e
         )
 
 
-async def _run(args: argparse.Namespace, url: str, prefix: str, retention: int) -> int:
-    client = redis_client(url)
+async def _run(args: argparse.Namespace, services: Services) -> int:
     try:
-        counter = RedisStats(client, prefix, retention)
+        counter = services.counter
         return await (_export(counter, args) if args.command == "export" else _simulate(counter, args))
     finally:
-        await client.close()
+        await services.close()
 
 
-async def _export(counter: RedisStats, args: argparse.Namespace) -> int:
+async def _export(counter: StatsCounter, args: argparse.Namespace) -> int:
     weeks = export.weeks_between(args.start, args.end)
     data = await export.read(counter, weeks)
     found = export.rows(data, Categories.load(), Outcomes.load(), args.country)
@@ -136,7 +136,7 @@ async def _export(counter: RedisStats, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _simulate(counter: RedisStats, args: argparse.Namespace) -> int:
+async def _simulate(counter: StatsCounter, args: argparse.Namespace) -> int:
     week = week_of(dt.datetime(args.week.year, args.week.month, args.week.day, tzinfo=dt.timezone.utc))
     await counter.forget(week)  # the same seed always gives the same week
     monday = args.week - dt.timedelta(days=args.week.weekday())

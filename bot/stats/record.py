@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import time
-from typing import Callable, Collection, Mapping, Optional, Union
+from typing import Callable, Collection, Optional, Union
 
 from bot.handoff.outcomes import CHILD_LEFT, Outcomes
 from bot.handoff.queue import Risk, State, Ticket
 from bot.language.detection import LanguageRegistry
 from bot.routing.countries import is_country_code
 from bot.stats.categories import MENU_CHOICE, OTHER, Categories
-from bot.stats.counters import ContactEvent, Event, HandoffEvent, MemoryStats, RedisStats, StatsCounter, week_of
-from bot.storage.retention import Retention
-from bot.storage.stores import redis_client, redis_prefix
+from bot.stats.counters import ContactEvent, Event, HandoffEvent, StatsCounter, week_of
 
 logger = logging.getLogger(__name__)
 
@@ -197,23 +194,6 @@ def _risk(risk: Optional[Risk]) -> str:
     return risk.name.lower() if isinstance(risk, Risk) else "none"
 
 
-def counter_from_env(environ: Mapping[str, str] = os.environ) -> StatsCounter:
-    """Redis under ``HELPLINE_REDIS_PREFIX`` when ``REDIS_URL`` is set, memory otherwise; kept for
-    data/privacy.yml's ``statistics_days`` after each week ends."""
-    url = (environ.get("REDIS_URL") or "").strip()
-    retention_s = Retention.load().statistics_s
-    if not url:
-        return MemoryStats(retention_s)
-    return RedisStats(redis_client(url), redis_prefix(environ), retention_s)
-
-
 def recorder(counter: StatsCounter, registry: Optional[LanguageRegistry] = None) -> StatsRecorder:
     """A recorder that knows the shipped needs, languages and outcome codes."""
     return StatsRecorder(counter, Categories.load(), (registry or LanguageRegistry()).codes, Outcomes.load().codes)
-
-
-def recorder_from_env(
-    environ: Mapping[str, str] = os.environ, registry: Optional[LanguageRegistry] = None
-) -> StatsRecorder:
-    """The recorder the bot and the console use; a bad setting raises ValueError at start-up."""
-    return recorder(counter_from_env(environ), registry)

@@ -9,7 +9,7 @@ Each store has two implementations behind one interface:
 * Redis — for deployments, shared by every worker and surviving restarts. It uses redis-py's
   asyncio client because the channels run inside Sanic's event loop.
 
-``stores_from_env`` picks Redis when ``REDIS_URL`` is set and memory otherwise.
+bot.wiring builds them: Redis when ``REDIS_URL`` is set, memory otherwise.
 """
 
 from __future__ import annotations
@@ -17,23 +17,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Mapping, Optional, Protocol, Tuple, runtime_checkable
-from urllib.parse import urlsplit
+from typing import Callable, Dict, Optional, Protocol, Tuple, runtime_checkable
 
 import redis.asyncio as aioredis
-
-DEFAULT_PREFIX = "helpline:"
-PREFIX_VARIABLE = "HELPLINE_REDIS_PREFIX"  # several bots (or test runs) can share one Redis
-
-
-def redis_prefix(environ: Mapping[str, str] = os.environ) -> str:
-    """The prefix of every key this bot writes in Redis."""
-    return environ.get(PREFIX_VARIABLE) or DEFAULT_PREFIX
-
 
 MAX_MEMORY_ENTRIES = 100_000
 
@@ -242,9 +231,6 @@ class MemoryConversations:
         return self._states.keys()
 
 
-MEMORY_CONVERSATIONS = MemoryConversations()
-
-
 class MemoryInbox:
     """Web chats' inboxes in this process's memory (local quick start); a waiting read is woken
     by the next message for its sender."""
@@ -288,7 +274,7 @@ class MemoryInbox:
 class RedisDedupe:
     """Dedupe shared by all workers: ``SET <prefix>dedupe:<key> 1 NX EX ttl`` is atomic."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -308,7 +294,7 @@ class RedisDedupe:
 class RedisAddressBook:
     """Address book shared by all workers, under ``<prefix>address:<sender_id>`` with EX ttl."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -331,7 +317,7 @@ class RedisAddressBook:
 class RedisConversations:
     """Conversations shared by every Rasa server, under ``<prefix>conversation:<sender_id>``."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -358,7 +344,7 @@ class RedisInbox:
     INBOX_KEPT messages, expiring ``ttl_s`` after the last); a read blocks in Redis (XREAD), so a
     counsellor's reply written on one server reaches a page waiting on another at once."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -409,7 +395,7 @@ class Stores:
     dedupe: Dedupe
     addresses: AddressBook
     backend: str  # "redis" or "memory"
-    conversations: Conversations = MEMORY_CONVERSATIONS
+    conversations: Conversations = field(default_factory=MemoryConversations)
     inbox: Inbox = field(default_factory=MemoryInbox)
     client: Optional[aioredis.Redis] = field(default=None, repr=False)  # the Redis client, if any
 
@@ -417,39 +403,3 @@ class Stores:
         """Release the Redis connections (call on server shutdown); nothing to do in memory."""
         if self.client is not None:
             await self.client.close()
-
-
-def redis_client(url: str) -> aioredis.Redis:
-    """A client for ``url``; connects lazily, on first use, inside the running event loop."""
-    try:
-        client = aioredis.from_url(url, decode_responses=True)
-        path = urlsplit(url).path.strip("/")
-    except ValueError as error:  # redis-py's reasons name the scheme or port, never the password
-        raise ValueError(
-            f"REDIS_URL is not a valid Redis URL ({error}); expected e.g. redis://127.0.0.1:6379/0"
-        ) from None
-    if url.startswith(("redis://", "rediss://")) and path and not path.isdigit():
-        # redis-py silently falls back to db 0 here, which would mix data with another app's
-        raise ValueError(f"REDIS_URL's database must be a number, as in redis://host:6379/0, not {path!r}")
-    return client
-
-
-def stores_from_env(environ: Mapping[str, str] = os.environ, prefix: Optional[str] = None) -> Stores:
-    """Redis stores when ``REDIS_URL`` is set (and not blank), in-memory ones otherwise.
-
-    Every Redis key lives under ``prefix`` so the bot can share a Redis with other software.
-    A malformed ``REDIS_URL`` raises ``ValueError`` at start-up rather than at the first message.
-    """
-    url = (environ.get("REDIS_URL") or "").strip()
-    if not url:
-        return Stores(dedupe=MemoryDedupe(), addresses=MemoryAddressBook(), backend="memory")
-    client = redis_client(url)
-    prefix = prefix or redis_prefix(environ)
-    return Stores(
-        dedupe=RedisDedupe(client, prefix),
-        addresses=RedisAddressBook(client, prefix),
-        backend="redis",
-        conversations=RedisConversations(client, prefix),
-        inbox=RedisInbox(client, prefix),
-        client=client,
-    )

@@ -1,0 +1,158 @@
+"""The one place where the bot's services are built: each once per process, from one Settings.
+
+Channels, the custom action, the console and the command-line tools ask :func:`services` (or a
+:class:`Services` built from settings they were given) for what they need. Each service is made
+on first use, so a console never loads the dialogue's models and an action server never opens a
+counsellor's accounts; and every Redis-backed service shares one client, so a process holds one
+connection pool whatever it runs. Without ``REDIS_URL`` every store lives in this process's
+memory, in this object (not in module globals), so the channels and Rasa's tracker store of one
+process see the same conversations.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+from typing import Optional
+
+import redis.asyncio as aioredis
+
+from bot.conversation.dialogue import Dialogue
+from bot.conversation.relay import Relay
+from bot.handoff.counsellors import Counsellors
+from bot.handoff.desks import Desks, erasure_hold, transcript_keeping
+from bot.handoff.outcomes import Outcomes
+from bot.handoff.queue import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue
+from bot.language.detection import LanguageRegistry
+from bot.language.texts import Texts
+from bot.privacy.erasure import Eraser
+from bot.privacy.sender_ids import SenderIds
+from bot.stats.counters import MemoryStats, RedisStats, StatsCounter
+from bot.stats.record import StatsRecorder, recorder
+from bot.storage.retention import Retention
+from bot.storage.stores import (
+    MemoryAddressBook,
+    MemoryConversations,
+    MemoryDedupe,
+    RedisAddressBook,
+    RedisConversations,
+    RedisDedupe,
+    RedisInbox,
+    Stores,
+)
+from bot.wiring.settings import Settings
+
+
+class Services:
+    """What one process uses, built lazily from ``settings``; one Redis client for all of it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def redis(self) -> Optional[aioredis.Redis]:
+        """The process's Redis client (None in memory); connects on first use, in the running loop."""
+        if self.settings.in_memory:
+            return None
+        return aioredis.from_url(self.settings.redis_url, decode_responses=True)
+
+    def _client(self) -> aioredis.Redis:
+        client = self.redis
+        if client is None:
+            raise RuntimeError("this service needs Redis: set REDIS_URL")
+        return client
+
+    @property
+    def prefix(self) -> str:
+        return self.settings.redis_prefix
+
+    @cached_property
+    def retention(self) -> Retention:
+        return Retention.load()
+
+    @cached_property
+    def desks(self) -> Desks:
+        return Desks.load(self.settings.handoff_file, self.settings.environment)
+
+    @cached_property
+    def registry(self) -> LanguageRegistry:
+        return LanguageRegistry()
+
+    @cached_property
+    def texts(self) -> Texts:
+        return Texts.load(self.registry.codes, self.registry.default)
+
+    @cached_property
+    def outcomes(self) -> Outcomes:
+        return Outcomes.load()
+
+    @cached_property
+    def stores(self) -> Stores:
+        if self.redis is None:
+            return Stores(
+                dedupe=MemoryDedupe(),
+                addresses=MemoryAddressBook(),
+                backend="memory",
+                conversations=MemoryConversations(),
+            )
+        return Stores(
+            dedupe=RedisDedupe(self.redis, self.prefix),
+            addresses=RedisAddressBook(self.redis, self.prefix),
+            backend="redis",
+            conversations=RedisConversations(self.redis, self.prefix),
+            inbox=RedisInbox(self.redis, self.prefix),
+            client=self.redis,
+        )
+
+    @cached_property
+    def counter(self) -> StatsCounter:
+        """The statistics' counters, kept for data/privacy.yml's ``statistics_days`` after each week."""
+        if self.redis is None:
+            return MemoryStats(self.retention.statistics_s)
+        return RedisStats(self.redis, self.prefix, self.retention.statistics_s)
+
+    @cached_property
+    def stats(self) -> StatsRecorder:
+        return recorder(self.counter, self.registry)
+
+    @cached_property
+    def queue(self) -> HandoffQueue:
+        """The handoff queue; in memory it cannot reach a console in another process."""
+        if self.redis is None:
+            return MemoryHandoffQueue(observer=self.stats)
+        keeping = transcript_keeping(self.desks, self.retention)
+        return RedisHandoffQueue(self.redis, self.prefix + "handoff:", keeping, self.stats)
+
+    @cached_property
+    def dialogue(self) -> Dialogue:
+        return Dialogue.load(self.registry, self.desks, self.retention, self.texts)
+
+    @cached_property
+    def relay(self) -> Relay:
+        return Relay(self.dialogue, self.queue)
+
+    @cached_property
+    def sender_ids(self) -> SenderIds:
+        return SenderIds.from_setting(self.settings.sender_key, in_memory=self.settings.in_memory)
+
+    @cached_property
+    def eraser(self) -> Eraser:
+        return Eraser(self.stores, self.queue, erasure_hold(self.desks))
+
+    @cached_property
+    def counsellors(self) -> Counsellors:
+        return Counsellors(self._client(), self.prefix + "console:")
+
+    def redis_dedupe(self, name: str) -> RedisDedupe:
+        """A dedupe store of its own under ``<prefix><name>:`` (e.g. partner webhooks)."""
+        return RedisDedupe(self._client(), f"{self.prefix}{name}:")
+
+    async def close(self) -> None:
+        """Release the Redis connections (on shutdown); nothing to do in memory."""
+        if "redis" in self.__dict__ and self.redis is not None:
+            await self.redis.close()
+
+
+@lru_cache(maxsize=1)
+def services() -> Services:
+    """This process's services, from its environment; raises naming a malformed setting."""
+    return Services(Settings.from_environ())
