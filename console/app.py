@@ -27,7 +27,7 @@ from sanic.response import HTTPResponse
 from bot.conversation.relay import end_handoff
 from bot.handoff.canned import CannedReplies
 from bot.handoff.counsellors import SESSION_TTL_S, Counsellors, Session
-from bot.handoff.desks import Desks, handoff_queue
+from bot.handoff.desks import DESKS_PATH, Desks, handoff_queue
 from bot.handoff.outcomes import HANDED_BACK, Outcomes, UnknownOutcome
 from bot.handoff.queue import Event, Ticket, TicketError
 from bot.language.detection import LanguageRegistry
@@ -73,7 +73,8 @@ def create_app(redis_url: str) -> Sanic:
     app = Sanic("helpline_console")
     client = redis_client(redis_url)
     prefix = redis_prefix()
-    desks = Desks.load()
+    # The desks file may be another (HELPLINE_HANDOFF_FILE); webhook secrets are environment variables.
+    desks = Desks.load(Path(os.environ.get("HELPLINE_HANDOFF_FILE") or DESKS_PATH), os.environ)
     queue = handoff_queue(redis_url, desks)
     counsellors = Counsellors(client, prefix + "console:")
     registry = LanguageRegistry()

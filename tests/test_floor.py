@@ -153,9 +153,9 @@ def test_a_crisis_intent_the_risk_classifier_doubts_gets_a_kind_check_in_and_bot
 
 
 def test_where_a_helpline_takes_conversations_the_check_in_offers_a_person(dialogue):
-    from bot.handoff.desks import DESKS_VARIABLE, Desks
+    from bot.handoff.desks import Desks
 
-    desks = Desks.load({DESKS_VARIABLE: str(Path(__file__).parent / "handoff_desks.yml")})
+    desks = Desks.load(Path(__file__).parent / "handoff_desks.yml")
     doubting = with_risk(dialogue, probability=0.05)
     doubting.desks = desks
     out = doubting.respond(turn("everything is so bad", "self_harm", 0.9, country="NG"))

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from babel.dates import format_skeleton, format_time
@@ -24,7 +26,7 @@ from babel.dates import format_skeleton, format_time
 from bot.conversation.risk import RiskClassifier, RiskReading, laughing
 from bot.conversation.triage import CRISIS_INTENTS, CrisisNet, overrule
 from bot.datafiles.training import nlu_examples, risk_examples
-from bot.handoff.desks import TRIGGERS, Desk, Desks, HandoffRequest
+from bot.handoff.desks import DESKS_PATH, TRIGGERS, Desk, Desks, HandoffRequest
 from bot.handoff.queue import Risk, Ticket
 from bot.language.detection import LanguageDecision, LanguageDetector, LanguageHints, LanguageRegistry
 from bot.language.input_text import clean, has_words
@@ -137,6 +139,10 @@ def parse_choice(text: str) -> Optional[int]:
     return int("".join(str(unicodedata.decimal(ch)) for ch in stripped))
 
 
+NO_DESKS = Desks({})  # no helpline takes handoffs
+DEFAULT_RETENTION = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S)
+
+
 class Dialogue:
     """Decides replies; built once at start-up from the data files (which it validates)."""
 
@@ -149,8 +155,8 @@ class Dialogue:
         risk: RiskClassifier,
         table: RoutingTable,
         countries: CountryNames,
-        desks: Desks = Desks({}),
-        retention: Retention = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S),
+        desks: Desks = NO_DESKS,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self.registry = registry
         self.detector = detector
@@ -175,7 +181,8 @@ class Dialogue:
             risk=RiskClassifier.load(training),
             table=RoutingTable.load(),
             countries=CountryNames(locale for lang in registry.languages.values() for locale in lang.locales),
-            desks=Desks.load(),
+            # The desks file may be another (HELPLINE_HANDOFF_FILE); webhook secrets are environment variables.
+            desks=Desks.load(Path(os.environ.get("HELPLINE_HANDOFF_FILE") or DESKS_PATH), os.environ),
             retention=Retention.load(),
         )
 
