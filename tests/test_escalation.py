@@ -58,7 +58,7 @@ def test_a_handoff_waits_for_the_country_when_it_is_unknown(dialogue):
 def write(tmp_path, text):
     path = tmp_path / "handoff.yml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return {"HELPLINE_HANDOFF_FILE": str(path)}
+    return path
 
 
 def test_the_desks_file(tmp_path):
@@ -101,7 +101,7 @@ def test_the_desks_file(tmp_path):
 )
 def test_a_broken_desks_file_names_line_and_field(tmp_path, text, line, field):
     with pytest.raises(ConfigError) as caught:
-        Desks.load({**write(tmp_path, text), "KE_SECRET": "k" * 40})
+        Desks.load(write(tmp_path, text), {"KE_SECRET": "k" * 40})
     assert (caught.value.line, caught.value.field) == (line, field)
 
 
@@ -114,14 +114,14 @@ def test_desk_hours_and_webhook(tmp_path):
             time_zone: Africa/Nairobi
             webhook: {url: "https://helpline.example/tickets", secret_variable: KE_SECRET}
     """
-    desk = Desks.load({**write(tmp_path, text), "KE_SECRET": "s" * 32}).get("KE")
+    desk = Desks.load(write(tmp_path, text), {"KE_SECRET": "s" * 32}).get("KE")
     assert desk.webhook.url == "https://helpline.example/tickets" and desk.webhook.secret == b"s" * 32
     monday_9_nairobi = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.timezone.utc)
     assert desk.state(monday_9_nairobi).open
     saturday = desk.state(dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.timezone.utc))
     assert not saturday.open and saturday.opens_at.isoformat() == "2026-11-30T08:00:00+03:00"
     with pytest.raises(ConfigError, match="at least 32"):
-        Desks.load({**write(tmp_path, text), "KE_SECRET": "short"})
+        Desks.load(write(tmp_path, text), {"KE_SECRET": "short"})
     assert Desks.load(write(tmp_path, "desks:\n  KE:\n    name: x\n")).get("KE").state(monday_9_nairobi).always
 
 

@@ -65,7 +65,7 @@ def test_a_good_table(tmp_path):
     [
         ("  KE:", "  XX:", 2, "countries.XX"),
         ("Africa/Nairobi", "Africa/Atlantis", 3, "countries.KE.time_zone"),
-        ("    verified: 2026-11-29\n", "", 3, "countries.KE.verified"),  # missing: the entry's first line
+        ("    verified: 2026-11-29\n", "", 2, "countries.KE.verified"),  # missing: the line of the entry's key
         ("number: '999'", "number: 999", 6, "countries.KE.emergency[0].number"),
         ("number: '999'", "number: 'call us'", 6, "countries.KE.emergency[0].number"),
         ("number: '999'", "number: '12'", 6, "countries.KE.emergency[0].number"),  # not valid in KE

@@ -137,6 +137,10 @@ def parse_choice(text: str) -> Optional[int]:
     return int("".join(str(unicodedata.decimal(ch)) for ch in stripped))
 
 
+NO_DESKS = Desks({})  # no helpline takes handoffs
+DEFAULT_RETENTION = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S)
+
+
 class Dialogue:
     """Decides replies; built once at start-up from the data files (which it validates)."""
 
@@ -149,8 +153,8 @@ class Dialogue:
         risk: RiskClassifier,
         table: RoutingTable,
         countries: CountryNames,
-        desks: Desks = Desks({}),
-        retention: Retention = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S),
+        desks: Desks = NO_DESKS,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self.registry = registry
         self.detector = detector

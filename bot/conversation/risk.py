@@ -29,8 +29,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
 from bot import DATA_DIR
+from bot.datafiles.schema import load_validated
 from bot.datafiles.training import Example, nlu_examples, risk_examples
-from bot.datafiles.yamlfile import load_mapping
 from bot.language.detection import fold
 
 RISK_CLASSES = ("self_harm", "danger_now", "online_sexual_abuse")
@@ -73,7 +73,7 @@ def analyse(text: str) -> list[str]:
     grams += [f"j{joined[i : i + n]}" for n in (3, 4, 5) for i in range(len(joined) - n + 1)]
     grams += [f"c{ch}" for ch in joined if "\u3400" <= ch <= "\u9fff"]  # a Chinese character is a word
     words = _NOT_WORD.sub(" ", plain).split()
-    grams += [f"w{w}" for w in words] + [f"b{a}_{b}" for a, b in zip(words, words[1:])]
+    grams += [f"w{w}" for w in words] + [f"b{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     if laughing(text):  # one feature for laughing in any language: hyperbole is often laughed at
         grams.append("laughing")
     return grams
@@ -92,26 +92,21 @@ class RiskSettings:
 
     @classmethod
     def load(cls, path: Path = SETTINGS_PATH) -> "RiskSettings":
-        source = load_mapping(path)
+        source = load_validated(path, "risk")
         data = source.data
-        values = {}
-        for name in (
-            "crisis_threshold",
-            "unsure_threshold",
-            "sure_intent_confidence",
-            "intent_agreement_threshold",
-            "laughing_crisis_threshold",
-        ):
-            value = data.get(name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-                raise source.error(data, name, name, "must be a number between 0 and 1")
-            values[name] = float(value)
-        if values["unsure_threshold"] > values["crisis_threshold"]:
+        if data["unsure_threshold"] > data["crisis_threshold"]:
             raise source.error(data, "unsure_threshold", "unsure_threshold", "must not be above crisis_threshold")
-        turns = data.get("context_turns")
-        if not isinstance(turns, int) or isinstance(turns, bool) or not 1 <= turns <= 10:
-            raise source.error(data, "context_turns", "context_turns", "must be a whole number from 1 to 10")
-        return cls(context_turns=turns, **values)
+        values = {
+            name: float(data[name])
+            for name in (
+                "crisis_threshold",
+                "unsure_threshold",
+                "sure_intent_confidence",
+                "intent_agreement_threshold",
+                "laughing_crisis_threshold",
+            )
+        }
+        return cls(context_turns=data["context_turns"], **values)
 
 
 @dataclass(frozen=True)

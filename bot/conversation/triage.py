@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import DATA_DIR
-from bot.datafiles.yamlfile import YamlFile, load_mapping
+from bot.datafiles.schema import load_validated
+from bot.datafiles.yamlfile import YamlFile
 from bot.language.detection import fold
 
 CRISIS_INTENTS = ("danger_now", "self_harm")  # checked in this order: danger first
@@ -39,7 +40,7 @@ class CrisisNet:
     def load(cls, languages: Iterable[str], folder: Path = DATA_DIR / "crisis") -> "CrisisNet":
         patterns: dict[str, dict[str, re.Pattern[str]]] = {kind: {} for kind in _KINDS}
         for language in languages:
-            source = load_mapping(folder / f"{language}.yml")
+            source = load_validated(folder / f"{language}.yml", "crisis")
             for kind in _KINDS:
                 compiled = _compile(source, kind)
                 if compiled:
@@ -71,14 +72,13 @@ def overrule(intent: Optional[str], match: Optional[CrisisMatch]) -> Optional[st
 
 
 def _compile(source: YamlFile, kind: str) -> Optional[re.Pattern[str]]:
-    entries = source.data.get(kind, [])
-    if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
-        raise source.error(source.data, kind, kind, "must be a list of non-empty patterns")
-    for entry in entries:
+    entries = source.data.get(kind, [])  # a list of patterns (the schema); each must compile once folded
+    for i, entry in enumerate(entries):
         try:
             re.compile(_fold_pattern(entry))
         except re.error as exc:
-            raise source.error(source.data, kind, kind, f"pattern {entry!r} is not a valid expression ({exc})") from exc
+            problem = f"pattern {entry!r} is not a valid expression ({exc})"
+            raise source.error(source.data, kind, f"{kind}[{i}]", problem) from exc
     if not entries:
         return None
     return re.compile("|".join(f"(?:{_fold_pattern(e)})" for e in entries))

@@ -16,9 +16,9 @@ from typing import Iterable
 import yaml
 
 from bot import DATA_DIR
-from bot.datafiles.yamlfile import load_mapping
+from bot.datafiles.schema import load_validated
 
-RISK_LABELS = ("self_harm", "danger_now", "online_sexual_abuse", "none")
+RISK_LABELS = ("self_harm", "danger_now", "online_sexual_abuse", "none")  # as in the schema
 MIXED = "xx"  # the language of a risk file that mixes languages
 
 
@@ -43,36 +43,14 @@ def nlu_examples(languages: Iterable[str], folder: Path = DATA_DIR / "nlu") -> l
 
 def risk_examples(folder: Path = DATA_DIR / "risk") -> list[Example]:
     """Every message and conversation of the risk files (a conversation as its messages joined,
-    as the classifier reads the end of one); a malformed file raises ConfigError naming the line."""
+    as the classifier reads the end of one); a malformed file raises ConfigError naming the line
+    (its schema: ``bot/datafiles/schemas/risk_examples.yml``)."""
     found = []
     for path in sorted(folder.glob("*.yml")):
-        source = load_mapping(path)
+        source = load_validated(path, "risk_examples")
         language = str(source.data.get("language") or MIXED)
         conversations = source.data.get("conversations", {})
-        if not isinstance(conversations, dict):
-            raise source.error(
-                source.data, "conversations", "conversations", "must map labels to lists of conversations"
-            )
-        for mapping, known, prefix in (
-            (source.data, {"language", "conversations"}, ""),
-            (conversations, set(), "conversations."),
-        ):
-            unknown = sorted(set(mapping) - {*RISK_LABELS, *known})
-            if unknown:
-                raise source.error(mapping, unknown[0], prefix + unknown[0], f"is not one of {', '.join(RISK_LABELS)}")
         for label in RISK_LABELS:
-            entries = source.data.get(label, [])
-            if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
-                raise source.error(source.data, label, label, "must be a list of non-empty messages")
-            chats = conversations.get(label, [])
-            if not isinstance(chats, list) or not all(
-                isinstance(c, list) and c and all(isinstance(t, str) for t in c) for c in chats
-            ):
-                raise source.error(
-                    conversations,
-                    label,
-                    f"conversations.{label}",
-                    "must be a list of conversations (lists of messages)",
-                )
+            entries, chats = source.data.get(label, []), conversations.get(label, [])
             found += [Example(text, label, language) for text in entries + [" ".join(chat) for chat in chats]]
     return found

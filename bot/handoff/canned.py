@@ -3,8 +3,9 @@
 A counsellor may not read the child's language, so every language must have every reply (and no
 others), and the console shows each one next to its English meaning. Replies go out as they are
 written, by SMS too, so each must be non-empty, fit one SMS-sized message and carry no
-``{placeholder}`` that would reach the child unfilled. A broken file stops start-up with an error
-naming the file, the line and the reply, so no child gets half a reply or the wrong language.
+``{placeholder}`` that would reach the child unfilled (its schema, ``bot/datafiles/schemas/canned.yml``).
+A broken file stops start-up with an error naming the file, the line and the reply, so no child gets
+half a reply or the wrong language.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Iterable
 
 from bot import DATA_DIR
-from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
-from bot.language.texts import MAX_TEXT_CHARS
+from bot.datafiles.schema import load_validated
+from bot.datafiles.yamlfile import YamlFile
 
 CANNED_DIR = DATA_DIR / "canned"
 ENGLISH = "en"  # the reference file, and the meaning shown to counsellors
@@ -31,7 +32,7 @@ class CannedReplies:
     def load(cls, languages: Iterable[str], folder: Path = CANNED_DIR) -> "CannedReplies":
         """Load and check every language's file against the English one; raise ConfigError at the first defect."""
         codes = list(dict.fromkeys([ENGLISH, *languages]))
-        files = {lang: load_mapping(folder / f"{lang}.yml") for lang in codes}
+        files = {lang: load_validated(folder / f"{lang}.yml", "canned") for lang in codes}
         reference = _replies(files[ENGLISH])
         replies = {ENGLISH: reference}
         for lang in codes[1:]:
@@ -59,22 +60,5 @@ class CannedReplies:
 
 
 def _replies(source: YamlFile) -> dict[str, str]:
-    """The file's ``replies`` mapping, each text checked."""
-    for key in source.data:
-        if key != "replies":
-            raise source.error(source.data, key, str(key), "is not a field here (expected replies)")
-    replies = source.data.get("replies")
-    if not isinstance(replies, LineDict) or not replies:
-        raise source.error(source.data, "replies", "replies", "must map reply names to texts")
-    found = {}
-    for key, text in replies.items():
-        field = f"replies.{key}"
-        if not isinstance(text, str) or not text.strip():
-            raise source.error(replies, key, field, "must be a non-empty text")
-        text = text.strip()
-        if len(text) > MAX_TEXT_CHARS:
-            raise source.error(replies, key, field, f"is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-        if "{" in text or "}" in text:
-            raise source.error(replies, key, field, "has a { or }: replies are sent as written, with nothing filled in")
-        found[str(key)] = text
-    return found
+    """The file's replies (each checked by the schema), as sent."""
+    return {str(key): text.strip() for key, text in source.data["replies"].items()}

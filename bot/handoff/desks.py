@@ -4,6 +4,10 @@ A child who asks for a person, or speaks of self-harm, danger or online sexual a
 a counsellor of their country's helpline when that helpline takes handoffs (``data/handoff.yml``:
 its name, waiting limit, hours, and optionally its own system's webhook). The dialogue decides
 (``Outcome.handoff``); bot.conversation.relay opens the ticket and speaks for the bot while it waits.
+
+The file's shape is checked by ``bot/datafiles/schemas/handoff.yml``; here, opening hours are parsed
+and each webhook's secret is found among the secrets the caller passes (``Desks.load`` reads no
+environment variable).
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot import DATA_DIR
-from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
+from bot.datafiles.schema import load_validated
+from bot.datafiles.yamlfile import LineDict, YamlFile
 from bot.handoff.queue import Risk
-from bot.routing.countries import is_country_code
 from bot.routing.opening_hours import Hours, HoursError, OpenState
 from bot.storage.retention import DAY_S, Retention
 
+DESKS_PATH = DATA_DIR / "handoff.yml"
+NO_SECRETS: Mapping[str, str] = MappingProxyType({})
 # Channels a counsellor's messages can reach (the web chat through its inbox). The rest channel
 # (tests, simple integrations) answers only the request it gets, so its children get the
 # helpline's number instead.
@@ -35,9 +41,6 @@ TRIGGERS = {
     "talk_to_human": Risk.ASKED,
 }
 
-
-DESK_FIELDS = {"name", "max_wait_minutes", "hours", "time_zone", "webhook", "transcript_days", "keep_on_erasure_days"}
-WEBHOOK_FIELDS = {"url", "secret_variable"}
 MIN_SECRET_LENGTH = 32
 
 
@@ -85,85 +88,40 @@ class Desks:
         return list(self._desks.values())
 
     @classmethod
-    def load(cls, path: Path = DATA_DIR / "handoff.yml", secrets: Mapping[str, str] = MappingProxyType({})) -> "Desks":
-        """The desks of ``path``; ``secrets``: environment variables a desk's webhook names."""
-        source = load_mapping(path)
-        entries = source.data.get("desks")
-        if not isinstance(entries, dict):
-            raise source.error(source.data, "desks", "desks", "must map country codes to desks")
-        return cls({code: _desk(source, entries, code, secrets) for code in entries})
+    def load(cls, path: Path = DESKS_PATH, secrets: Mapping[str, str] = NO_SECRETS) -> "Desks":
+        """The desks of ``path``; ``secrets`` maps the names webhooks give as ``secret_variable``
+        (environment variables, read by the caller) to their values. ConfigError (file, line, field)
+        for anything wrong."""
+        source = load_validated(path, "handoff")
+        entries = source.data["desks"]
+        return cls({str(code): _desk(source, str(code), entries[code], secrets) for code in entries})
 
 
-def _desk(source: YamlFile, entries: LineDict, code: object, environ: Mapping[str, str]) -> Desk:
+def _desk(source: YamlFile, code: str, entry: LineDict, secrets: Mapping[str, str]) -> Desk:
     field = f"desks.{code}"
-    if not is_country_code(code) or code != str(code).upper():
-        raise source.error(entries, code, field, "is not an upper-case ISO 3166-1 alpha-2 code")
-    entry = entries[code]
-    if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
-        raise source.error(entries, code, f"{field}.name", "each desk needs a name")
-    for key in entry:
-        if key not in DESK_FIELDS:
-            raise source.error(entry, key, f"{field}.{key}", f"is not a desk field ({', '.join(sorted(DESK_FIELDS))})")
-    wait = entry.get("max_wait_minutes", 10)
-    if not isinstance(wait, int) or isinstance(wait, bool) or not 1 <= wait <= 240:
-        raise source.error(
-            entry, "max_wait_minutes", f"{field}.max_wait_minutes", "must be a whole number of minutes, 1 to 240"
-        )
     hours, zone = None, ZoneInfo("UTC")
     if "hours" in entry:
         try:
             hours = Hours.parse(entry["hours"])
         except HoursError as error:
             raise source.error(entry, "hours", f"{field}.hours", str(error)) from None
-        try:
-            zone = ZoneInfo(str(entry.get("time_zone")))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise source.error(
-                entry,
-                "time_zone" if "time_zone" in entry else "hours",
-                f"{field}.time_zone",
-                "desk hours need the IANA time zone they are written in, such as Africa/Nairobi",
-            ) from None
-    webhook = _webhook(source, entry, f"{field}.webhook", environ) if "webhook" in entry else None
-    days = {key: _days(source, entry, key, f"{field}.{key}") for key in ("transcript_days", "keep_on_erasure_days")}
+        zone = ZoneInfo(entry["time_zone"])  # the schema requires it with hours
+    webhook = _webhook(source, entry["webhook"], f"{field}.webhook", secrets) if "webhook" in entry else None
     return Desk(
-        str(code),
+        code,
         entry["name"].strip(),
-        wait,
+        entry.get("max_wait_minutes", 10),
         hours,
         zone,
         webhook,
-        days["transcript_days"],
-        days["keep_on_erasure_days"] or 0,
+        entry.get("transcript_days"),
+        entry.get("keep_on_erasure_days") or 0,
     )
 
 
-def _days(source: YamlFile, entry: LineDict, key: str, field: str) -> Optional[int]:
-    value = entry.get(key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650):
-        raise source.error(entry, key, field, "must be a whole number of days, 1 to 3650")
-    return value
-
-
-def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str, str]) -> Webhook:
-    spec = entry["webhook"]
-    if not isinstance(spec, LineDict):
-        raise source.error(entry, "webhook", field, "must be a mapping with url and secret_variable")
-    for key in spec:
-        if key not in WEBHOOK_FIELDS:
-            raise source.error(spec, key, f"{field}.{key}", "is not a webhook field (url, secret_variable)")
-    url = urlsplit(str(spec.get("url", "")))
-    local = url.hostname in ("127.0.0.1", "localhost", "::1")
-    if url.scheme != "https" and not (url.scheme == "http" and local):
-        raise source.error(
-            spec, "url", f"{field}.url", "must be an https:// address (http only to this machine, for tests)"
-        )
-    variable = spec.get("secret_variable")
-    if not isinstance(variable, str) or not variable:
-        raise source.error(
-            spec, "secret_variable", f"{field}.secret_variable", "must name the environment variable holding the secret"
-        )
-    secret = environ.get(variable, "")
+def _webhook(source: YamlFile, spec: LineDict, field: str, secrets: Mapping[str, str]) -> Webhook:
+    variable = spec["secret_variable"]
+    secret = secrets.get(variable, "")
     if len(secret) < MIN_SECRET_LENGTH:
         raise source.error(
             spec,
@@ -171,7 +129,7 @@ def _webhook(source: YamlFile, entry: LineDict, field: str, environ: Mapping[str
             f"{field}.secret_variable",
             f"environment variable {variable} must hold a secret of at least {MIN_SECRET_LENGTH} characters",
         )
-    return Webhook(url.geturl(), secret.encode())
+    return Webhook(urlsplit(spec["url"]).geturl(), secret.encode())
 
 
 def transcript_keeping(desks: Desks, retention: Retention) -> Callable[[str], int]:

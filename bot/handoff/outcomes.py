@@ -2,7 +2,8 @@
 
 Tickets store an outcome's ``code``, and reports (ours, helplines', Child Helpline International's)
 count by it, so codes must be unique snake_case and a broken file stops start-up rather than let a
-console offer a category nobody can count. Errors name the file, the line and the field. The file
+console offer a category nobody can count. Its shape is checked by ``bot/datafiles/schemas/outcomes.yml``;
+errors name the file, the line and the field. The file
 also says where the categories come from (``sources``, each read on a date), because CHI's own
 list of outcomes could not be confirmed and whoever maps these codes onto it later needs to know.
 """
@@ -15,13 +16,12 @@ from typing import Iterable, Optional
 
 from bot import DATA_DIR
 from bot.datafiles import coded_lists
+from bot.datafiles.schema import load_validated
 from bot.datafiles.sources import Source
-from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
 
 OUTCOMES_PATH = DATA_DIR / "outcomes.yml"
 # CHI's data reports split contacts into counselling contacts and the rest; `chi` says which side.
-CHI_SPLIT = ("counselling contact", "not a counselling contact")
-_FIELDS = {"code", "label", "chi"}
+CHI_SPLIT = ("counselling contact", "not a counselling contact")  # as the schema's chi
 # Outcomes the product records by itself; the file must have them.
 CHILD_LEFT = "child_left"  # the child said stop
 HANDED_BACK = "handed_back_to_bot"  # the counsellor gave the conversation back to the bot
@@ -65,12 +65,11 @@ class Outcomes:
     @classmethod
     def load(cls, path: Path = OUTCOMES_PATH) -> "Outcomes":
         """Load and check the file; raise ConfigError (file, line, field) at the first defect."""
-        source = load_mapping(path)
-        found = coded_lists.sources(source)
+        source = load_validated(path, "outcomes")
         outcomes: list[Outcome] = []
         first_line: dict[str, int] = {}
-        for field, item in coded_lists.items(source, "outcomes", ("code", "label", "chi")):
-            outcome = _outcome(source, item, field)
+        for field, item in coded_lists.items(source, "outcomes"):
+            outcome = Outcome(item["code"], item["label"].strip(), item.get("chi"))
             coded_lists.once(source, item, field, "code", outcome.code, first_line)
             outcomes.append(outcome)
         for code in REQUIRED:
@@ -78,14 +77,4 @@ class Outcomes:
                 raise source.error(
                     source.data, "outcomes", "outcomes", f"must include {code!r}: the bot records it by itself"
                 )
-        return cls(outcomes, found)
-
-
-def _outcome(source: YamlFile, item: LineDict, field: str) -> Outcome:
-    coded_lists.known_fields(source, item, field, _FIELDS)
-    code = coded_lists.code_of(source, item, field, "counselling_given")
-    label = coded_lists.label_of(source, item, field)
-    chi = item.get("chi")
-    if chi is not None and chi not in CHI_SPLIT:
-        raise source.error(item, "chi", f"{field}.chi", f"must be one of: {', '.join(CHI_SPLIT)} (or left out)")
-    return Outcome(code, label, chi)
+        return cls(outcomes, coded_lists.sources(source))

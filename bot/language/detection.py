@@ -17,8 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
-import pycountry
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages
 from langdetect import DetectorFactory, detect_langs
 from langdetect.detector_factory import init_factory
@@ -26,8 +25,8 @@ from langdetect.lang_detect_exception import LangDetectException
 from langdetect.language import Language as DetectedLanguage
 
 from bot import DATA_DIR
+from bot.datafiles.schema import load_validated
 from bot.datafiles.training import Example, nlu_examples, risk_examples
-from bot.datafiles.yamlfile import load_mapping
 from bot.language.ngram import NgramLanguageModel
 
 # Scripts that belong to exactly one of our languages (first word of the Unicode character name).
@@ -72,27 +71,18 @@ class LanguageRegistry:
     """The supported languages (``data/languages.yml``) and what we know about their names."""
 
     def __init__(self, path: Path = DATA_DIR / "languages.yml") -> None:
-        source = load_mapping(path)
-        entries = source.data.get("languages")
-        if not isinstance(entries, dict) or not entries:
-            raise source.error(source.data, "languages", "languages", "must map language codes to entries")
+        source = load_validated(path, "languages")  # its shape; then that each locale exists, and the default
+        entries = source.data["languages"]
         self.languages: dict[str, Language] = {}
         for code, entry in entries.items():
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise source.error(entries, code, f"languages.{code}", "needs a text 'name'")
-            tags = entry.get("babel", code)
+            tags = entry.get("babel", code)  # the schema checks a babel given; the code is its default
             try:
                 locales = tuple(Locale.parse(str(tag)) for tag in (tags if isinstance(tags, list) else [tags]))
-            except (ValueError, TypeError) as exc:
-                raise source.error(entries, code, f"languages.{code}.babel", f"unknown locale ({exc})") from exc
-            countries = entry.get("countries", [])
-            if not isinstance(countries, list) or not all(
-                isinstance(c, str) and c.isupper() and pycountry.countries.get(alpha_2=c) for c in countries
-            ):
-                raise source.error(
-                    entry, "countries", f"languages.{code}.countries", "must be a list of ISO 3166-1 alpha-2 codes"
-                )
-            self.languages[str(code)] = Language(str(code), entry["name"], locales, tuple(countries))
+            except (ValueError, TypeError, UnknownLocaleError) as exc:
+                problem = f"unknown locale ({exc}); name one Babel knows, such as babel: en"
+                raise source.error(entries, code, f"languages.{code}.babel", problem) from exc
+            countries = tuple(entry.get("countries", []))
+            self.languages[str(code)] = Language(str(code), entry["name"], locales, countries)
         self.default = str(source.data.get("default", next(iter(self.languages))))
         if self.default not in self.languages:
             raise source.error(source.data, "default", "default", f"'{self.default}' is not one of the languages")

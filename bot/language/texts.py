@@ -1,8 +1,9 @@
 """The words children read, one YAML file per language in ``data/texts/``.
 
 Every language file must have the same keys and the same ``{placeholders}`` as the default
-language's, and every text must fit one SMS-sized message; a broken file stops start-up with an
-error naming the file, the line and the key, so no child ever gets a half-translated bot.
+language's, and every text must fit one SMS-sized message (its schema, ``bot/datafiles/schemas/
+texts.yml``); a broken file stops start-up with an error naming the file, the line and the key, so
+no child ever gets a half-translated bot.
 
 ``data/texts/plain/<lang>.yml`` holds plain-language versions (shorter sentences, everyday words)
 of some texts, for children who switch to them; a text without one is used as it is.
@@ -11,16 +12,16 @@ of some texts, for children who switch to them; a text without one is used as it
 from __future__ import annotations
 
 import re
-import string
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from bot import DATA_DIR
-from bot.datafiles.yamlfile import ConfigError, YamlFile, load_mapping
+from bot.datafiles.schema import load_validated
+from bot.datafiles.yamlfile import ConfigError, YamlFile
 
-MAX_TEXT_CHARS = 300
+MAX_TEXT_CHARS = 300  # the schema's maxLength: one SMS-sized message
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _PLAIN: ContextVar[bool] = ContextVar("plain_language", default=False)
 
@@ -38,12 +39,10 @@ class Texts:
     @classmethod
     def load(cls, languages: Iterable[str], default: str, folder: Path = DATA_DIR / "texts") -> "Texts":
         languages = list(languages)
-        files = {lang: load_mapping(folder / f"{lang}.yml") for lang in languages}
+        files = {lang: load_validated(folder / f"{lang}.yml", "texts") for lang in languages}
         reference = files[default]
-        _check_values(reference)
         expected = {key: set(_PLACEHOLDER.findall(value)) for key, value in reference.data.items()}
-        for lang, source in files.items():
-            _check_values(source)
+        for source in files.values():
             for key in expected:
                 if key not in source.data:
                     raise ConfigError(source.path, None, key, f"missing (it is in {reference.path.name})")
@@ -84,23 +83,10 @@ def _plain_texts(path: Path, regular: YamlFile) -> dict[str, str]:
     """The plain versions of some of a language's texts: known keys, same placeholders."""
     if not path.exists():
         return {}
-    source = load_mapping(path)
-    _check_values(source)
+    source = load_validated(path, "texts")
     for key, value in source.data.items():
         if key not in regular.data:
             raise source.error(source.data, key, str(key), f"unknown key (not in {regular.path.name})")
         if set(_PLACEHOLDER.findall(value)) != set(_PLACEHOLDER.findall(regular.data[key])):
             raise source.error(source.data, key, str(key), f"placeholders differ from {regular.path.name}")
     return dict(source.data)
-
-
-def _check_values(source: YamlFile) -> None:
-    for key, value in source.data.items():
-        if not isinstance(value, str) or not value.strip():
-            raise source.error(source.data, key, str(key), "must be a non-empty text")
-        if len(value) > MAX_TEXT_CHARS:
-            raise source.error(source.data, key, str(key), f"is {len(value)} characters; the limit is {MAX_TEXT_CHARS}")
-        try:
-            list(string.Formatter().parse(value))
-        except ValueError as exc:
-            raise source.error(source.data, key, str(key), f"has a broken placeholder ({exc})") from exc

@@ -2,12 +2,13 @@
 emergency numbers, with the sources they were read from.
 
 A wrong number is the worst bug this product can have, so the table is checked as it loads, and a
-broken table stops start-up rather than run half-loaded: every phone number must parse and be
-valid for its country (``phonenumbers``; short codes such as 116 111 against its short-number
+broken table stops start-up rather than run half-loaded. Its schema (``bot/datafiles/schemas/
+helplines.yml``) checks every field's shape: every time zone must exist, every entry needs a source
+and a verified date, a misspelt field is an error. Then, here: every phone number must parse and
+be valid for its country (``phonenumbers``; short codes such as 116 111 against its short-number
 data, and a short code that data does not list must say so with ``unlisted_short_code: true``),
-must appear in one of the entry's quoted sources, every time zone must exist, every set of
-hours must be well formed, and every entry needs a source and a verified date. Errors name the
-file, the line and the field. ``python -m bot.routing.helplines validate`` runs the same checks.
+must appear in one of the entry's quoted sources, and every set of hours must be well formed.
+Errors name the file, the line and the field. ``python -m bot.routing validate`` runs the same checks.
 """
 
 from __future__ import annotations
@@ -18,30 +19,19 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot import DATA_DIR
-from bot.datafiles.sources import Source
-from bot.datafiles.yamlfile import LineDict, YamlFile, load_mapping
-from bot.routing.countries import is_country_code
+from bot.datafiles.schema import load_validated
+from bot.datafiles.sources import Source, sources_of
+from bot.datafiles.yamlfile import LineDict, YamlFile
 from bot.routing.opening_hours import Hours, HoursError
 from bot.routing.phone_check import PhoneCheck
 
 TABLE_PATH = DATA_DIR / "helplines.yml"
 METHODS = ("phone", "sms", "whatsapp", "telegram", "chat")  # how a child can reach a helpline
 _NUMBERED = ("phone", "sms", "whatsapp")
-_TELEGRAM = re.compile(r"^@[A-Za-z0-9_]{4,32}$")
-_AGES = re.compile(r"^\d{1,2}-\d{1,2}$")
 _UNLISTED = "unlisted_short_code"
-# The fields each part of an entry may have: a misspelt field ("sorces") is an error, not ignored.
-_FIELDS = {
-    "country": {"time_zone", "verified", "emergency", "helplines", "hotline", "notes"},
-    "emergency": {"number", "what", "sources", _UNLISTED},
-    "helpline": {"name", "organisation", "serves", "languages", "ages", "free", "contacts", "time_zone", "sources"},
-    "contact": {"number", "url", "handle", "hours", _UNLISTED},
-    "hotline": {"name", "report_url", "inhope_member", "sources"},
-    "source": {"url", "read", "quote"},
-}
 
 
 def digits(text: str) -> str:
@@ -134,157 +124,64 @@ class RoutingTable:
     @classmethod
     def load(cls, path: Path = TABLE_PATH) -> "RoutingTable":
         """Load and check the whole table; raise ConfigError (file, line, field) at the first defect."""
-        source = load_mapping(path)
-        entries = source.data.get("countries")
-        if not isinstance(entries, LineDict) or not entries:
-            raise source.error(source.data, "countries", "countries", "must map country codes to entries")
+        source = load_validated(path, "helplines")
+        entries = source.data["countries"]
         phones = PhoneCheck()
-        countries = {str(code): _Reader(source, entries, str(code), phones).country() for code in entries}
+        countries = {str(code): _Reader(source, str(code), entries[code], phones).country() for code in entries}
         phones.save()
         return cls(countries)
 
 
 class _Reader:
-    """Reads and checks one country's entry; every error points at the line of the bad field."""
+    """Builds one country's entry (its shape checked by the schema) and checks its phone numbers
+    and opening hours; every error points at the line of the bad field."""
 
-    def __init__(self, source: YamlFile, entries: LineDict, code: str, phones: PhoneCheck) -> None:
+    def __init__(self, source: YamlFile, code: str, entry: LineDict, phones: PhoneCheck) -> None:
         self.source, self.code, self.field, self.phones = source, code, f"countries.{code}", phones
-        if not is_country_code(code) or code != code.upper():
-            raise source.error(
-                entries, code, self.field, "is not an upper-case ISO 3166-1 alpha-2 code (quote NO as 'NO')"
-            )
-        self.entry = entries[code]
-        if not isinstance(self.entry, LineDict):
-            raise source.error(entries, code, self.field, "must be a mapping")
+        self.entry = entry
 
     def fail(self, mapping: LineDict, key: Any, field: str, problem: str) -> Exception:
         return self.source.error(mapping, key, field, problem)
 
-    def known_fields(self, mapping: LineDict, kind: str, field: str) -> None:
-        for key in mapping:
-            if key not in _FIELDS[kind]:
-                raise self.fail(
-                    mapping,
-                    key,
-                    f"{field}.{key}",
-                    f"is not a field here (expected one of {', '.join(sorted(_FIELDS[kind]))})",
-                )
-
     def country(self) -> Country:
-        self.known_fields(self.entry, "country", self.field)
-        self.text(self.entry, "notes", self.field)
-        zone = self.zone(self.entry, "time_zone", self.field, required=True)
-        verified = self.entry.get("verified")
-        if not isinstance(verified, dt.date):
-            raise self.fail(
-                self.entry,
-                "verified",
-                f"{self.field}.verified",
-                "must be the date the entry was checked, as YYYY-MM-DD",
-            )
+        zone = ZoneInfo(self.entry["time_zone"])
         emergency = tuple(
-            self.emergency(item, f"{self.field}.emergency[{i}]") for i, item in enumerate(self.items("emergency"))
+            self.emergency(item, f"{self.field}.emergency[{i}]")
+            for i, item in enumerate(self.entry.get("emergency", []))
         )
         helplines = tuple(
-            self.helpline(item, f"{self.field}.helplines[{i}]", zone) for i, item in enumerate(self.items("helplines"))
+            self.helpline(item, f"{self.field}.helplines[{i}]", zone)
+            for i, item in enumerate(self.entry.get("helplines", []))
         )
-        if not emergency and not helplines:
-            raise self.fail(
-                self.entry, "emergency", f"{self.field}.emergency", "needs an emergency number or a helpline"
-            )
         hotline = self.entry.get("hotline")
-        if hotline is not None and not isinstance(hotline, LineDict):
-            raise self.fail(self.entry, "hotline", f"{self.field}.hotline", "must be a mapping")
         return Country(
             code=self.code,
             time_zone=zone,
-            verified=verified,
+            verified=self.entry["verified"],
             emergency=emergency,
             helplines=helplines,
-            hotline=self.hotline(hotline, f"{self.field}.hotline") if hotline is not None else None,
+            hotline=self.hotline(hotline) if hotline is not None else None,
         )
-
-    def items(self, key: str) -> list[LineDict]:
-        items = self.entry.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(item, LineDict) for item in items):
-            raise self.fail(self.entry, key, f"{self.field}.{key}", "must be a list of mappings")
-        return items
-
-    def zone(self, mapping: LineDict, key: str, field: str, required: bool = False) -> Optional[ZoneInfo]:
-        name = mapping.get(key)
-        if name is None and not required:
-            return None
-        if isinstance(name, str) and name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                pass
-        raise self.fail(mapping, key, f"{field}.{key}", f"{name!r} is not an IANA time zone such as Africa/Nairobi")
-
-    def text(self, mapping: LineDict, key: str, field: str, required: bool = False) -> Optional[str]:
-        value = mapping.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(mapping, key, f"{field}.{key}", "must be a non-empty text")
-        return value.strip()
-
-    def flag(self, mapping: LineDict, key: str, field: str) -> Optional[bool]:
-        value = mapping.get(key)
-        if value is not None and not isinstance(value, bool):
-            raise self.fail(mapping, key, f"{field}.{key}", "must be true or false (leave it out if unknown)")
-        return value
-
-    def url(self, mapping: LineDict, key: str, field: str) -> str:
-        value = mapping.get(key)
-        if not isinstance(value, str) or not value.startswith(("https://", "http://")) or " " in value:
-            raise self.fail(mapping, key, f"{field}.{key}", "must be an http(s) address")
-        return value
-
-    def sources(self, mapping: LineDict, field: str) -> tuple[Source, ...]:
-        entries = mapping.get("sources")
-        if not isinstance(entries, list) or not entries:
-            raise self.fail(
-                mapping, "sources", f"{field}.sources", "every entry needs at least one source (url, read date, quote)"
-            )
-        found = []
-        for i, entry in enumerate(entries):
-            where = f"{field}.sources[{i}]"
-            if not isinstance(entry, LineDict):
-                raise self.fail(mapping, "sources", where, "must be a mapping with url, read and quote")
-            self.known_fields(entry, "source", where)
-            read = entry.get("read")
-            if not isinstance(read, dt.date):
-                raise self.fail(entry, "read", f"{where}.read", "must be the date you read it, as YYYY-MM-DD")
-            if read > dt.date.today():
-                raise self.fail(entry, "read", f"{where}.read", "is in the future")
-            found.append(Source(self.url(entry, "url", where), read, self.text(entry, "quote", where)))
-        return tuple(found)
 
     def number(
         self, mapping: LineDict, key: str, field: str, sources: tuple[Source, ...], full: bool = False
     ) -> PhoneNumber:
         """A number valid for this country, written in one of the quotes that back it."""
-        value, where = mapping.get(key), f"{field}.{key}"
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise self.fail(
-                mapping, key, where, f"write the number in quotes ('{value}') so leading zeros and spaces are kept"
-            )
-        if not isinstance(value, str) or not re.fullmatch(r"\+?\(?[0-9][0-9 ()-]*[0-9]", value.strip()):
-            raise self.fail(mapping, key, where, "must be a quoted phone number such as '0800 1111' or '116 111'")
-        verdict = self.phones.verdict(value.strip(), self.code)
+        written, where = mapping[key], f"{field}.{key}"
+        value = written.strip()
+        verdict = self.phones.verdict(value, self.code)
         if not verdict.parses:
             raise self.fail(
                 mapping, key, where, f"{value!r} does not parse as a number of {self.code} ({verdict.error})"
             )
-        unlisted = self.flag(mapping, _UNLISTED, field)
-        short = not full and not value.startswith("+")
+        unlisted = mapping.get(_UNLISTED)
+        short = not full and not written.startswith("+")
         if verdict.full:
-            number = PhoneNumber(value.strip(), verdict.e164)
+            number = PhoneNumber(value, verdict.e164)
         elif short and verdict.short:
-            number = PhoneNumber(value.strip(), None)
+            number = PhoneNumber(value, None)
         elif short and unlisted and re.fullmatch(r"\d{2,6}", digits(value)):
-            return self.quoted(mapping, key, where, PhoneNumber(value.strip(), None, listed=False), sources)
+            return self.quoted(mapping, key, where, PhoneNumber(value, None, listed=False), sources)
         else:
             kind = "full number" if full else "number or short code"
             hint = (
@@ -314,58 +211,36 @@ class _Reader:
         return number
 
     def emergency(self, item: LineDict, field: str) -> EmergencyNumber:
-        self.known_fields(item, "emergency", field)
-        sources = self.sources(item, field)
-        return EmergencyNumber(self.number(item, "number", field, sources), self.text(item, "what", field), sources)
+        sources = sources_of(item["sources"])
+        return EmergencyNumber(self.number(item, "number", field, sources), _text(item.get("what")), sources)
 
     def helpline(self, item: LineDict, field: str, country_zone: ZoneInfo) -> Helpline:
-        self.known_fields(item, "helpline", field)
-        sources = self.sources(item, field)
-        zone = self.zone(item, "time_zone", field) or country_zone
-        contacts_map = item.get("contacts")
-        if not isinstance(contacts_map, LineDict) or not contacts_map:
-            raise self.fail(
-                item, "contacts", f"{field}.contacts", f"must map at least one of {', '.join(METHODS)} to its details"
-            )
-        contacts = []
-        for method, details in contacts_map.items():
-            where = f"{field}.contacts.{method}"
-            if method not in METHODS:
-                raise self.fail(contacts_map, method, where, f"is not a contact method ({', '.join(METHODS)})")
-            if not isinstance(details, LineDict):
-                raise self.fail(contacts_map, method, where, "must be a mapping such as {number: '116', hours: 24/7}")
-            contacts.append(self.contact(str(method), details, where, sources))
-        languages = item.get("languages", [])
-        if not isinstance(languages, list) or not all(isinstance(code, str) and len(code) == 2 for code in languages):
-            raise self.fail(
-                item, "languages", f"{field}.languages", "must be a list of ISO 639-1 codes such as [en, sw]"
-            )
-        ages = item.get("ages")
-        if ages is not None and not (isinstance(ages, str) and _AGES.match(ages)):
-            raise self.fail(item, "ages", f"{field}.ages", "must be a quoted range such as '0-17'")
+        sources = sources_of(item["sources"])
+        zone = ZoneInfo(item["time_zone"]) if item.get("time_zone") is not None else country_zone
+        contacts = tuple(
+            self.contact(str(method), details, f"{field}.contacts.{method}", sources)
+            for method, details in item["contacts"].items()
+        )
         return Helpline(
-            name=self.text(item, "name", field, required=True),
-            organisation=self.text(item, "organisation", field),
-            serves=self.text(item, "serves", field),
-            languages=tuple(languages),
-            ages=ages,
-            free=self.flag(item, "free", field),
-            contacts=tuple(contacts),
+            name=item["name"].strip(),
+            organisation=_text(item.get("organisation")),
+            serves=_text(item.get("serves")),
+            languages=tuple(item.get("languages", [])),
+            ages=item.get("ages"),
+            free=item.get("free"),
+            contacts=contacts,
             time_zone=zone,
             sources=sources,
         )
 
     def contact(self, method: str, details: LineDict, field: str, sources: tuple[Source, ...]) -> Contact:
-        self.known_fields(details, "contact", field)
         number = address = None
         if method in _NUMBERED:
             number = self.number(details, "number", field, sources, full=method == "whatsapp")
         elif method == "telegram":
-            address = self.text(details, "handle", field, required=True)
-            if not _TELEGRAM.match(address):
-                raise self.fail(details, "handle", f"{field}.handle", "must be a Telegram handle such as @helpline_bot")
+            address = details["handle"].strip()
         else:
-            address = self.url(details, "url", field)
+            address = details["url"]
         hours = None
         if "hours" in details:
             try:
@@ -374,11 +249,15 @@ class _Reader:
                 raise self.fail(details, "hours", f"{field}.hours", str(exc)) from None
         return Contact(method, number, address, hours)
 
-    def hotline(self, item: LineDict, field: str) -> Hotline:
-        self.known_fields(item, "hotline", field)
+    def hotline(self, item: LineDict) -> Hotline:
         return Hotline(
-            name=self.text(item, "name", field, required=True),
-            report_url=self.url(item, "report_url", field),
-            inhope_member=self.flag(item, "inhope_member", field),
-            sources=self.sources(item, field),
+            name=item["name"].strip(),
+            report_url=item["report_url"],
+            inhope_member=item.get("inhope_member"),
+            sources=sources_of(item["sources"]),
         )
+
+
+def _text(value: Optional[str]) -> Optional[str]:
+    """An optional text of the table (the schema has checked it is one, with something in it)."""
+    return value.strip() if value is not None else None
