@@ -239,8 +239,9 @@ def validate(source: YamlFile, kind: str) -> None:
         # Highest in the tree first (as jsonschema's relevance); there, an unknown field before a
         # missing one (often its misspelling); then jsonschema's relevance; then the earliest line.
         line, _ = places.get(id(error)) or _place(source.data, error)
-        unknown = error.validator == "additionalProperties"
-        return (-len(error.path), error.validator not in WEAK_MATCHES, unknown, relevance(error), -(line or 0))
+        keyword = _keyword(error)
+        unknown = keyword == "additionalProperties"
+        return (-len(error.path), keyword not in WEAK_MATCHES, unknown, relevance(error), -(line or 0))
 
     error = best_match(errors, key=rank)
     line, field = places.get(id(error)) or _place(source.data, error)
@@ -268,23 +269,29 @@ def _place(data: LineDict, error: ValidationError) -> tuple[Optional[int], str]:
     if not isinstance(node, dict):
         return line, field
     # Errors about a mapping are placed at the key they concern.
-    key: Any = None
-    if error.validator == "additionalProperties" and error.validator_value is False:
-        allowed = error.schema.get("properties", {})
-        key = next((k for k in node if k not in allowed), None)
-    elif "propertyNames" in error.absolute_schema_path:
-        key = _original_key(node, error.instance)
-    elif error.validator == "required":
+    keyword = _keyword(error)
+    if keyword == "required":
         missing = _missing(error, node)
         return line, f"{field}.{missing}" if field else str(missing)
-    elif error.validator == "dependentRequired":
+    if keyword == "dependentRequired":
         because, missing = _dependency(error, node)
         line = node.line_of(because) if isinstance(node, LineDict) else line
         return line, f"{field}.{missing}" if field else str(missing)
-    if key is not None:
-        line = node.line_of(key) if isinstance(node, LineDict) else line
-        field = f"{field}.{key}" if field else str(key)
+    concerned: Any = None
+    if keyword == "additionalProperties" and error.validator_value is False:
+        allowed = error.schema.get("properties", {})
+        concerned = next((name for name in node if name not in allowed), None)
+    elif "propertyNames" in error.absolute_schema_path:
+        concerned = _original_key(node, error.instance)
+    if concerned is not None:
+        line = node.line_of(concerned) if isinstance(node, LineDict) else line
+        field = f"{field}.{concerned}" if field else str(concerned)
     return line, field
+
+
+def _keyword(error: ValidationError) -> str:
+    """The keyword that failed (``type``, ``required``...): jsonschema calls it the error's validator."""
+    return str(error.validator)
 
 
 def _original_key(mapping: Mapping[Any, Any], step: object) -> Any:
@@ -329,8 +336,8 @@ _TYPE_NAMES = {
 
 
 def _message(error: ValidationError) -> str:
-    own = _own_message(error.schema, error.validator)
-    if error.validator == "required":  # what the missing field's schema says when it is missing
+    own = _own_message(error.schema, _keyword(error))
+    if _keyword(error) == "required":  # what the missing field's schema says when it is missing
         wanted = _properties(error.schema).get(_missing(error, error.instance))
         own = _missing_message(wanted)
         if not own and isinstance(wanted, dict) and "type" in wanted:
@@ -377,7 +384,7 @@ def _fill(text: str, error: ValidationError) -> str:
 
 
 def _default_message(error: ValidationError) -> str:
-    keyword, limit, schema, instance = error.validator, error.validator_value, error.schema, error.instance
+    keyword, limit, schema, instance = _keyword(error), error.validator_value, error.schema, error.instance
     if keyword == "type":
         return "must be " + _described(schema)
     if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
