@@ -17,9 +17,7 @@ from collections import Counter
 from dataclasses import astuple, dataclass
 from typing import Callable, Protocol, Union
 
-import redis.asyncio as aioredis
-
-from bot.storage.stores import as_text
+from bot.storage.stores import RedisClient, as_text
 
 DEFAULT_RETENTION_S = 730 * 86_400  # two years after the week ends (data/privacy.yml's statistics_days)
 _SEPARATOR = "|"
@@ -133,7 +131,7 @@ class MemoryStats:
 class RedisStats:
     """One hash per week under ``<prefix>stats:<week>``, shared by every bot and console process."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, retention_s: int = DEFAULT_RETENTION_S) -> None:
+    def __init__(self, client: RedisClient, prefix: str, retention_s: int = DEFAULT_RETENTION_S) -> None:
         self._redis, self._prefix = client, prefix
         self._retention_s = retention_s
 
