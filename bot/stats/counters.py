@@ -4,8 +4,8 @@ A counter knows only the week and coarse codes (country, channel, language, need
 a handoff figure): never a conversation id, a text, a counsellor or a time finer than the week. So
 there is nothing to find a child by, and nothing to delete when one asks. In deployment each week is
 one Redis hash, ``<prefix>stats:2026-W48``, whose fields are the cells (HINCRBY); the key expires
-``statistics_days`` (data/privacy.yml) after the week ends. The memory store keeps the same interface for the local quick
-start and for tests.
+``statistics_days`` (data/privacy.yml) after the week ends. The memory store keeps the same interface
+for the local quick start and for tests.
 """
 
 from __future__ import annotations

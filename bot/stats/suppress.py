@@ -151,7 +151,7 @@ class _System:
         ]
 
     def solutions(self) -> list[dict[Key, float]]:
-        return [dict(zip(self.unknowns, found)) for found in self._found[1:]]
+        return [dict(zip(self.unknowns, found, strict=False)) for found in self._found[1:]]
 
     def _row(self, table: Table, plus: Iterable[Key], minus: Iterable[Key]) -> tuple[npt.NDArray[np.float64], float]:
         """Coefficients of the unknowns in sum(plus) - sum(minus), and the part already known."""
