@@ -34,7 +34,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 
 _rasa_resolve_by_type = Event.resolve_by_type
-_rasa_load_classifier = LogisticRegressionClassifier.load.__func__  # type: ignore[attr-defined]
+_rasa_load_classifier = LogisticRegressionClassifier.load.__func__
 _event_classes: dict[str, type[Event]] = {}
 
 
@@ -79,6 +79,6 @@ def _load_classifier(
 
 
 def install() -> None:
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
-    Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign]
-    LogisticRegressionClassifier.load = classmethod(_load_classifier)  # type: ignore[method-assign, assignment]
+    RemoteAction._validate_action_result = _validate_action_result
+    Event.resolve_by_type = staticmethod(_resolve_by_type)
+    LogisticRegressionClassifier.load = classmethod(_load_classifier)

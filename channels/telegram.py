@@ -23,7 +23,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
 from telegram.error import TelegramError
 
 from bot.conversation.dialogue import COMMANDS, BotMessage
@@ -174,7 +174,7 @@ class TelegramChannel(InputChannel):
     async def _turn(
         self,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
-        message: Message,
+        message: MaybeInaccessibleMessage,
         sender: str,
         chat_id: str,
         text: Optional[str],

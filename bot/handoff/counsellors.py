@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Optional
 
-import redis.asyncio as aioredis
+from bot.storage.stores import RedisClient
 
 SESSION_TTL_S = 8 * 3600  # one shift
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -70,7 +70,7 @@ def password_matches(password: str, stored: str) -> bool:
 class Counsellors:
     """Accounts under ``<prefix>account:<username>``, sessions under ``<prefix>session:<token>``."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "helpline:console:") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "helpline:console:") -> None:
         self._redis, self._prefix = client, prefix
 
     async def add(self, username: str, helpline: Optional[str], password: str, role: str = COUNSELLOR) -> None:

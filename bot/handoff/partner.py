@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
 import httpx
-import redis.asyncio as aioredis
 
 from bot.handoff.desks import Desk, Desks
 from bot.handoff.queue import Event, HandoffQueue, Ticket
-from bot.storage.stores import as_text
+from bot.storage.stores import RedisClient, as_text
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """The wait after the ``attempt``-th failure (1, 2, ...)."""
-        return min(self.max_s, self.first_s * 2 ** min(attempt - 1, 30)) * random.uniform(0.75, 1.0)
+        return min(self.max_s, self.first_s * 2.0 ** min(attempt - 1, 30)) * random.uniform(0.75, 1.0)
 
 
 class PartnerStore(Protocol):
@@ -168,7 +167,7 @@ class RedisPartnerStore:
     """``<prefix>lock:<desk>`` (owner, expiring) and ``<prefix>cursor:<desk>`` (kept for good);
     each check-and-change is one Lua script, so two servers never both deliver."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self._redis, self._prefix = client, prefix
         self._hold, self._release = client.register_script(_HOLD), client.register_script(_RELEASE)
         self._advance = client.register_script(_ADVANCE)
@@ -311,7 +310,7 @@ class PartnerDelivery:
             await self._keep(desk)
 
 
-async def deliver_to_partners(queue: HandoffQueue, desks: Desks, client: Optional[aioredis.Redis], prefix: str) -> None:
+async def deliver_to_partners(queue: HandoffQueue, desks: Desks, client: Optional[RedisClient], prefix: str) -> None:
     """The Rasa server's webhook delivery (channels/services.py); returns at once when no desk has
     a webhook. ``client`` is the server's Redis (None with the in-memory queue)."""
     if not any(desk.webhook for desk in desks.all()):

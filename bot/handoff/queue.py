@@ -15,12 +15,15 @@ import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, TypedDict
 
-import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError, WatchError
 
-from bot.storage.stores import as_text, stream_field
+from bot.storage.stores import RedisClient, as_text, stream_field
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 LAST_MESSAGES = 10  # the child's recent messages the counsellor sees with the ticket
 EVENTS_KEPT = 10_000  # per helpline: enough for any reader that is minutes behind
@@ -76,6 +79,15 @@ def check_owner(ticket: Ticket, counsellor: str) -> Ticket:
     if ticket.state is not State.CLAIMED or ticket.counsellor != counsellor:
         raise TicketError("only the counsellor who has claimed the ticket can write to the child")
     return ticket
+
+
+class _Changes(TypedDict, total=False):
+    """What a move may change besides the state (Ticket.moved)."""
+
+    counsellor: str
+    outcome: str
+    reminded: bool
+    risk: Risk
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,7 @@ class Ticket:
         data["last_messages"], data["history"] = tuple(data["last_messages"]), tuple(data["history"])
         return cls(**data)
 
-    def moved(self, state: State, note: str, **changes: object) -> "Ticket":
+    def moved(self, state: State, note: str, **changes: Unpack[_Changes]) -> "Ticket":
         return replace(self, state=state, updated_at=time.time(), history=self.history + (note,), **changes)
 
 
@@ -444,7 +456,7 @@ class RedisHandoffQueue(_StateChanges):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         prefix: str = "helpline:handoff:",
         transcript_s: Optional[Callable[[str], int]] = None,
         observer: Optional[TicketObserver] = None,
@@ -481,10 +493,12 @@ class RedisHandoffQueue(_StateChanges):
     def _events_key(self, helpline: str) -> str:
         return f"{self._prefix}events:{helpline}"
 
-    def _add_event(self, pipe: object, helpline: str, kind: str, ticket_id: str, entry: str = "") -> None:
+    def _add_event(
+        self, pipe: Pipeline[str] | Pipeline[bytes], helpline: str, kind: str, ticket_id: str, entry: str = ""
+    ) -> None:
         pipe.xadd(
             self._events_key(helpline),
-            {"kind": kind, "ticket": ticket_id, "entry": entry},  # type: ignore[attr-defined]
+            {"kind": kind, "ticket": ticket_id, "entry": entry},
             maxlen=EVENTS_KEPT,
             approximate=True,
         )
@@ -659,5 +673,5 @@ def _first_claim(before: Ticket, after: Ticket) -> bool:
     return before.state is State.WAITING and after.state is State.CLAIMED
 
 
-def _said(fields: dict) -> tuple[str, str]:
+def _said(fields: Mapping[Any, str | bytes]) -> tuple[str, str]:
     return stream_field(fields, "author"), stream_field(fields, "text")

@@ -53,7 +53,9 @@ class NgramLanguageModel:
             by_script: dict[str, list[str]] = defaultdict(list)
             for text in texts:
                 by_script[script_of(text)].append(text)
-            main = max(by_script, key=lambda script: len(by_script[script]), default=None)
+            if not by_script:
+                continue
+            main = max(by_script, key=lambda script: len(by_script[script]))
             for script, group in by_script.items():
                 # A handful of stray examples ("ok" in the Chinese data) would make a tiny class
                 # that wins every unknown word; they join the language's main script instead.

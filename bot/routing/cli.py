@@ -141,7 +141,7 @@ def open_now_text(country: Country, now: dt.datetime) -> str:
 
 
 def stats_text(table: RoutingTable) -> str:
-    countries = [table.get(code) for code in table.codes]
+    countries = [country for code in table.codes if (country := table.get(code)) is not None]
     by_continent = Counter(continent(c) for c in countries)
     with_helpline = Counter(continent(c) for c in countries if c.helplines)
     sources = [s for c in countries for s in c.sources]

@@ -60,5 +60,12 @@ def advise(country: Country, channel: Optional[str], now: dt.datetime) -> Option
     if best:
         return Advice(best)
     # All of the main line is closed: the way that opens soonest, and whatever is open meanwhile.
-    soonest = min(main, key=lambda offer: offer.state.opens_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc))
+    soonest = min(main, key=_opens_at)
     return Advice(soonest, next((offer for offer in offers if offer.open), None))
+
+
+def _opens_at(offer: Offer) -> dt.datetime:
+    """When a closed offer opens; the far future when its hours do not say."""
+    if offer.state is None:
+        raise ValueError("an offer without hours is never closed")
+    return offer.state.opens_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc)

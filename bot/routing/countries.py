@@ -12,7 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Optional
+from typing import Iterable, Optional, cast
 
 import phonenumbers
 import pycountry
@@ -71,7 +71,7 @@ class CountryNames:
         return index
 
     def name(self, code: str, locale: Locale) -> str:
-        return locale.territories.get(code.upper(), code.upper())
+        return cast(str, locale.territories.get(code.upper(), code.upper()))
 
     def match(self, text: str) -> Optional[CountryMatch]:
         """The one country a message names; None if it names none, or several."""

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import phonenumbers
 
@@ -38,7 +38,7 @@ class PhoneCheck:
     def __init__(self, path: Optional[Path] = None) -> None:
         self._path = path or CACHE_PATH
         self._version = phonenumbers.__version__
-        self._verdicts: dict[str, dict] = {}
+        self._verdicts: dict[str, dict[str, Any]] = {}
         self._dirty = False
         try:
             stored = json.loads(self._path.read_text(encoding="utf-8"))

@@ -4,8 +4,8 @@ A counter knows only the week and coarse codes (country, channel, language, need
 a handoff figure): never a conversation id, a text, a counsellor or a time finer than the week. So
 there is nothing to find a child by, and nothing to delete when one asks. In deployment each week is
 one Redis hash, ``<prefix>stats:2026-W48``, whose fields are the cells (HINCRBY); the key expires
-``statistics_days`` (data/privacy.yml) after the week ends. The memory store keeps the same interface for the local quick
-start and for tests.
+``statistics_days`` (data/privacy.yml) after the week ends. The memory store keeps the same interface
+for the local quick start and for tests.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from collections import Counter
 from dataclasses import astuple, dataclass
 from typing import Callable, Protocol, Union
 
-import redis.asyncio as aioredis
-
-from bot.storage.stores import as_text
+from bot.storage.stores import RedisClient, as_text
 
 DEFAULT_RETENTION_S = 730 * 86_400  # two years after the week ends (data/privacy.yml's statistics_days)
 _SEPARATOR = "|"
@@ -133,7 +131,7 @@ class MemoryStats:
 class RedisStats:
     """One hash per week under ``<prefix>stats:<week>``, shared by every bot and console process."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, retention_s: int = DEFAULT_RETENTION_S) -> None:
+    def __init__(self, client: RedisClient, prefix: str, retention_s: int = DEFAULT_RETENTION_S) -> None:
         self._redis, self._prefix = client, prefix
         self._retention_s = retention_s
 

@@ -183,7 +183,7 @@ class Slice:
         return ("contacts_total", self.week, self.country)
 
     def table(self) -> Table:
-        values: dict[Key, int] = {**self.contacts, **self.handoff}
+        values: dict[Key, int] = dict([*self.contacts.items(), *self.handoff.items()])
         groups = [Group(self._total, tuple(self.contacts))] if self.contacts else []
         bounds = []
         for channel in self.channels:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Optional
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linprog
 
 THRESHOLD = 5  # counts from 1 to THRESHOLD - 1 are never shown
@@ -132,8 +133,8 @@ class _System:
     def __init__(self, table: Table, hidden: set[Key], found: list[dict[Key, float]]) -> None:
         self.unknowns = sorted((key for key in table.values if key in hidden), key=str)
         self._index = {key: i for i, key in enumerate(self.unknowns)}
-        self._equal: list[tuple[np.ndarray, float]] = []
-        self._below: list[tuple[np.ndarray, float]] = []
+        self._equal: list[tuple[npt.NDArray[np.float64], float]] = []
+        self._below: list[tuple[npt.NDArray[np.float64], float]] = []
         for group in table.groups:
             if group.total not in hidden:
                 row, known = self._row(table, group.cells, ())
@@ -150,9 +151,9 @@ class _System:
         ]
 
     def solutions(self) -> list[dict[Key, float]]:
-        return [dict(zip(self.unknowns, found)) for found in self._found[1:]]
+        return [dict(zip(self.unknowns, found, strict=False)) for found in self._found[1:]]
 
-    def _row(self, table: Table, plus: Iterable[Key], minus: Iterable[Key]) -> tuple[np.ndarray, float]:
+    def _row(self, table: Table, plus: Iterable[Key], minus: Iterable[Key]) -> tuple[npt.NDArray[np.float64], float]:
         """Coefficients of the unknowns in sum(plus) - sum(minus), and the part already known."""
         row, known = np.zeros(len(self.unknowns)), 0.0
         for sign, keys in ((1, plus), (-1, minus)):
@@ -176,7 +177,7 @@ class _System:
             return False
         return not _spans_two_integers([low, -high])
 
-    def _lowest(self, objective: np.ndarray) -> Optional[float]:
+    def _lowest(self, objective: npt.NDArray[np.float64]) -> Optional[float]:
         """The minimum of objective . unknowns; None when unbounded. Keeps the solution it finds."""
         answer = linprog(
             objective,
@@ -197,7 +198,9 @@ def _spans_two_integers(values: list[float]) -> bool:
     return bool(values) and math.floor(max(values) + 1e-6) - math.ceil(min(values) - 1e-6) >= 1
 
 
-def _matrix(rows: list[tuple[np.ndarray, float]]) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+def _matrix(
+    rows: list[tuple[npt.NDArray[np.float64], float]],
+) -> tuple[Optional[npt.NDArray[np.float64]], Optional[npt.NDArray[np.float64]]]:
     return (np.array([r for r, _ in rows]), np.array([b for _, b in rows])) if rows else (None, None)
 
 

@@ -20,11 +20,26 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Protocol, Tuple, runtime_checkable
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+    TypeAlias,
+    TypedDict,
+    cast,
+    runtime_checkable,
+)
 
 import redis.asyncio as aioredis
 
 MAX_MEMORY_ENTRIES = 100_000
+
+# A client that decodes answers (decode_responses=True, as bot.wiring builds it) or not: the stores read both.
+RedisClient: TypeAlias = "aioredis.Redis[str] | aioredis.Redis[bytes]"
 
 
 @runtime_checkable
@@ -80,7 +95,12 @@ class Conversations(Protocol):
     async def senders(self) -> list[str]: ...
 
 
-InboxMessage = dict  # {"id": cursor, "text": str, "buttons": [{"title", "payload"}]}
+class InboxMessage(TypedDict):
+    id: str  # its cursor
+    text: str
+    buttons: list[dict[str, str]]  # [{"title", "payload"}]
+
+
 _CURSOR = re.compile(r"^\d{1,20}-\d{1,20}$")
 INBOX_KEPT = 50  # an inbox holds the newest messages only: a page that was away long reloads
 
@@ -241,10 +261,10 @@ class MemoryInbox:
         self._arrived: dict[str, asyncio.Event] = {}
 
     def _messages(self, sender_id: str) -> list[InboxMessage]:
-        return json.loads(self._boxes.get(sender_id) or "[]")
+        return cast(list[InboxMessage], json.loads(self._boxes.get(sender_id) or "[]"))
 
     async def put(self, sender_id: str, text: str, buttons: list[dict[str, str]], ttl_s: int) -> str:
-        message = {"id": f"{next(self._numbers)}-0", "text": text, "buttons": buttons}
+        message: InboxMessage = {"id": f"{next(self._numbers)}-0", "text": text, "buttons": buttons}
         kept = (self._messages(sender_id) + [message])[-INBOX_KEPT:]
         self._boxes.set(sender_id, json.dumps(kept), _check_ttl(ttl_s))
         event = self._arrived.pop(sender_id, None)
@@ -274,7 +294,7 @@ class MemoryInbox:
 class RedisDedupe:
     """Dedupe shared by all workers: ``SET <prefix>dedupe:<key> 1 NX EX ttl`` is atomic."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -294,7 +314,7 @@ class RedisDedupe:
 class RedisAddressBook:
     """Address book shared by all workers, under ``<prefix>address:<sender_id>`` with EX ttl."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -317,7 +337,7 @@ class RedisAddressBook:
 class RedisConversations:
     """Conversations shared by every Rasa server, under ``<prefix>conversation:<sender_id>``."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -344,7 +364,7 @@ class RedisInbox:
     INBOX_KEPT messages, expiring ``ttl_s`` after the last); a read blocks in Redis (XREAD), so a
     counsellor's reply written on one server reaches a page waiting on another at once."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -378,7 +398,7 @@ class RedisInbox:
         await self.client.delete(self._key(sender_id))
 
 
-def stream_field(fields: dict, name: str) -> str:
+def stream_field(fields: Mapping[Any, str | bytes], name: str) -> str:
     """A stream entry's field, whether the client decodes answers (redis_client) or not."""
     return as_text(fields.get(name.encode(), fields.get(name, "")))
 
@@ -397,7 +417,7 @@ class Stores:
     backend: str  # "redis" or "memory"
     conversations: Conversations = field(default_factory=MemoryConversations)
     inbox: Inbox = field(default_factory=MemoryInbox)
-    client: Optional[aioredis.Redis] = field(default=None, repr=False)  # the Redis client, if any
+    client: Optional[RedisClient] = field(default=None, repr=False)  # the Redis client, if any
 
     async def close(self) -> None:
         """Release the Redis connections (call on server shutdown); nothing to do in memory."""

@@ -49,13 +49,13 @@ class Services:
         self.settings = settings
 
     @cached_property
-    def redis(self) -> Optional[aioredis.Redis]:
+    def redis(self) -> Optional[aioredis.Redis[str]]:
         """The process's Redis client (None in memory); connects on first use, in the running loop."""
         if self.settings.in_memory:
             return None
         return aioredis.from_url(self.settings.redis_url, decode_responses=True)
 
-    def _client(self) -> aioredis.Redis:
+    def _client(self) -> aioredis.Redis[str]:
         client = self.redis
         if client is None:
             raise RuntimeError("this service needs Redis: set REDIS_URL")
