@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import DATA_DIR
+from bot.conversation.needs import CRISIS_NEEDS
 from bot.datafiles.yamlfile import YamlFile, load_mapping
 from bot.language.detection import fold
 
-CRISIS_INTENTS = ("danger_now", "self_harm")  # checked in this order: danger first
+CRISIS_INTENTS = CRISIS_NEEDS  # checked in this order (the needs table's): danger first
 _KINDS = (*CRISIS_INTENTS, "not_crisis")
 
 
