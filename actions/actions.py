@@ -14,8 +14,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.conversation.dialogue import SLOTS, Dialogue, Turn
+from bot.conversation.needs import TRIGGERS
 from bot.conversation.relay import Relay
-from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS, queue_from_env
+from bot.handoff.desks import HANDOFF_CHANNELS, queue_from_env
 from bot.privacy.erasure import ERASE
 from bot.stats import recorder_from_env
 from bot.wiring.heap import freeze_startup_objects
