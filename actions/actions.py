@@ -14,7 +14,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.conversation.dialogue import SLOTS, Turn
-from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS
+from bot.conversation.needs import TRIGGERS
+from bot.handoff.desks import HANDOFF_CHANNELS
 from bot.privacy.erasure import ERASE
 from bot.wiring.heap import freeze_startup_objects
 from bot.wiring.services import services

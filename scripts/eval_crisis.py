@@ -10,10 +10,10 @@ A set is a folder of ``<kind>.yml`` files (written by someone who never saw ``da
 ``label`` is ``crisis`` (the child needs the emergency number), ``calm`` (a look-alike that must
 not be answered as a crisis), ``help`` (the child asks for help: the helpline number) or
 ``unsure`` (the bot cannot be sure: both numbers). Each conversation goes through the trained
-Rasa model and ``bot.conversation.dialogue`` turn by turn, as the action server does, and the reply to its last
-message is scored (a conversation is judged by where it ends; ``calm_every_turn`` also counts a
-calm conversation answered as a crisis at any turn). Printed: a table by kind and one by language, per-turn latency, then one JSON
-object per line.
+Rasa model and ``bot.conversation.dialogue`` turn by turn, as the action server does, and the reply
+to its last message is scored (a conversation is judged by where it ends; ``calm_every_turn`` also
+counts a calm conversation answered as a crisis at any turn). Printed: a table by kind and one by
+language, per-turn latency, then one JSON object per line.
 
     make eval-crisis SET=tests/blind/first
 """
@@ -36,15 +36,13 @@ import yaml
 
 from bot import PROJECT_ROOT
 from bot.conversation.dialogue import Dialogue, Outcome
-from bot.handoff.desks import TRIGGERS
-from bot.handoff.queue import Risk
+from bot.conversation.needs import RISK_NEEDS
 from bot.language.input_text import clean
 from bot.routing.helplines import RoutingTable
 from scripts.conversation import Conversation
 
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
 LABELS = ("crisis", "calm", "help", "unsure")
-RISK_NEEDS = {need for need, risk in TRIGGERS.items() if risk > Risk.ASKED}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot import PROJECT_ROOT
+from bot.conversation.needs import TRIGGERS
 from bot.handoff.counsellors import ADMIN, GLOBAL_ADMIN, Counsellors
 from bot.stats import recorder
 from bot.stats.counters import RedisStats
@@ -56,7 +57,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         try:
             counter = recorder(RedisStats(client, prefix, Retention.load().statistics_s))
             for seed, monday in enumerate(FULL_WEEKS, start=1):
-                await simulate(counter, monday, 1200, seed)
+                await simulate(counter, monday, 1200, seed, TRIGGERS)
             small = dt.datetime(SMALL_WEEK.year, SMALL_WEEK.month, SMALL_WEEK.day, 10, tzinfo=dt.timezone.utc)
             for need in ("cyberbullying", "cyberbullying", "greet"):
                 await counter.record_need("KE", "sms", "en", need, when=small)

@@ -30,8 +30,8 @@ import redis.asyncio as aioredis
 
 from bot import PROJECT_ROOT
 from bot.conversation import dialogue
+from bot.conversation.needs import TRIGGERS
 from bot.datafiles.yamlfile import ConfigError, load_mapping
-from bot.handoff.desks import TRIGGERS
 from bot.handoff.outcomes import Outcomes
 from bot.handoff.queue import Risk, State, Ticket
 from bot.stats import StatsRecorder, recorder
@@ -476,7 +476,7 @@ async def simulated_cells() -> dict:
     from bot.stats.simulate import simulate
 
     stats = recorder(MemoryStats())
-    await simulate(stats, MONDAY.date(), 300, seed=7)
+    await simulate(stats, MONDAY.date(), 300, seed=7, triggers=TRIGGERS)
     return {WEEK: await stats.counter.week(WEEK)}
 
 

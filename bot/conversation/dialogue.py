@@ -4,6 +4,8 @@ Rasa classifies the message and keeps the conversation; this module decides the 
 intent, the text and the conversation's state (its slots), so the same rules serve every channel
 and can be tested without Rasa. Three things can overrule the classifier: the crisis phrase lists
 and the learnt risk classifier (always first), and a numbered menu the child is answering.
+What each need's reply is made of, step by step, is the needs table (bot.conversation.needs);
+``_reply`` runs its steps.
 
 The floor: a reply that is not a confident answer without risk (the bot did not understand, the
 classifier is unsure or sees some risk, the message is in a language we don't speak, or it is
@@ -17,14 +19,15 @@ import datetime as dt
 import logging
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from babel.dates import format_skeleton, format_time
 
+from bot.conversation.needs import CHOICE, COMMANDS, RISK_NEEDS, UNSURE_NEEDS, Do, Step, need_row
 from bot.conversation.risk import RiskClassifier, RiskReading, laughing
 from bot.conversation.triage import CRISIS_INTENTS, CrisisNet, overrule
 from bot.datafiles.training import nlu_examples, risk_examples
-from bot.handoff.desks import TRIGGERS, Desk, Desks, HandoffRequest
+from bot.handoff.desks import Desk, Desks, HandoffRequest
 from bot.handoff.queue import Risk, Ticket
 from bot.language.detection import LanguageDecision, LanguageDetector, LanguageHints, LanguageRegistry
 from bot.language.input_text import clean, has_words
@@ -40,11 +43,8 @@ logger = logging.getLogger(__name__)
 
 # Slots the dialogue reads and writes (declared in domain.yml).
 SLOTS = ("language", "country", "menu", "resume", "country_guess", "misunderstood", "privacy_told", "plain", "risk")
-# Needs answered as a risk to the child: self-harm, danger now, sextortion or grooming.
-RISK_NEEDS = tuple(need for need, risk in TRIGGERS.items() if risk > Risk.ASKED)
-# Needs whose answer is not sure by nature: the floor always adds the numbers.
-UNSURE_NEEDS = ("out_of_scope", "empty_message", "check_in")
-
+# A menu's options: the text key of each (or its title, untranslated) and what choosing it means.
+Options = Sequence[tuple[str, Optional[str]]]
 MAIN_MENU = (
     ("option_helpline", "need_helpline"),
     ("option_danger", "danger_now"),
@@ -56,18 +56,10 @@ MAIN_MENU = (
 CONFIRM_STOP_MENU = (("option_yes", "stop_confirmed"), ("option_no", "stop_cancelled"))
 CONFIRM_COUNTRY_MENU = (("option_yes", "country_confirmed"), ("option_no", "country_rejected"))
 OFFER_PERSON_MENU = (("option_yes", "talk_to_human"), ("option_no", "main_menu"))
-# Needs that are answered with the child's helpline, so they need a country first.
-NEEDS_HELPLINE = ("need_helpline", "talk_to_human", "online_sexual_abuse", "cyberbullying", "report_content")
+# What a Dialogue built without them (in tests) has: no helpline takes handoffs, and these periods.
+NO_DESKS = Desks({})
+DEFAULT_RETENTION = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S)
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
-# Channel commands (Telegram's /start, /helpline...) passed as metadata.command: the need they ask for.
-COMMANDS = {
-    "start": "greet",
-    "language": "change_language",
-    "helpline": "need_helpline",
-    "stop": "stop_delete",
-    "delete": "stop_delete",
-    "simple": "plain_language",
-}
 
 
 @dataclass(frozen=True)
@@ -129,6 +121,27 @@ class Outcome:
     sure: bool = True  # a confident answer without risk; when False the reply carries both numbers
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """A reply being made, as its steps see it."""
+
+    need: str  # as decided ("choice:2" for a menu answer)
+    turn: Turn
+    out: Outcome
+    pending_menu: Optional[str]  # the menu the child was answering, if any
+
+
+def _text(step: Step) -> str:
+    if step.text is None:  # bot.conversation.needs checks that it is not
+        raise ValueError(f"a {step.do.value} step without its text")
+    return step.text
+
+
+def _number(need: str) -> int:
+    """The number of a menu choice: 2 for "choice:2"."""
+    return int(need[len(CHOICE) :])
+
+
 def parse_choice(text: str) -> Optional[int]:
     """A bare menu number such as "2", "2.", "٢" or "２"; None for anything else."""
     stripped = text.strip().rstrip(".)").strip()
@@ -165,6 +178,7 @@ class Dialogue:
         self.countries = countries
         self.desks = desks
         self.retention = retention
+        self._steps = self._step_functions()
 
     @classmethod
     def load(
@@ -274,7 +288,7 @@ class Dialogue:
         if out.need == "privacy_question":
             return
         notice = self._privacy_text(out.slots["language"])
-        if TRIGGERS.get(out.need, Risk.ASKED) > Risk.ASKED:  # self-harm, danger, sextortion, grooming
+        if out.need in RISK_NEEDS:  # self-harm, danger, sextortion, grooming
             out.messages.append(notice)
         else:
             out.messages.insert(0, notice)
@@ -359,7 +373,7 @@ class Dialogue:
         number = parse_choice(turn.text)
         menu = slots["menu"]
         if number is not None:
-            return (f"choice:{number}", "menu") if menu else ("out_of_scope", "number without menu")
+            return (f"{CHOICE}{number}", "menu") if menu else ("out_of_scope", "number without menu")
         if menu in ("country", "confirm_country") and turn.intent in (
             *UNCLEAR_INTENTS,
             "give_country",
@@ -373,62 +387,64 @@ class Dialogue:
         return "out_of_scope", "unclear intent"
 
     def _reply(self, need: str, turn: Turn, out: Outcome, pending_menu: Optional[str]) -> None:
-        if need in TRIGGERS and self.desks.get(out.slots["country"]):
-            out.handoff = HandoffRequest(TRIGGERS[need], need)
-        if need.startswith("choice:"):
-            self._menu_choice(int(need.split(":")[1]), turn, out, pending_menu)
-            return
-        say = self._say(out)
-        lang = out.slots["language"]
-        if need == "greet":
-            say("greet")
-            self._main_menu(out)
-        elif need == "danger_now":
-            out.messages.append(self._emergency_message(out))
-            say("danger_now")
-            self._contact_or_ask(out, need, ask=False)
-        elif need == "self_harm":
-            say("self_harm")
-            self._contact_or_ask(out, need, ask=False)
-            out.messages.append(self._emergency_message(out))
-            self._ask_country_if_unknown(out, resume=None)
-        elif need in NEEDS_HELPLINE:
-            if need != "need_helpline":
-                say(need)
-            self._contact_or_ask(out, need)
-            if need == "report_content":
-                self._hotline(out)
-            if need in RISK_NEEDS:  # sextortion, grooming: the police can act now
-                out.messages.append(self._emergency_message(out))
-        elif need == "give_country":
-            self._give_country(turn, out, pending_menu)
-        elif need == "change_language":
-            self._change_language(turn, out)
-        elif need == "stop_delete":
-            self._menu(out, "confirm_stop", self.texts.get("confirm_stop", lang), CONFIRM_STOP_MENU)
-        elif need == "privacy_question":
-            out.messages.append(self._privacy_text(lang))
-        elif need in ("safety_tips", "thanks_bye"):
-            say(need)
-        elif need == "check_in":  # maybe nothing, maybe a crisis: ask kindly; the floor adds both numbers
-            say("check_in")
-            if self.desks.get(out.slots["country"]):  # and a person, where a helpline takes conversations
-                self._menu(out, "offer_person", self.texts.get("check_in_person", lang), OFFER_PERSON_MENU)
-        elif need == "empty_message":
-            say("empty_message")
-            self._main_menu(out)
-        elif need == "main_menu":
-            self._main_menu(out)
-        elif need == "plain_language":  # a switch: the answer already speaks the chosen way
-            out.slots["plain"] = None if out.slots["plain"] else "1"
-            with self.texts.plain_language(bool(out.slots["plain"])):
-                say("plain_on" if out.slots["plain"] else "plain_off")
-        elif out.slots.get("misunderstood"):  # the second misunderstanding in a row: offer a person
+        """The need's steps (bot.conversation.needs), in order; first, a handoff as urgent as the
+        need, where the child's helpline takes conversations."""
+        row = need_row(need)
+        if row.urgency is not None and self.desks.get(out.slots["country"]):
+            out.handoff = HandoffRequest(row.urgency, need)
+        reply = _Reply(need, turn, out, pending_menu)
+        for step in row.steps:
+            self._steps[step.do](reply, step)
+
+    # -- the steps of replies -----------------------------------------------------------------
+
+    def _step_functions(self) -> dict[Do, Callable[[_Reply, Step], None]]:
+        """What each kind of step does (bot.conversation.needs.Do)."""
+        steps: dict[Do, Callable[[_Reply, Step], None]] = {
+            Do.SAY: lambda r, step: self._say(r.out, _text(step)),
+            Do.EMERGENCY: lambda r, step: r.out.messages.append(self._emergency_message(r.out)),
+            Do.HELPLINE: lambda r, step: self._contact_or_ask(r.out, r.need),
+            Do.HELPLINE_IF_KNOWN: lambda r, step: self._contact_or_ask(r.out, r.need, ask=False),
+            Do.HOTLINE: lambda r, step: self._hotline(r.out),
+            Do.ASK_COUNTRY: lambda r, step: self._ask_country_if_unknown(r.out, resume=None),
+            Do.MAIN_MENU: lambda r, step: self._main_menu(r.out),
+            Do.OFFER_PERSON: lambda r, step: self._offer_person(r.out, _text(step), only_with_desk=True),
+            Do.CONFIRM_STOP: lambda r, step: self._confirm_stop(r.out, _text(step)),
+            Do.PRIVACY: lambda r, step: r.out.messages.append(self._privacy_text(r.out.slots["language"])),
+            Do.MENU_CHOICE: lambda r, step: self._menu_choice(_number(r.need), r.turn, r.out, r.pending_menu),
+            Do.GIVE_COUNTRY: lambda r, step: self._give_country(r.turn, r.out, r.pending_menu),
+            Do.CHANGE_LANGUAGE: lambda r, step: self._change_language(r.turn, r.out),
+            Do.PLAIN_LANGUAGE: lambda r, step: self._plain_language(r.out),
+            Do.MISUNDERSTOOD: lambda r, step: self._misunderstood(r.out),
+        }
+        missing = [do.value for do in Do if do not in steps]
+        if missing:
+            raise NotImplementedError(f"steps without a function: {', '.join(missing)}")
+        return steps
+
+    def _offer_person(self, out: Outcome, prompt: str, only_with_desk: bool = False) -> None:
+        """Talk to a person? A yes/no menu; ``only_with_desk``: only where the child's helpline takes
+        conversations."""
+        if not only_with_desk or self.desks.get(out.slots["country"]):
+            self._menu(out, "offer_person", self.texts.get(prompt, out.slots["language"]), OFFER_PERSON_MENU)
+
+    def _confirm_stop(self, out: Outcome, prompt: str) -> None:
+        self._menu(out, "confirm_stop", self.texts.get(prompt, out.slots["language"]), CONFIRM_STOP_MENU)
+
+    def _plain_language(self, out: Outcome) -> None:
+        """A switch: the answer already speaks the chosen way."""
+        out.slots["plain"] = None if out.slots["plain"] else "1"
+        with self.texts.plain_language(bool(out.slots["plain"])):
+            self._say(out, "plain_on" if out.slots["plain"] else "plain_off")
+
+    def _misunderstood(self, out: Outcome) -> None:
+        """We didn't understand: say so and show the main menu; the second time in a row, offer a person."""
+        if out.slots.get("misunderstood"):
             out.slots["misunderstood"] = None
-            self._menu(out, "offer_person", self.texts.get("offer_person", lang), OFFER_PERSON_MENU)
+            self._offer_person(out, "offer_person")
         else:
             out.slots["misunderstood"] = "1"
-            say("out_of_scope")
+            self._say(out, "out_of_scope")
             self._main_menu(out)
 
     def fallback(
@@ -469,11 +485,8 @@ class Dialogue:
 
     # -- pieces of replies ------------------------------------------------------------------
 
-    def _say(self, out: Outcome):
-        def say(key: str, **values: object) -> None:
-            out.messages.append(BotMessage(self.texts.get(key, out.slots["language"], **values)))
-
-        return say
+    def _say(self, out: Outcome, key: str) -> None:
+        out.messages.append(BotMessage(self.texts.get(key, out.slots["language"])))
 
     def _contact_or_ask(self, out: Outcome, need: str, ask: bool = True) -> None:
         """The child's helpline, or an honest 'none yet', or (if we don't know the country) a question."""
@@ -605,13 +618,13 @@ class Dialogue:
     def _main_menu(self, out: Outcome) -> None:
         self._menu(out, "main", self.texts.get("menu_prompt", out.slots["language"]), MAIN_MENU)
 
-    def _menu(self, out: Outcome, name: str, prompt: str, options, translate: bool = True) -> None:
+    def _menu(self, out: Outcome, name: str, prompt: str, options: Options, translate: bool = True) -> None:
         """A question with numbered answers, written out as lines so it works on SMS and screen readers."""
         lines, choices = self.numbered(out.slots["language"], options, translate)
         out.messages.append(BotMessage(f"{prompt}\n{lines}", choices))
         out.slots["menu"] = name
 
-    def numbered(self, lang: str, options, translate: bool = True) -> tuple[str, tuple[Choice, ...]]:
+    def numbered(self, lang: str, options: Options, translate: bool = True) -> tuple[str, tuple[Choice, ...]]:
         """Options as numbered lines ("1. Yes") and as the matching buttons."""
         titles = [self.texts.get(key, lang) if translate else key for key, _ in options]
         lines = "\n".join(f"{i}. {title}" for i, title in enumerate(titles, start=1))

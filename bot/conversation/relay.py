@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Optional
 
 from bot.conversation.dialogue import BotMessage, Dialogue, parse_choice
+from bot.conversation.needs import IMMINENT_NEEDS
 from bot.conversation.triage import overrule
 from bot.handoff.desks import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
 from bot.handoff.intake import QUESTIONS, SKIP, answered, first_step
@@ -35,7 +36,6 @@ PACE_WINDOW_S = 2 * 3600  # claims older than this say nothing about today's pac
 MIN_CLAIMS = 3  # fewer recent claims than this: no estimate, and the child is told so
 UPDATE_EVERY_S = 120  # a waiting child hears about a longer wait at most this often
 LATER_BY_S = 120  # ... and only when the expected time has moved this much
-IMMINENT_NEEDS = ("danger_now", "self_harm")
 DELETE_COMMAND = "/delete"
 
 
@@ -46,7 +46,7 @@ def estimate_minutes(claims: list[float], position: int, now: float) -> Optional
     recent = sorted(t for t in claims if now - t <= PACE_WINDOW_S)
     if len(recent) < MIN_CLAIMS:
         return None
-    gap = statistics.median(b - a for a, b in zip(recent, recent[1:]))
+    gap = statistics.median(b - a for a, b in zip(recent, recent[1:], strict=False))
     return max(1, math.ceil(position * gap / 60))
 
 

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from bot import DATA_DIR
+from bot.conversation.needs import CRISIS_NEEDS
 from bot.datafiles.schema import load_validated
 from bot.datafiles.yamlfile import YamlFile
 from bot.language.detection import fold
 
-CRISIS_INTENTS = ("danger_now", "self_harm")  # checked in this order: danger first
+CRISIS_INTENTS = CRISIS_NEEDS  # checked in this order (the needs table's): danger first
 _KINDS = (*CRISIS_INTENTS, "not_crisis")
 
 

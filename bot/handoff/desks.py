@@ -3,7 +3,8 @@
 A child who asks for a person, or speaks of self-harm, danger or online sexual abuse, is handed to
 a counsellor of their country's helpline when that helpline takes handoffs (``data/handoff.yml``:
 its name, waiting limit, hours, and optionally its own system's webhook). The dialogue decides
-(``Outcome.handoff``); bot.conversation.relay opens the ticket and speaks for the bot while it waits.
+(``Outcome.handoff``; which needs, how urgently: the table of bot.conversation.needs);
+bot.conversation.relay opens the ticket and speaks for the bot while it waits.
 
 The file's shape is checked by ``bot/datafiles/schemas/handoff.yml``; here, opening hours are parsed
 and each webhook's secret is found among the secrets the caller passes (``Desks.load`` reads no
@@ -33,13 +34,6 @@ NO_SECRETS: Mapping[str, str] = MappingProxyType({})
 # (tests, simple integrations) answers only the request it gets, so its children get the
 # helpline's number instead.
 HANDOFF_CHANNELS = ("telegram", "sms", "whatsapp", "web")
-# The needs that reach a person, and how urgent each is.
-TRIGGERS = {
-    "self_harm": Risk.IMMINENT,
-    "danger_now": Risk.IMMINENT,
-    "online_sexual_abuse": Risk.HARM,
-    "talk_to_human": Risk.ASKED,
-}
 
 MIN_SECRET_LENGTH = 32
 

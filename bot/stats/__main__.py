@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 from redis.exceptions import RedisError
 
+from bot.conversation.needs import TRIGGERS
 from bot.handoff.outcomes import Outcomes
 from bot.routing.countries import is_country_code
 from bot.stats import export
@@ -140,7 +141,7 @@ async def _simulate(counter: StatsCounter, args: argparse.Namespace) -> int:
     week = week_of(dt.datetime(args.week.year, args.week.month, args.week.day, tzinfo=dt.timezone.utc))
     await counter.forget(week)  # the same seed always gives the same week
     monday = args.week - dt.timedelta(days=args.week.weekday())
-    await simulate(recorder(counter), monday, args.contacts, args.seed)
+    await simulate(recorder(counter), monday, args.contacts, args.seed, TRIGGERS)
     print(f"{args.contacts} simulated conversations counted in {counter.key(week)}")
     return 0
 

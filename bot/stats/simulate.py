@@ -2,6 +2,8 @@
 
 Deterministic for a seed. The mix (countries, channels, needs, waits, outcomes) is invented, not
 measured: it only has to exercise every table, including small cells that must be suppressed.
+Which needs reach a counsellor, and how urgently, is the dialogue's (bot.conversation.needs), so it
+comes from the caller: statistics sit below the conversation and do not import it.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import replace
+from typing import Mapping
 
-from bot.handoff.desks import HANDOFF_CHANNELS, TRIGGERS
+from bot.handoff.desks import HANDOFF_CHANNELS
 from bot.handoff.outcomes import CHILD_LEFT
 from bot.handoff.queue import Risk, State, Ticket
 from bot.stats.record import StatsRecorder
@@ -56,19 +59,22 @@ COUNSELLOR_OUTCOMES = {
 MEAN_WAIT_S = {Risk.IMMINENT: 60, Risk.HARM: 240, Risk.ASKED: 600}
 
 
-def _pick(rng: random.Random, weights: dict) -> str:
+def _pick(rng: random.Random, weights: Mapping[str, int]) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
 
 
-async def simulate(recorder: StatsRecorder, monday: dt.date, conversations: int, seed: int) -> None:
-    """Count ``conversations`` made-up conversations in the week starting ``monday``."""
+async def simulate(
+    recorder: StatsRecorder, monday: dt.date, conversations: int, seed: int, triggers: Mapping[str, Risk]
+) -> None:
+    """Count ``conversations`` made-up conversations in the week starting ``monday``; ``triggers``:
+    the needs that reach a counsellor and how urgently (bot.conversation.needs.TRIGGERS)."""
     rng = random.Random(seed)
     start = dt.datetime(monday.year, monday.month, monday.day, tzinfo=dt.timezone.utc).timestamp()
     for _ in range(conversations):
-        await _conversation(recorder, rng, start + rng.uniform(0, 7 * 86_400 - 3 * 3600))
+        await _conversation(recorder, rng, start + rng.uniform(0, 7 * 86_400 - 3 * 3600), triggers)
 
 
-async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float) -> None:
+async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float, triggers: Mapping[str, Risk]) -> None:
     country = rng.choices(list(COUNTRIES), [w for w, _, _ in COUNTRIES.values()])[0]
     _, languages, desk = COUNTRIES[country]
     language, channel = rng.choice(languages), _pick(rng, CHANNELS)
@@ -77,14 +83,14 @@ async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float
         await recorder.record_need(country if known else None, channel, language, "greet", when=when)
     need = _pick(rng, NEEDS)
     if known:
-        await recorder.record_need(country, channel, language, need, TRIGGERS.get(need), when=when)
+        await recorder.record_need(country, channel, language, need, triggers.get(need), when=when)
     else:  # the bot asks where the child is and answers once told (a menu choice); a few never say
-        await recorder.record_need(None, channel, language, need, TRIGGERS.get(need), when=when)
+        await recorder.record_need(None, channel, language, need, triggers.get(need), when=when)
         if rng.random() < 0.15:
             return
         await recorder.record_need(country, channel, language, "menu_choice", when=when)
     await recorder.record_conversation(country, channel, when=when)
-    if need in TRIGGERS and desk and channel in HANDOFF_CHANNELS:  # as the bot does
+    if need in triggers and desk and channel in HANDOFF_CHANNELS:  # as the bot does
         await _ticket(
             recorder,
             rng,
@@ -95,7 +101,7 @@ async def _conversation(recorder: StatsRecorder, rng: random.Random, when: float
                 channel,
                 country,
                 language,
-                TRIGGERS[need],
+                triggers[need],
                 need,
                 created_at=when,
                 updated_at=when,
