@@ -26,7 +26,8 @@ from sanic.response import HTTPResponse
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
 from telegram.error import TelegramError
 
-from bot.conversation.dialogue import COMMANDS, BotMessage
+from bot.conversation.dialogue import BotMessage
+from bot.conversation.needs import COMMANDS
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.hints import deep_link_hints

@@ -174,13 +174,17 @@ def main() -> int:
             pids = {"rasa": bot.server.pid, "actions": bot.actions.pid}
             for senders, each in LOADS:
                 results[f"telegram@{senders}"] = measured(
-                    pids, lambda: load(telegram_sender(bot.webhook("telegram"), telegram, run), senders, each)
+                    pids,
+                    lambda senders=senders, each=each: load(
+                        telegram_sender(bot.webhook("telegram"), telegram, run), senders, each
+                    ),
                 )
                 results[f"sms@{senders}"] = measured(
-                    pids, lambda: load(sms_sender(bot.webhook("sms"), twilio, run), senders, each)
+                    pids,
+                    lambda senders=senders, each=each: load(sms_sender(bot.webhook("sms"), twilio, run), senders, each),
                 )
                 results[f"rest@{senders}"] = measured(
-                    pids, lambda: load(rest_sender(bot.webhook("rest"), run), senders, each)
+                    pids, lambda senders=senders, each=each: load(rest_sender(bot.webhook("rest"), run), senders, each)
                 )
         port = free_port()
         log = Path(folder) / "stock.log"
@@ -204,7 +208,8 @@ def main() -> int:
             for senders, each in LOADS:
                 url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
                 results[f"stock rasa rest@{senders}"] = measured(
-                    {"rasa": stock.pid}, lambda: load(rest_sender(url, run), senders, each)
+                    {"rasa": stock.pid},
+                    lambda url=url, senders=senders, each=each: load(rest_sender(url, run), senders, each),
                 )
         finally:
             stock.terminate()
@@ -217,7 +222,8 @@ def main() -> int:
     for name, r in results.items():
         actions = f"{r['cpu_ms_actions']:.1f}" if "cpu_ms_actions" in r else "-"
         print(
-            f"| {name} | {r['n']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['per_s']:.1f} | {r['cpu_ms_rasa']:.1f} | {actions} |"
+            f"| {name} | {r['n']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['per_s']:.1f} "
+            f"| {r['cpu_ms_rasa']:.1f} | {actions} |"
         )
     stock_p99 = results["stock rasa rest@20"]["p99_ms"]
     for channel in ("telegram", "sms"):

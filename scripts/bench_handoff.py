@@ -108,7 +108,7 @@ def measure(bot, console: str, twilio: FakeTwilio, run: str, prefix: str) -> int
         sent_at = time.monotonic()
         http("POST", f"{console}/api/tickets/{ticket}/reply", json.dumps({"text": f"I'm here {i}"}).encode(), headers)
         arrived = twilio.first_call_after(
-            lambda p, q: q.get("To") == phone and q.get("Body") == f"I'm here {i}", start_index
+            lambda p, q, phone=phone, i=i: q.get("To") == phone and q.get("Body") == f"I'm here {i}", start_index
         )
         assert arrived, "the reply never reached the channel"
         to_child.append((arrived - sent_at) * 1000)

@@ -92,7 +92,7 @@ def main(folders: list[Path]) -> int:
     p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
 
     rows = defaultdict(lambda: defaultdict(list))
-    for example, (predicted, outcome, _) in zip(examples, results):
+    for example, (predicted, outcome, _) in zip(examples, results, strict=True):
         text = clean(example.text)
         final = normalise(outcome.need)
         classifier = normalise(predicted)
@@ -146,7 +146,8 @@ def main(folders: list[Path]) -> int:
         cells = [str(v) if isinstance(v, int) else ("-" if v is None else f"{v:.3f}") for v in values.values()]
         print(f"| {language} | " + " | ".join(cells) + " |")
     print(
-        f"\nper message, model and dialogue, one at a time (in-process Agent): p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)}"
+        "\nper message, model and dialogue, one at a time (in-process Agent): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(times)}"
     )
     for language, values in metrics.items():
         for metric, value in values.items():

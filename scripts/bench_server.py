@@ -65,11 +65,13 @@ def main() -> int:
         }
     print(f"start-up (launch until both servers answer): {figures['startup_s']:.1f} s")
     print(
-        f"resident memory: Rasa server {figures['rasa_rss_mib']:.0f} MiB, action server {figures['actions_rss_mib']:.0f} MiB"
+        f"resident memory: Rasa server {figures['rasa_rss_mib']:.0f} MiB, "
+        f"action server {figures['actions_rss_mib']:.0f} MiB"
     )
     print(
         f"reply through the webhook over {len(latencies)} messages (first of each conversation): "
-        f"p50 {figures['reply_p50_ms']:.0f} ms, p95 {figures['reply_p95_ms']:.0f} ms, max {figures['reply_max_ms']:.0f} ms"
+        f"p50 {figures['reply_p50_ms']:.0f} ms, p95 {figures['reply_p95_ms']:.0f} ms, "
+        f"max {figures['reply_max_ms']:.0f} ms"
     )
     units = {"startup_s": "s", "rasa_rss_mib": "MiB", "actions_rss_mib": "MiB"}
     for metric, value in figures.items():

@@ -25,7 +25,8 @@ def fresh_process_load_ms(with_cache: bool) -> float:
     compiles each country's metadata; with it (every later start), it is not needed.
     """
     code = (
-        "import sys, tempfile, time, pathlib; import bot.routing.phone_check as pc; from bot.routing.helplines import RoutingTable\n"
+        "import sys, tempfile, time, pathlib; import bot.routing.phone_check as pc\n"
+        "from bot.routing.helplines import RoutingTable\n"
         "if sys.argv[1] == 'no': pc.CACHE_PATH = pathlib.Path(tempfile.mkdtemp()) / 'none.json'\n"
         "t = time.perf_counter(); RoutingTable.load(); print((time.perf_counter() - t) * 1000)"
     )

@@ -128,7 +128,8 @@ def main() -> int:
     )
     print(
         f"Rasa server memory: {figures['rasa_rss_idle_mib']:.0f} MiB before, {figures['rasa_rss_mib']:.0f} MiB with "
-        f"{PAGES} pages waiting; Redis clients: {figures['clients_before']:.0f} before, {figures['clients_with_pages']:.0f} "
+        f"{PAGES} pages waiting; Redis clients: {figures['clients_before']:.0f} before, "
+        f"{figures['clients_with_pages']:.0f} "
         f"with the pages (one blocking read each)"
     )
     for metric, value in figures.items():

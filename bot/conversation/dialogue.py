@@ -208,7 +208,7 @@ class Dialogue:
 
     def respond(self, turn: Turn) -> Outcome:
         hints = ChannelHints.lenient(turn.metadata)
-        slots = {name: turn.slots.get(name) for name in SLOTS}
+        slots: dict[str, Any] = {name: turn.slots.get(name) for name in SLOTS}
         country_assumed = not slots["country"] and bool(hints.country)
         if country_assumed:
             slots["country"] = hints.country
@@ -359,7 +359,7 @@ class Dialogue:
         joking = laughing(turn.text)  # dramatic words laughed at are mostly hyperbole: more evidence needed
         match = self.crisis.check(turn.text)
         if match and (agreed or not joking):
-            return overrule(turn.intent, match), f"phrase list {match.language}"
+            return overrule(turn.intent, match) or match.intent, f"phrase list {match.language}"
         if match:
             return "check_in", f"phrase list {match.language}, laughing, risk classifier disagrees"
         threshold = settings.laughing_crisis_threshold if joking else settings.crisis_threshold
@@ -498,9 +498,9 @@ class Dialogue:
             notes = [self.texts.get("helpline_free", lang)] if offer.helpline.free else []
             if offer.state and offer.state.always:
                 notes.append(self.texts.get("helpline_24_7", lang))
-            elif offer.open and offer.state.closes_at:
+            elif offer.open and offer.state and offer.state.closes_at:
                 notes.append(self.texts.get("open_until", lang, when=self._when(offer.state.closes_at, lang, out.now)))
-            elif offer.closed and offer.state.opens_at:
+            elif offer.closed and offer.state and offer.state.opens_at:
                 notes.append(self.texts.get("closed_now", lang, when=self._when(offer.state.opens_at, lang, out.now)))
             text = self.texts.get(
                 "helpline_contact", lang, name=offer.helpline.name, how=self._how(offer, lang), notes=" ".join(notes)

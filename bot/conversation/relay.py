@@ -128,13 +128,12 @@ class Relay:
                 return [self._text("handoff_left", lang)]
             return [self._text("handoff_still_waiting", lang)]
         if ticket.state is State.WAITING and ticket.intake_step:
-            return await self._intake(ticket, text)
+            return await self._intake(ticket, ticket.intake_step, text)
         await self.queue.append(ticket, "child", text)
         return []
 
-    async def _intake(self, ticket: Ticket, text: str) -> list[BotMessage]:
+    async def _intake(self, ticket: Ticket, step: str, text: str) -> list[BotMessage]:
         number = parse_choice(text)
-        step = ticket.intake_step
         after = await self.queue.update(ticket.id, lambda t: answered(t, text, number))
         if number is None and text.strip() != SKIP:
             await self.queue.append(after, "child", text)  # the child's own words are part of the conversation

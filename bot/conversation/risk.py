@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -167,7 +168,7 @@ class RiskClassifier:
         # Its steps, to run them without the pipeline's checks: TfidfTransformer rebuilds its idf
         # vector from a 262,144 x 262,144 diagonal on every call (1 ms a message).
         self._hasher: HashingVectorizer = model.named_steps["hash"]
-        self._idf: np.ndarray = model.named_steps["tfidf"].idf_
+        self._idf: npt.NDArray[np.float64] = model.named_steps["tfidf"].idf_
         self._lr: LogisticRegression = model.named_steps["lr"]
         self.settings = settings
         classes = list(model.classes_)
@@ -178,11 +179,11 @@ class RiskClassifier:
         """Train on ``bot.datafiles.training``'s examples with the settings of ``data/risk.yml``."""
         return cls(_fit(*labelled(training)), settings or RiskSettings.load())
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """Per text, the probability of each risk class (columns in RISK_CLASSES order)."""
         features = self._hasher.transform(list(texts))  # CSR counts
         features.data = (np.log(features.data) + 1.0) * self._idf[features.indices]  # sublinear tf x idf
-        proba = self._lr.predict_proba(normalize(features, copy=False))
+        proba: npt.NDArray[np.float64] = self._lr.predict_proba(normalize(features, copy=False))
         return proba[:, [column for _, column in self._risk_columns]]
 
     def assess(self, text: str, earlier: Sequence[str] = ()) -> RiskReading:

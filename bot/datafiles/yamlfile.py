@@ -21,7 +21,7 @@ class ConfigError(ValueError):
         super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A mapping that remembers the line (1-based) each key was written on."""
 
     lines: dict[Any, int]

@@ -189,7 +189,7 @@ class LanguageDetector:
             return None
         likeliest = (guesses or Guesses(text)).all[:1]
         if likeliest and likeliest[0].prob >= FOREIGN_CONFIDENCE and not self.registry.normalise(likeliest[0].lang):
-            return likeliest[0].lang
+            return str(likeliest[0].lang)
         return None
 
     def _decide(self, text: str, hints: LanguageHints, guesses: "Guesses") -> LanguageDecision:
@@ -270,7 +270,7 @@ class Guesses:
     def all(self) -> list[DetectedLanguage]:
         """Over all the languages langdetect knows, likeliest first; empty when it has none."""
         try:
-            return detect_langs(self.text)
+            return list(detect_langs(self.text))
         except LangDetectException:
             return []
 

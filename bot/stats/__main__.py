@@ -23,7 +23,7 @@ from bot.handoff.outcomes import Outcomes
 from bot.routing.countries import is_country_code
 from bot.stats import export
 from bot.stats.categories import Categories
-from bot.stats.counters import StatsCounter, week_end, week_of
+from bot.stats.counters import RedisStats, StatsCounter, week_end, week_of
 from bot.stats.record import recorder
 from bot.stats.simulate import simulate
 from bot.wiring.services import Services
@@ -109,6 +109,8 @@ def main(argv: Optional[Sequence[str]] = None, settings: Optional[Settings] = No
 async def _run(args: argparse.Namespace, services: Services) -> int:
     try:
         counter = services.counter
+        if not isinstance(counter, RedisStats):  # main() refused to run without REDIS_URL
+            raise RuntimeError("the statistics need Redis")
         return await (_export(counter, args) if args.command == "export" else _simulate(counter, args))
     finally:
         await services.close()
@@ -137,7 +139,7 @@ async def _export(counter: StatsCounter, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _simulate(counter: StatsCounter, args: argparse.Namespace) -> int:
+async def _simulate(counter: RedisStats, args: argparse.Namespace) -> int:
     week = week_of(dt.datetime(args.week.year, args.week.month, args.week.day, tzinfo=dt.timezone.utc))
     await counter.forget(week)  # the same seed always gives the same week
     monday = args.week - dt.timedelta(days=args.week.weekday())

@@ -24,7 +24,9 @@ from bot.stats.record import CLAIM_BUCKETS, CONVERSATIONS, OPENED
 from bot.stats.suppress import RULE, THRESHOLD
 
 UNKNOWN = "unknown"
-BUCKET_LABELS = dict(zip(BUCKETS, ("under 1 min", "1 to 5 min", "5 to 15 min", "15 to 60 min", "over 60 min")))
+BUCKET_LABELS = dict(
+    zip(BUCKETS, ("under 1 min", "1 to 5 min", "5 to 15 min", "15 to 60 min", "over 60 min"), strict=True)
+)
 assert len(BUCKET_LABELS) == len(CLAIM_BUCKETS)  # a new bucket needs a label here
 SUPPRESSED_NOTE = (
     f"Counts from 1 to {THRESHOLD - 1} are not shown, nor a few larger ones that would give a small one "
