@@ -70,3 +70,17 @@ def test_no_text_says_anything_in_emoji_or_pictures():
         for key, text in data.get("replies", data).items():
             symbols = [c for c in text if unicodedata.category(c) in ("So", "Cs")]
             assert not symbols, (path.name, key, symbols)
+
+
+def test_every_way_to_reach_a_helpline_has_its_text_in_every_language():
+    from bot.conversation.dialogue import CONTACT_TEXTS
+    from bot.language.detection import LanguageRegistry
+    from bot.language.texts import Texts
+    from bot.routing.helplines import METHODS
+
+    registry = LanguageRegistry()
+    texts = Texts.load(registry.codes, registry.default)
+    assert set(CONTACT_TEXTS) == set(METHODS)
+    for language in registry.codes:
+        for key in CONTACT_TEXTS.values():
+            assert texts.get(key, language, number="116", handle="@x", url="https://x.org").strip()

@@ -61,6 +61,15 @@ NO_DESKS = Desks({})
 DEFAULT_RETENTION = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S)
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
 
+# The text (data/texts/<lang>.yml) that words each way of reaching a helpline (helplines.yml's methods).
+CONTACT_TEXTS = {
+    "phone": "contact_phone",
+    "sms": "contact_sms",
+    "whatsapp": "contact_whatsapp",
+    "telegram": "contact_telegram",
+    "chat": "contact_chat",
+}
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -528,15 +537,18 @@ class Dialogue:
             self._ask_country_if_unknown(out, resume=need)
 
     def _how(self, offer: Offer, lang: str) -> str:
-        """How to use one contact: "Call 116.", "Write to them on WhatsApp: +254...", a chat link."""
+        """How to use one contact: "Call 116.", "Write to them on WhatsApp: +254...", a chat link;
+        worded by the text CONTACT_TEXTS names for its method."""
         contact = offer.contact
-        if contact.method == "whatsapp" and contact.number:
-            return self.texts.get("contact_whatsapp", lang, number=contact.number.e164 or contact.number.dial)
-        if contact.number:
-            return self.texts.get(f"contact_{contact.method}", lang, number=contact.number.dial)
+        key = CONTACT_TEXTS[contact.method]
+        if contact.number:  # WhatsApp needs the international form; calls and texts the one dialled at home
+            number = (
+                contact.number.e164 if contact.method == "whatsapp" and contact.number.e164 else contact.number.dial
+            )
+            return self.texts.get(key, lang, number=number)
         if contact.method == "telegram":
-            return self.texts.get("contact_telegram", lang, handle=contact.address)
-        return self.texts.get("contact_chat", lang, url=contact.address)
+            return self.texts.get(key, lang, handle=contact.address)
+        return self.texts.get(key, lang, url=contact.address)
 
     def _when(self, moment: dt.datetime, language: str, now: dt.datetime) -> str:
         """A time in the helpline's zone, in the child's language: "16:15" today, else "Monday 16:15"."""
