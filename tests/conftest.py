@@ -121,5 +121,7 @@ def accounts() -> dict[str, str]:
             await Counsellors(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "console:").add(name, helpline, PASSWORD)
         await client.close()
 
+    # A session-wide sync fixture (its tests are sync: HTTP, Playwright's sync API): a short loop of its
+    # own for this one-off setup, rather than a session-scoped pytest-asyncio loop kept open beside them.
     asyncio.run(create())
     return names

@@ -101,6 +101,8 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml"),
     }
     try:
+        # A module-wide sync fixture (its tests are sync: HTTP, Playwright's sync API): a short loop of its
+        # own for this one-off setup, rather than a module-scoped pytest-asyncio loop kept open beside them.
         asyncio.run(prepare())
         with running_console(tmp_path_factory.mktemp("a11y-console"), env) as base:
             yield {"base": base, "username": username}

@@ -21,36 +21,31 @@ from tests.test_channels import new_chat, post_twilio, say_telegram, sms
 REDIS_URL = CHANNEL_ENV["REDIS_URL"]
 
 
-def test_every_kind_of_personal_data_expires_on_its_own():
+async def test_every_kind_of_personal_data_expires_on_its_own():
     """Periods shortened to a second: Redis itself removes the keys."""
     prefix = f"test-expiry-{uuid.uuid4().hex}:"
-
-    async def scenario() -> None:
-        client = aioredis.from_url(REDIS_URL)
-        await RedisConversations(client, prefix).save("sms-a", "{}", ttl_s=1)
-        await RedisAddressBook(client, prefix).remember("sms-a", "+254700000000", ttl_s=1)
-        await RedisDedupe(client, prefix).first_time("sms:sms-a:SM1", ttl_s=1)
-        await RedisInbox(client, prefix).put("web-b", "A counsellor is here.", [], ttl_s=1)
-        queue = RedisHandoffQueue(client, prefix + "handoff:", transcript_s=lambda helpline: 1)
-        ticket = await queue.open(
-            Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",))
-        )
-        await queue.append(ticket, "child", "help me")
-        await queue.claim(ticket.id, "c1")
-        still_open = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        assert (
-            any(b"ticket:" in key for key in still_open)
-            and await client.ttl(f"{prefix}handoff:ticket:{ticket.id}") == -1
-        )
-        await queue.close(ticket.id, "counselling_given")  # from now the transcript ages
-        await asyncio.sleep(2.2)
-        left = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        # Only the helpline's event stream and its claim times remain: ticket ids and times, nobody's data.
-        assert sorted(key.decode().removeprefix(prefix) for key in left) == ["handoff:claims:KE", "handoff:events:KE"]
-        await client.delete(*left)
-        await client.close()
-
-    asyncio.run(scenario())
+    client = aioredis.from_url(REDIS_URL)
+    await RedisConversations(client, prefix).save("sms-a", "{}", ttl_s=1)
+    await RedisAddressBook(client, prefix).remember("sms-a", "+254700000000", ttl_s=1)
+    await RedisDedupe(client, prefix).first_time("sms:sms-a:SM1", ttl_s=1)
+    await RedisInbox(client, prefix).put("web-b", "A counsellor is here.", [], ttl_s=1)
+    queue = RedisHandoffQueue(client, prefix + "handoff:", transcript_s=lambda helpline: 1)
+    ticket = await queue.open(
+        Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",))
+    )
+    await queue.append(ticket, "child", "help me")
+    await queue.claim(ticket.id, "c1")
+    still_open = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    assert (
+        any(b"ticket:" in key for key in still_open) and await client.ttl(f"{prefix}handoff:ticket:{ticket.id}") == -1
+    )
+    await queue.close(ticket.id, "counselling_given")  # from now the transcript ages
+    await asyncio.sleep(2.2)
+    left = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    # Only the helpline's event stream and its claim times remain: ticket ids and times, nobody's data.
+    assert sorted(key.decode().removeprefix(prefix) for key in left) == ["handoff:claims:KE", "handoff:events:KE"]
+    await client.delete(*left)
+    await client.close()
 
 
 def personal_data_left(prefix: str, needles: list[str]) -> list[str]:
