@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import redis
@@ -39,6 +39,31 @@ def twilio_api() -> Iterator[FakeTwilio]:
     api = FakeTwilio()
     yield api
     api.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium driven by Playwright (sync API), one per test module that asks for it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 HANDOFF_FILE = Path(__file__).parent / "handoff_desks.yml"  # Nigeria only: no other test writes from there

@@ -28,16 +28,6 @@ from scripts.local_bot import running_console
 from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 FAILING_IMPACTS = {"serious", "critical"}
 # Roles whose elements a counsellor fills in or presses: each needs a name a screen reader can say.
@@ -108,18 +98,6 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             yield {"base": base, "username": username}
     finally:
         redis_keys_removed(prefix)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def axe_findings(page: Any) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from bot.stats.simulate import simulate
 from bot.storage.retention import Retention
 from scripts.local_bot import running_console
 from tests.conftest import redis_keys_removed
-from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
+from tests.test_accessibility import assert_no_serious_findings, unnamed_controls
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery staple"
@@ -191,7 +191,7 @@ def test_the_figures_are_the_published_exports(setting):
                 ]
                 assert cells and {k: bar[k] for k in ("count", "suppressed")} == shown_sum(cells)
         handoff = [row for row in rows if row["table"] == "handoff"]
-        for bucket, name in zip(data["handoff"]["claim_times"], BUCKETS):
+        for bucket, name in zip(data["handoff"]["claim_times"], BUCKETS, strict=True):
             assert bucket["figure"] == name
             assert {k: bucket[k] for k in ("count", "suppressed")} == shown_sum(
                 [r for r in handoff if r["figure"] == name]

@@ -346,11 +346,14 @@ def assignments(table: Table, hidden: set, cap: int = 12) -> Iterator[dict]:
         cells = [c for c in group.cells if c in hidden]
         if group.total in hidden:
             choices.append(
-                [dict(zip(cells, combo)) for combo in itertools.product(range(1, cap + 1), repeat=len(cells))]
+                [
+                    dict(zip(cells, combo, strict=True))
+                    for combo in itertools.product(range(1, cap + 1), repeat=len(cells))
+                ]
             )
         else:
             rest = table.total(group) - sum(table.values[c] for c in group.cells if c not in hidden)
-            choices.append([dict(zip(cells, combo)) for combo in compositions(rest, len(cells))])
+            choices.append([dict(zip(cells, combo, strict=True)) for combo in compositions(rest, len(cells))])
     loose = [key for key in table.values if key in hidden and not any(key in g.cells for g in table.groups)]
     choices += [[{key: v} for v in range(1, cap + 1)] for key in loose]
     for parts in itertools.product(*choices):

@@ -19,7 +19,7 @@ from channels.rest import MAX_BODY_BYTES
 from scripts.local_bot import http
 from tests.conftest import CHANNEL_ENV
 from tests.console_client import Counsellor
-from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
+from tests.test_accessibility import assert_no_serious_findings, unnamed_controls
 from tests.test_handoff_channels import eventually, said_to_counsellor
 
 pytestmark = pytest.mark.rasa
