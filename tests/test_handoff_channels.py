@@ -19,6 +19,7 @@ from scripts.fake_apis import channel_credentials
 from scripts.local_bot import running_bot, running_console
 from tests.conftest import CHANNEL_ENV, HANDOFF_FILE, redis_keys_removed
 from tests.console_client import PASSWORD, Counsellor
+from tests.numbers import gives, helpline, helpline_number
 from tests.test_channels import new_chat, post_twilio, say_telegram, sms
 
 pytestmark = pytest.mark.rasa
@@ -77,8 +78,10 @@ def test_a_telegram_child_and_a_counsellor_write_both_ways_until_the_bot_gets_it
 
     assert amina.post(f"/api/tickets/{ticket['id']}/handback")[0] == 200
     assert telegram_api.messages_to(chat, count=before + 2)[-1]["text"] == texts.get("handoff_returned", "en")
-    say_telegram(bot, chat, "/helpline")
-    assert len(telegram_api.messages_to(chat, count=before + 3)) >= before + 3  # the bot answers again
+    say_telegram(bot, chat, "/helpline")  # the bot answers again: Nigeria's helpline, from the deep link
+    answer = [m["text"] for m in telegram_api.messages_to(chat, count=before + 3)][before + 2 :]
+    assert len(answer) == 1 and helpline("NG").name in answer[0], answer
+    assert gives(answer[0], helpline_number("NG")), answer
 
 
 def test_a_whatsapp_child_gets_prepared_replies_in_their_own_language(bot, console, accounts, twilio_api, texts):

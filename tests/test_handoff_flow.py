@@ -14,6 +14,7 @@ from bot.conversation.dialogue import Dialogue
 from bot.handoff.queue import RedisHandoffQueue, Risk, State
 from bot.privacy.sender_ids import SenderIds
 from tests.conftest import CHANNEL_ENV
+from tests.numbers import gives, helpline, helpline_number
 from tests.test_channels import post_twilio, sms
 
 pytestmark = pytest.mark.rasa
@@ -58,7 +59,7 @@ async def test_an_sms_child_reaches_the_queue_and_the_bot_steps_aside_until_they
     assert await queue.messages(ticket.id) == [("child", "restart"), ("child", "are you there")]
 
     post_twilio(bot, "sms", sms("stop", phone))
-    assert "stopped" in twilio_api.messages_to(phone, count=count + 1)[-1]
+    assert twilio_api.messages_to(phone, count=count + 1)[-1] == Dialogue.load().texts.get("stopped", "en")
     closed = await queue.get(ticket.id)
     assert closed.state is State.CLOSED and closed.outcome == "child_left"
 
@@ -66,5 +67,6 @@ async def test_an_sms_child_reaches_the_queue_and_the_bot_steps_aside_until_they
 async def test_a_rest_child_gets_the_helpline_not_a_ticket_nobody_could_answer(bot, queue):
     sender = f"web-{random.getrandbits(64):016x}"
     replies = " ".join(r.get("text", "") for r in bot.say(sender, "i want to talk to a real person", {"country": "NG"}))
-    assert "Test desk NG" not in replies and replies  # the rest channel cannot carry a counsellor's messages
+    assert "Test desk NG" not in replies  # the rest channel cannot carry a counsellor's messages...
+    assert helpline("NG").name in replies and gives(replies, helpline_number("NG")), replies  # ...but the number
     assert await queue.active(sender) is None

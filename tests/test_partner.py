@@ -587,7 +587,8 @@ def test_a_child_on_sms_reaches_the_helplines_own_system_and_its_counsellor_answ
     assert call(console, "POST", path + "/close", json.dumps({"outcome": "counselling_given"}).encode())[0] == 200
     closed = partner_api.accepted(1, where=lambda body: mine(body) and body["ticket"]["state"] == "closed")
     assert closed[-1]["ticket"]["outcome"] == "counselling_given"
-    assert len(twilio_api.messages_to(phone, count=before + 2)) == before + 2  # the child is told it ended
+    told = twilio_api.messages_to(phone, count=before + 2)
+    assert told[before + 1 :] == [Dialogue.load().texts.get("handoff_ended", "en")]  # the child is told it ended
 
     for received in partner_api.received:
         assert verify(GH_SECRET, received.headers["x-helpline-signature"], received.body, time.time())

@@ -12,6 +12,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from bot.conversation.dialogue import Dialogue
 from bot.handoff.queue import RedisHandoffQueue, Risk, Ticket
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.stores import RedisAddressBook, RedisConversations, RedisDedupe, RedisInbox
@@ -93,7 +94,8 @@ def test_delete_my_data_leaves_nothing_keyed_to_the_child(bot, twilio_api, teleg
     asked = twilio_api.messages_to(phone, count=len(replies) + 1)
     post_twilio(bot, "sms", sms("1", phone))
     done = twilio_api.messages_to(phone, count=len(asked) + 1)[-1]
-    assert done.startswith("Done. I deleted our chat")
+    texts = Dialogue.load().texts
+    assert done == texts.get("deleted", "en")
     time.sleep(1)  # erasure runs once Rasa has saved the turn
     assert personal_data_left(prefix, needles) == []
 
@@ -103,7 +105,7 @@ def test_delete_my_data_leaves_nothing_keyed_to_the_child(bot, twilio_api, teleg
     say_telegram(bot, chat, "/delete", language="fr")
     count = len(telegram_api.messages_to(chat, count=3))
     say_telegram(bot, chat, "1", language="fr")
-    assert telegram_api.messages_to(chat, count=count + 1)[-1]["text"].startswith("C'est fait")
+    assert telegram_api.messages_to(chat, count=count + 1)[-1]["text"] == texts.get("deleted", "fr")
     time.sleep(1)
     assert personal_data_left(prefix, [tg_sender, str(chat), "salut j'ai besoin d'aide"]) == []
 
