@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import redis
@@ -14,10 +14,39 @@ import redis.asyncio as aioredis
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.conversation.dialogue import Dialogue
 from bot.handoff.counsellors import Counsellors
 from scripts.fake_apis import FakePartner, FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, RunningBot, running_bot, running_console
 from tests.console_client import PASSWORD
+
+
+@pytest.fixture(scope="session")
+def dialogue() -> Dialogue:
+    """The dialogue as the bot loads it, once per run (its models learn at load: about 5 s).
+    Shared: a test that needs other desks, periods or risk readings uses ``rebuilt``."""
+    return Dialogue.load()
+
+
+DIALOGUE_PARTS = ("registry", "detector", "texts", "crisis", "risk", "table", "countries", "desks", "retention")
+
+
+def rebuilt(dialogue: Dialogue, **parts: Any) -> Dialogue:
+    """A new dialogue from ``dialogue``'s loaded parts, some replaced (desks=, retention=, risk=...)."""
+    return Dialogue(**{name: parts.get(name, getattr(dialogue, name)) for name in DIALOGUE_PARTS})
+
+
+# Fixtures that start servers of ours (Rasa, the console, fake APIs) or a browser: the tests using
+# them (directly or through another fixture) are marked `servers` and left out of `make test-fast`.
+SERVER_FIXTURES = frozenset(
+    {"bot", "console", "partner_console", "telegram_api", "twilio_api", "partner_api", "browser", "setting"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +68,31 @@ def twilio_api() -> Iterator[FakeTwilio]:
     api = FakeTwilio()
     yield api
     api.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium driven by Playwright (sync API), one per test module that asks for it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 HANDOFF_FILE = Path(__file__).parent / "handoff_desks.yml"  # Nigeria only: no other test writes from there
@@ -121,5 +175,7 @@ def accounts() -> dict[str, str]:
             await Counsellors(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "console:").add(name, helpline, PASSWORD)
         await client.close()
 
+    # A session-wide sync fixture (its tests are sync: HTTP, Playwright's sync API): a short loop of its
+    # own for this one-off setup, rather than a session-scoped pytest-asyncio loop kept open beside them.
     asyncio.run(create())
     return names

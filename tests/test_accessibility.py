@@ -28,16 +28,6 @@ from scripts.local_bot import running_console
 from tests.conftest import redis_keys_removed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 FAILING_IMPACTS = {"serious", "critical"}
 # Roles whose elements a counsellor fills in or presses: each needs a name a screen reader can say.
@@ -101,23 +91,13 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml"),
     }
     try:
+        # A module-wide sync fixture (its tests are sync: HTTP, Playwright's sync API): a short loop of its
+        # own for this one-off setup, rather than a module-scoped pytest-asyncio loop kept open beside them.
         asyncio.run(prepare())
         with running_console(tmp_path_factory.mktemp("a11y-console"), env) as base:
             yield {"base": base, "username": username}
     finally:
         redis_keys_removed(prefix)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def axe_findings(page: Any) -> list[dict[str, Any]]:

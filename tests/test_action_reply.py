@@ -3,7 +3,6 @@ even when opening the ticket fails. In memory (no REDIS_URL), as the action serv
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import importlib
 from types import ModuleType
@@ -40,8 +39,8 @@ def crisis(sender: str) -> Tracker:
     return Tracker(sender, {}, message, events, False, None, {}, "action_listen")
 
 
-def counted(actions: ModuleType) -> dict:
-    cells = asyncio.run(actions.SERVICES.stats.counter.week(week_of(dt.datetime.now(dt.timezone.utc))))
+async def counted(actions: ModuleType) -> dict:
+    cells = await actions.SERVICES.stats.counter.week(week_of(dt.datetime.now(dt.timezone.utc)))
     return {e: n for e, n in cells.items() if e.country == "NG" and e.channel == "sms"}
 
 
@@ -51,21 +50,21 @@ def figures(cells: dict) -> tuple[int, int]:
     return need, conversations
 
 
-def test_a_crisis_turn_opens_a_ticket_and_is_counted(actions):
-    before = figures(counted(actions))
+async def test_a_crisis_turn_opens_a_ticket_and_is_counted(actions):
+    before = figures(await counted(actions))
     dispatcher = CollectingDispatcher()
-    asyncio.run(actions.ActionReply().run(dispatcher, crisis("action-test-1"), {}))
-    assert asyncio.run(actions.SERVICES.relay.queue.active("action-test-1")) is not None
-    assert figures(counted(actions)) == (before[0] + 1, before[1] + 1)
+    await actions.ActionReply().run(dispatcher, crisis("action-test-1"), {})
+    assert await actions.SERVICES.relay.queue.active("action-test-1") is not None
+    assert figures(await counted(actions)) == (before[0] + 1, before[1] + 1)
     assert dispatcher.messages
 
 
-def test_the_turn_is_counted_even_when_the_ticket_cannot_open(actions, monkeypatch):
+async def test_the_turn_is_counted_even_when_the_ticket_cannot_open(actions, monkeypatch):
     async def broken(*args, **kwargs):
         raise ConnectionError("the handoff store is down")
 
     monkeypatch.setattr(actions.SERVICES.relay, "hand_off", broken)
-    before = figures(counted(actions))
+    before = figures(await counted(actions))
     with pytest.raises(ConnectionError):
-        asyncio.run(actions.ActionReply().run(CollectingDispatcher(), crisis("action-test-2"), {}))
-    assert figures(counted(actions)) == (before[0] + 1, before[1] + 1)
+        await actions.ActionReply().run(CollectingDispatcher(), crisis("action-test-2"), {})
+    assert figures(await counted(actions)) == (before[0] + 1, before[1] + 1)

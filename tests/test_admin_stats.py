@@ -32,7 +32,7 @@ from bot.stats.simulate import simulate
 from bot.storage.retention import Retention
 from scripts.local_bot import running_console
 from tests.conftest import redis_keys_removed
-from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
+from tests.test_accessibility import assert_no_serious_findings, unnamed_controls
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery staple"
@@ -74,6 +74,8 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "HELPLINE_HANDOFF_FILE": str(Path(__file__).parent / "handoff_desks.yml"),
     }
     try:
+        # A module-wide sync fixture (its tests are sync: HTTP, Playwright's sync API): a short loop of its
+        # own for this one-off setup, rather than a module-scoped pytest-asyncio loop kept open beside them.
         asyncio.run(prepare())
         with running_console(tmp_path_factory.mktemp("admin-console"), env) as base:
             yield {"base": base, "env": env, "names": names}
@@ -190,7 +192,7 @@ def test_the_figures_are_the_published_exports(setting):
                 ]
                 assert cells and {k: bar[k] for k in ("count", "suppressed")} == shown_sum(cells)
         handoff = [row for row in rows if row["table"] == "handoff"]
-        for bucket, name in zip(data["handoff"]["claim_times"], BUCKETS):
+        for bucket, name in zip(data["handoff"]["claim_times"], BUCKETS, strict=True):
             assert bucket["figure"] == name
             assert {k: bucket[k] for k in ("count", "suppressed")} == shown_sum(
                 [r for r in handoff if r["figure"] == name]

@@ -10,17 +10,20 @@ import json
 import random
 import time
 import urllib.parse
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from twilio.request_validator import RequestValidator
 
 from bot import PROJECT_ROOT
-from bot.conversation.dialogue import Dialogue
+from bot.conversation.dialogue import MAIN_MENU, Dialogue
 from bot.conversation.sms import segments
+from bot.language.texts import Texts
 from scripts.fake_apis import PUBLIC_URL, SMS_FROM, TELEGRAM_SECRET, TWILIO_TOKEN, channel_credentials
 from scripts.local_bot import RunningBot, http, running_bot
 from tests.conftest import CHANNEL_ENV
+from tests.numbers import country as country_entry
+from tests.numbers import emergency, gives, helpline, helpline_number, number
 
 pytestmark = pytest.mark.rasa
 
@@ -38,6 +41,11 @@ def new_phone(prefix: str = "+2547") -> str:
     phone = prefix + "".join(random.choices("0123456789", k=12 - len(prefix) + 1))
     SEEN.append(phone)
     return phone
+
+
+@pytest.fixture(scope="module")
+def texts(dialogue) -> Texts:
+    return dialogue.texts
 
 
 def update_id() -> int:
@@ -114,21 +122,32 @@ def test_telegram_refuses_malformed_bodies(bot, raw):
     assert post_telegram(bot, {}, raw=raw) == 400
 
 
-def test_telegram_text_gets_a_reply_in_the_childs_language_with_buttons(bot, telegram_api):
+def test_telegram_text_gets_a_reply_in_the_childs_language_with_buttons(bot, telegram_api, texts):
     chat = new_chat()
     assert say_telegram(bot, chat, "bonjour", language="fr") == 200
-    replies = telegram_api.messages_to(chat, count=3)
-    assert replies[0]["text"].startswith("Vie privée")  # the first-contact notice, in French
-    assert any("1. " in r["text"] for r in replies)
-    keyboard = [r["reply_markup"] for r in replies if r["reply_markup"]][-1]
-    assert [row[0]["callback_data"] for row in keyboard["inline_keyboard"]] == ["1", "2", "3", "4", "5", "6"]
-    assert "Salut" in replies[1]["text"] or "Bonjour" in replies[1]["text"]
+    replies = telegram_api.messages_to(chat, count=5)
+    options = [texts.get(key, "fr") for key, _ in MAIN_MENU]
+    menu = texts.get("menu_prompt", "fr") + "\n" + "\n".join(f"{n}. {title}" for n, title in enumerate(options, 1))
+    # All in French: the first-contact notice, the greeting, what to do without a country, the menu.
+    assert [r["text"] for r in replies] == [
+        texts.get("privacy_notice", "fr", days=30),
+        texts.get("greet", "fr"),
+        texts.get("emergency_unknown", "fr"),
+        texts.get("floor_ask_country", "fr"),
+        menu,
+    ]
+    assert [r["reply_markup"] for r in replies[:-1]] == [None] * 4  # the buttons go with the menu only
+    keyboard = replies[-1]["reply_markup"]["inline_keyboard"]
+    assert [(row[0]["callback_data"], row[0]["text"]) for row in keyboard] == [
+        (str(n), title) for n, title in enumerate(options, 1)
+    ]
 
 
 def test_a_button_press_answers_the_menu(bot, telegram_api):
     chat = new_chat()
     post_telegram(bot, {"update_id": update_id(), "message": message(chat, text="/start KE")})
-    telegram_api.messages_to(chat, count=2)
+    greeted = telegram_api.messages_to(chat, count=5)
+    assert greeted[-1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "1"  # the menu to press
     press = {
         "update_id": update_id(),
         "callback_query": {
@@ -140,20 +159,27 @@ def test_a_button_press_answers_the_menu(bot, telegram_api):
         },
     }
     assert post_telegram(bot, press) == 200
-    replies = telegram_api.messages_to(chat, count=3)
-    assert "116" in replies[-1]["text"]  # helpline of Kenya, from the deep link
+    replies = telegram_api.messages_to(chat, count=len(greeted) + 1)
+    assert len(replies) == len(greeted) + 1  # one answer to the press: option 1, the helpline number
+    answer = replies[-1]["text"]  # Kenya's helpline, from the deep link
+    assert helpline("KE").name in answer and gives(answer, helpline_number("KE")), answer
     assert telegram_api.wait_for(
         lambda p, q: p.endswith("/answerCallbackQuery") and q.get("callback_query_id") == f"q-{chat}"
     )
 
 
-def test_a_retried_update_is_answered_once(bot, telegram_api):
+def test_a_retried_update_is_answered_once(bot, telegram_api, texts):
     chat = new_chat()
     update = {"update_id": update_id(), "message": message(chat, text="thank you bye")}
     assert [post_telegram(bot, update) for _ in range(3)] == [200, 200, 200]
     said = [m["text"] for m in telegram_api.messages_to(chat, count=9, timeout_s=8)]
-    # One turn's reply (the notice, the goodbye, the numbers of a first contact), and no message twice.
-    assert len(said) == len(set(said)) and 2 <= len(said) <= 5
+    # One turn's reply, once: the notice, the goodbye, and what a first contact without a country gets.
+    assert said == [
+        texts.get("privacy_notice", "en", days=30),
+        texts.get("thanks_bye", "en"),
+        texts.get("emergency_unknown", "en"),
+        texts.get("floor_ask_country", "en"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -174,12 +200,13 @@ def test_a_retried_update_is_answered_once(bot, telegram_api):
         {"voice": {"file_id": "f", "file_unique_id": "u", "duration": 3}},
     ],
 )
-def test_pictures_stickers_and_voice_get_a_kind_reply(bot, telegram_api, content):
+def test_pictures_stickers_and_voice_get_a_kind_reply(bot, telegram_api, texts, content):
     chat = new_chat()
     post_telegram(bot, {"update_id": update_id(), "message": message(chat, language="es", **content)})
     replies = telegram_api.messages_to(chat, count=2)
-    assert "palabras" in replies[0]["text"]  # "escríbeme con palabras"
-    assert "emergencia" in replies[1]["text"]  # nothing written to go on: the numbers too
+    # "Escríbeme con palabras", in the child's Spanish; nothing written to go on: the numbers too, and
+    # Telegram tells no country, so the advice to call the local emergency number.
+    assert [r["text"] for r in replies] == [texts.get("only_words", "es"), texts.get("emergency_unknown", "es")]
 
 
 def test_edits_and_membership_changes_get_no_reply(bot, telegram_api):
@@ -201,15 +228,23 @@ def test_edits_and_membership_changes_get_no_reply(bot, telegram_api):
     assert telegram_api.messages_to(chat, timeout_s=3) == []
 
 
-def test_commands_reach_the_bots_own_paths_and_other_slashes_are_text(bot, telegram_api):
+def test_commands_reach_the_bots_own_paths_and_other_slashes_are_text(bot, telegram_api, texts):
     chat = new_chat()
-    say_telegram(bot, chat, "/start KE_sw")
-    greeting = telegram_api.messages_to(chat, count=2)
-    assert "1. " in greeting[-1]["text"] and "msaada" in " ".join(r["text"] for r in greeting).lower()
+    say_telegram(bot, chat, "/start KE_sw")  # the deep link: Kenya, in Swahili
+    greeting = [r["text"] for r in telegram_api.messages_to(chat, count=5)]
+    assert greeting[:2] == [texts.get("privacy_notice", "sw", days=30), texts.get("greet", "sw")]
+    assert greeting[-1].startswith(texts.get("menu_prompt", "sw") + "\n1. ")
     say_telegram(bot, chat, "/helpline")
-    assert "116" in telegram_api.messages_to(chat, count=3)[-1]["text"]
+    helpline_said = [r["text"] for r in telegram_api.messages_to(chat, count=len(greeting) + 1)][len(greeting) :]
+    assert len(helpline_said) == 1 and gives(helpline_said[0], helpline_number("KE")), helpline_said
+    assert helpline("KE").name in helpline_said[0]
+    before = len(greeting) + 1
     say_telegram(bot, chat, "/restart")  # Rasa's own command: here only text
-    assert len(telegram_api.messages_to(chat, count=4)) >= 4
+    after = [r["text"] for r in telegram_api.messages_to(chat, count=before + 1)][before:]
+    # Answered as words in the same conversation: still in Swahili, and no first-contact notice again,
+    # which a restart (every slot wiped) would bring.
+    assert after and texts.get("privacy_notice", "sw", days=30) not in after, after
+    assert after[-1].startswith(texts.get("menu_prompt", "sw") + "\n1. "), after
 
 
 def test_a_burst_of_five_messages_is_answered_in_order(bot, telegram_api):
@@ -223,18 +258,26 @@ def test_a_burst_of_five_messages_is_answered_in_order(bot, telegram_api):
     ]
     for text in texts:
         say_telegram(bot, chat, text)
-    replies = [r["text"] for r in telegram_api.messages_to(chat, count=7, timeout_s=60)]
-    assert_in_order(replies, ("greet", "safety_tips", "privacy_question", "talk_to_human", "thanks_bye"))
+    needs = ("greet", "safety_tips", "privacy_question", "talk_to_human", "thanks_bye")
+    assert_in_order(lambda: [r["text"] for r in telegram_api.messages_to(chat, timeout_s=0.1)], needs)
 
 
-def assert_in_order(replies: list[str], needs: tuple[str, ...]) -> None:
-    """Each need's answer comes after the one before; "privacy_question" is the notice said again."""
+def assert_in_order(said: Callable[[], list[str]], needs: tuple[str, ...], timeout_s: float = 60) -> None:
+    """Each need's answer comes after the one before; "privacy_question" is the notice said again.
+    ``said`` is what the child has been sent so far: read until the last need's answer is there."""
     texts = Dialogue.load().texts
     notice = texts.get("privacy_notice", "en", days=30)
-    assert replies[0] == notice  # said first on the first message...
     markers = [notice if need == "privacy_question" else texts.get(need, "en") for need in needs]
-    positions = [next(i for i, reply in enumerate(replies) if i > 0 and marker in reply) for marker in markers]
-    assert positions == sorted(positions), replies  # ...and again, in its place, when asked
+    deadline = time.monotonic() + timeout_s
+    replies = said()
+    while not any(markers[-1] in reply for reply in replies[1:]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        replies = said()
+    assert replies and replies[0] == notice, replies  # said first on the first message...
+    found = [[i for i, reply in enumerate(replies) if i > 0 and marker in reply] for marker in markers]
+    assert all(found), (needs, replies)  # every need answered
+    positions = [places[0] for places in found]
+    assert positions == sorted(set(positions)), replies  # ...and again, in its place, when asked
 
 
 # -- SMS and WhatsApp ----------------------------------------------------------------------------
@@ -258,21 +301,27 @@ def test_twilio_refuses_a_signed_form_without_a_sender(bot):
     assert post_twilio(bot, "sms", {"MessageSid": "SM1", "Body": "hi"}) == 400
 
 
-def test_sms_gets_the_helpline_of_the_senders_country_within_three_segments(bot, twilio_api):
-    phone = new_phone("+2547")
+def test_sms_gets_the_helpline_of_the_senders_country_within_three_segments(bot, twilio_api, dialogue):
+    phone = new_phone("+2547")  # Kenya
     assert post_twilio(bot, "sms", sms("nataka namba ya msaada tafadhali", phone)) == 200
-    replies = twilio_api.messages_to(phone, count=1)
-    assert "116" in " ".join(replies)
+    replies = twilio_api.messages_to(phone, count=3)
+    answer = [reply for reply in replies if helpline("KE").name in reply]
+    assert len(answer) == 1 and gives(answer[0], helpline_number("KE")), replies  # a number to call on SMS
+    kenya = dialogue.countries.name("KE", dialogue.registry.languages["sw"].locale)
+    assert dialogue.texts.get("country_assumed", "sw", country=kenya) in answer[0]  # and the country it assumed
     assert all(segments(reply).count <= 3 for reply in replies)
 
 
-def test_a_retried_sms_is_answered_once(bot, twilio_api):
-    phone = new_phone("+2557")
+def test_a_retried_sms_is_answered_once(bot, twilio_api, texts):
+    phone = new_phone("+2557")  # Tanzania
     form = sms("asante sana kwaheri", phone)
     assert [post_twilio(bot, "sms", form) for _ in range(3)] == [200, 200, 200]
     said = twilio_api.messages_to(phone, count=9, timeout_s=8)
-    # One turn's reply (the notice, the goodbye, the numbers of a first contact), and no message twice.
-    assert len(said) == len(set(said)) and 2 <= len(said) <= 5 and "116" in " ".join(said)
+    # One turn's reply, once: the notice, the goodbye, and the numbers of a first contact.
+    assert len(said) == 4, said
+    assert said[:2] == [texts.get("privacy_notice", "sw", days=30), texts.get("thanks_bye", "sw")]
+    assert helpline("TZ").name in said[2] and gives(said[2], helpline_number("TZ")), said
+    assert said[3] == texts.get("emergency_known", "sw", emergency=emergency("TZ"))
 
 
 def test_a_burst_of_sms_is_answered_in_order(bot, twilio_api):
@@ -280,29 +329,34 @@ def test_a_burst_of_sms_is_answered_in_order(bot, twilio_api):
     texts = ["hello", "how do i stay safe online", "is my chat private", "thank you bye"]
     for text in texts:
         post_twilio(bot, "sms", sms(text, phone))
-    replies = twilio_api.messages_to(phone, count=6, timeout_s=60)
-    assert_in_order(replies, ("greet", "safety_tips", "privacy_question", "thanks_bye"))
+    needs = ("greet", "safety_tips", "privacy_question", "thanks_bye")
+    assert_in_order(lambda: twilio_api.messages_to(phone, timeout_s=0.1), needs)
 
 
-def test_whatsapp_media_is_never_downloaded_and_gets_a_kind_reply(bot, twilio_api):
+def test_whatsapp_media_is_never_downloaded_and_gets_a_kind_reply(bot, twilio_api, texts):
     phone = new_phone("+5511")
     media = f"{twilio_api.url}/media/secret-picture.jpg"
     form = sms("", phone, to="whatsapp:+14155238886", NumMedia="1", MediaUrl0=media, MediaContentType0="image/jpeg")
     form["From"] = "whatsapp:" + phone
     assert post_twilio(bot, "whatsapp", form) == 200
-    replies = twilio_api.messages_to("whatsapp:" + phone, count=2)
-    assert "palavras" in replies[0]  # in Portuguese: the number is Brazilian
-    assert "190" in " ".join(replies[1:])  # nothing written to go on: the numbers too (Brazil's police)
+    replies = twilio_api.messages_to("whatsapp:" + phone, count=3)
+    assert len(replies) == 3, replies
+    assert replies[0] == texts.get("only_words", "pt")  # in Portuguese: the number is Brazilian
+    # Nothing written to go on: the numbers too, the helpline's WhatsApp on WhatsApp, and Brazil's police.
+    assert helpline("BR").name in replies[1] and gives(replies[1], number("BR", "whatsapp").e164), replies
+    assert replies[2] == texts.get("emergency_known", "pt", emergency=emergency("BR"))
     assert not twilio_api.sent(lambda path, params: "secret-picture" in path)
 
 
-def test_whatsapp_reporting_abuse_images_points_to_the_hotline(bot, twilio_api):
+def test_whatsapp_reporting_abuse_images_points_to_the_hotline(bot, twilio_api, texts):
     phone = new_phone("+5511")
     form = sms("encontrei fotos de abuso de criança num site, como denuncio", phone, to="whatsapp:+14155238886")
     form["From"] = "whatsapp:" + phone
     post_twilio(bot, "whatsapp", form)
-    replies = " ".join(twilio_api.messages_to("whatsapp:" + phone, count=2))
-    assert "SaferNet" in replies
+    hotline = country_entry("BR").hotline  # Brazil's reporting hotline (SaferNet), from the routing table
+    expected = texts.get("hotline", "pt", name=hotline.name, url=hotline.report_url)
+    replies = twilio_api.messages_to("whatsapp:" + phone, count=5)
+    assert expected in replies, replies
 
 
 # -- never silent -------------------------------------------------------------------------------
@@ -334,24 +388,26 @@ def broken_bots(model, tmp_path_factory, telegram_api, twilio_api) -> Iterator[d
 
 @pytest.mark.parametrize("broken", ["no_actions", "rasa_raises", "rasa_too_slow"])
 def test_when_rasa_fails_the_child_still_gets_the_helpline_and_emergency_number(
-    broken_bots, twilio_api, telegram_api, broken
+    broken_bots, twilio_api, telegram_api, texts, broken
 ):
     bot = broken_bots[broken]
-    phone = new_phone("+2547")
+    phone = new_phone("+2547")  # Kenya
     post_twilio(bot, "sms", sms("nisaidie tafadhali", phone))
     text = " ".join(twilio_api.messages_to(phone, count=3))
-    assert "116" in text and "999" in text
+    assert gives(text, helpline_number("KE")) and gives(text, emergency("KE")), text
     chat = new_chat()
     say_telegram(bot, chat, "aidez moi", language="fr")
-    replies = " ".join(r["text"] for r in telegram_api.messages_to(chat, count=2))
-    assert "urgence" in replies  # French, from the language hint: "appelle le numéro d'urgence"
+    replies = [r["text"] for r in telegram_api.messages_to(chat, count=2)]
+    # French, from the language hint; Telegram tells no country: "appelle le numéro d'urgence de ton pays".
+    assert replies == [texts.get("fallback_intro", "fr"), texts.get("emergency_unknown", "fr")]
     status, body = http(
         "POST",
         bot.webhook("rest"),
         json.dumps({"sender": f"rest-{new_chat()}", "message": "ayuda", "metadata": {"country": "ES"}}).encode(),
     )
     said = " ".join(m["text"] for m in json.loads(body))
-    assert status == 200 and "112" in said and "900 20 20 10" in said  # Spain's emergency number and ANAR
+    assert status == 200  # Spain's emergency number and its helpline (ANAR)
+    assert gives(said, emergency("ES")) and gives(said, helpline_number("ES")), said
 
 
 def test_no_address_or_text_in_the_info_log(bot, broken_bots):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from bot.conversation.dialogue import Dialogue
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.console_client import PASSWORD, Counsellor
 from tests.test_channels import post_twilio, sms
 
@@ -72,20 +73,10 @@ def test_a_counsellor_takes_an_sms_childs_conversation_and_they_talk_both_ways(b
     status, done = amina.post(f"/api/tickets/{ticket}/close", {"outcome": "counselling_given"})
     assert status == 200 and done["ticket"]["state"] == "closed"
     post_twilio(bot, "sms", sms("thank you bye", phone))  # the bot answers again
-    assert len(twilio_api.messages_to(phone, count=before + 2)) >= before + 2
+    after = twilio_api.messages_to(phone, count=before + 3)[before + 1 :]
+    texts = Dialogue.load().texts
+    assert texts.get("handoff_ended", "en") in after and texts.get("thanks_bye", "en") in after, after
     assert amina.post(f"/api/tickets/{ticket}/reply", {"text": "too late"})[0] == 409
-
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright drives it
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_the_console_in_a_real_browser(bot, console, accounts, twilio_api):

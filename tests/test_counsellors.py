@@ -28,33 +28,29 @@ def test_passwords_are_salted_slow_hashes():
     assert not password_matches("anything", "not-a-hash")
 
 
-def test_accounts_sessions_and_logout_on_redis():
+async def test_accounts_sessions_and_logout_on_redis():
     prefix = f"test-console:{secrets.token_hex(4)}:"
-
-    async def scenario() -> None:
-        client = aioredis.from_url("redis://127.0.0.1:6379/0")
-        try:
-            counsellors = Counsellors(client, prefix)
-            with pytest.raises(AccountError):
-                await counsellors.add("Bad Name", "KE", "a long enough password")
-            with pytest.raises(AccountError):
-                await counsellors.add("amina", "KE", "short")
-            await counsellors.add("amina", "ke", "a long enough password")
-            assert await counsellors.login("amina", "wrong password here") is None
-            session = await counsellors.login("amina", "a long enough password")
-            assert session.helpline == "KE" and session.csrf != session.token
-            assert (await counsellors.session(session.token)).username == "amina"
-            ttl = await client.ttl(f"{prefix}session:{session.token}")
-            assert 0 < ttl <= 8 * 3600  # sessions expire
-            await counsellors.logout(session.token)
-            assert await counsellors.session(session.token) is None and await counsellors.session(None) is None
-        finally:
-            keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-            if keys:
-                await client.delete(*keys)
-            await client.close()
-
-    asyncio.run(scenario())
+    client = aioredis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        counsellors = Counsellors(client, prefix)
+        with pytest.raises(AccountError):
+            await counsellors.add("Bad Name", "KE", "a long enough password")
+        with pytest.raises(AccountError):
+            await counsellors.add("amina", "KE", "short")
+        await counsellors.add("amina", "ke", "a long enough password")
+        assert await counsellors.login("amina", "wrong password here") is None
+        session = await counsellors.login("amina", "a long enough password")
+        assert session.helpline == "KE" and session.csrf != session.token
+        assert (await counsellors.session(session.token)).username == "amina"
+        ttl = await client.ttl(f"{prefix}session:{session.token}")
+        assert 0 < ttl <= 8 * 3600  # sessions expire
+        await counsellors.logout(session.token)
+        assert await counsellors.session(session.token) is None and await counsellors.session(None) is None
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.close()
 
 
 @pytest.fixture
@@ -65,46 +61,40 @@ def redis_prefix_keys():
     redis_keys_removed(prefix)
 
 
-def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys):
+async def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys):
     prefix = redis_prefix_keys
+    client = aioredis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        counsellors = Counsellors(client, prefix)
+        password = "a long enough password"
+        await counsellors.add("amina", "KE", password)  # no role given: a counsellor, as before roles
+        await counsellors.add("wanjiru", "ke", password, ADMIN)
+        await counsellors.add("chi-stats", None, password, GLOBAL_ADMIN)
+        for helpline, role in (("KE", "boss"), ("KE", GLOBAL_ADMIN), (None, ADMIN), ("", COUNSELLOR)):
+            with pytest.raises(AccountError):
+                await counsellors.add("someone", helpline, password, role)
+        amina, wanjiru, chi = [await counsellors.login(name, password) for name in ("amina", "wanjiru", "chi-stats")]
+        assert (amina.role, amina.statistics_scope) == (COUNSELLOR, None)
+        assert (wanjiru.role, wanjiru.helpline, wanjiru.statistics_scope) == (
+            ADMIN,
+            "KE",
+            "KE",
+        )  # and works KE's queue
+        assert (chi.role, chi.helpline, chi.statistics_scope) == (GLOBAL_ADMIN, "", ALL_HELPLINES)  # no desk
+        assert (await counsellors.session(wanjiru.token)).role == ADMIN  # the role lives with the session
 
-    async def scenario() -> None:
-        client = aioredis.from_url("redis://127.0.0.1:6379/0")
-        try:
-            counsellors = Counsellors(client, prefix)
-            password = "a long enough password"
-            await counsellors.add("amina", "KE", password)  # no role given: a counsellor, as before roles
-            await counsellors.add("wanjiru", "ke", password, ADMIN)
-            await counsellors.add("chi-stats", None, password, GLOBAL_ADMIN)
-            for helpline, role in (("KE", "boss"), ("KE", GLOBAL_ADMIN), (None, ADMIN), ("", COUNSELLOR)):
-                with pytest.raises(AccountError):
-                    await counsellors.add("someone", helpline, password, role)
-            amina, wanjiru, chi = [
-                await counsellors.login(name, password) for name in ("amina", "wanjiru", "chi-stats")
-            ]
-            assert (amina.role, amina.statistics_scope) == (COUNSELLOR, None)
-            assert (wanjiru.role, wanjiru.helpline, wanjiru.statistics_scope) == (
-                ADMIN,
-                "KE",
-                "KE",
-            )  # and works KE's queue
-            assert (chi.role, chi.helpline, chi.statistics_scope) == (GLOBAL_ADMIN, "", ALL_HELPLINES)  # no desk
-            assert (await counsellors.session(wanjiru.token)).role == ADMIN  # the role lives with the session
-
-            # Records stored before roles existed stay counsellors (accounts and live sessions alike).
-            await client.set(
-                f"{prefix}account:old-timer", json.dumps({"helpline": "KE", "password": hash_password(password)})
-            )
-            old = await counsellors.login("old-timer", password)
-            assert (old.role, old.statistics_scope) == (COUNSELLOR, None)
-            await client.set(
-                f"{prefix}session:old-token", json.dumps({"csrf": "c", "username": "old-timer", "helpline": "KE"})
-            )
-            assert (await counsellors.session("old-token")).role == COUNSELLOR
-        finally:
-            await client.close()
-
-    asyncio.run(scenario())
+        # Records stored before roles existed stay counsellors (accounts and live sessions alike).
+        await client.set(
+            f"{prefix}account:old-timer", json.dumps({"helpline": "KE", "password": hash_password(password)})
+        )
+        old = await counsellors.login("old-timer", password)
+        assert (old.role, old.statistics_scope) == (COUNSELLOR, None)
+        await client.set(
+            f"{prefix}session:old-token", json.dumps({"csrf": "c", "username": "old-timer", "helpline": "KE"})
+        )
+        assert (await counsellors.session("old-token")).role == COUNSELLOR
+    finally:
+        await client.close()
 
 
 def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, monkeypatch, capsys):
@@ -146,6 +136,7 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
         finally:
             await client.close()
 
+    # Sync on purpose: accounts.main() runs its own asyncio.run, which cannot run inside the test's event loop.
     assert asyncio.run(roles()) == {
         "wanjiru": (ADMIN, "KE"),
         "chi-stats": (GLOBAL_ADMIN, ""),

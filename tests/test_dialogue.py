@@ -7,12 +7,9 @@ from typing import Any, Optional
 
 import pytest
 
-from bot.conversation.dialogue import Dialogue, Outcome, Turn, parse_choice
-
-
-@pytest.fixture(scope="module")
-def dialogue() -> Dialogue:
-    return Dialogue.load()
+from bot.conversation.dialogue import MAIN_MENU, Dialogue, Outcome, Turn, parse_choice
+from tests.numbers import country as country_entry
+from tests.numbers import emergency, gives, helpline, helpline_number
 
 
 class Chat:
@@ -38,6 +35,12 @@ class Chat:
         return "\n".join(message.text for message in outcome.messages)
 
 
+def gives_helpline(outcome: Outcome, country: str) -> bool:
+    """The reply names ``country``'s helpline and gives its number to call, whole."""
+    text = Chat.text(outcome)
+    return helpline(country).name in text and gives(text, helpline_number(country))
+
+
 def test_greeting_offers_a_numbered_menu(dialogue):
     outcome = Chat(dialogue).say("hi", "greet")
     assert outcome.need == "greet" and outcome.language == "en"
@@ -49,26 +52,28 @@ def test_greeting_offers_a_numbered_menu(dialogue):
 
 def test_danger_now_gives_the_countrys_emergency_number_first(dialogue):
     outcome = Chat(dialogue, metadata={"country": "KE"}).say("my dad is hitting me", "danger_now")
-    assert "999" in outcome.messages[0].text
-    assert "116" in Chat.text(outcome)  # and the helpline
+    assert outcome.messages[0].text == dialogue.texts.get("emergency_known", "en", emergency=emergency("KE"))
+    assert gives_helpline(outcome, "KE")  # and the helpline
 
 
 def test_danger_now_without_a_country_says_call_the_local_emergency_number(dialogue):
     outcome = Chat(dialogue).say("someone is following me", "danger_now")
     assert outcome.messages[0].text == dialogue.texts.get("emergency_unknown", "en")
+    assert not any(ch.isdigit() for ch in Chat.text(outcome))  # no country: no number made up
     assert outcome.slots["menu"] is None or outcome.slots["menu"] == "country"
 
 
 def test_self_harm_gets_helpline_and_emergency_number(dialogue):
     outcome = Chat(dialogue, metadata={"phone": "+447400123456"}).say("i want to die", "self_harm")
-    text = Chat.text(outcome)
-    assert "0800 1111" in text and "999" in text
+    assert gives_helpline(outcome, "GB")  # the country from the phone number
+    assert dialogue.texts.get("emergency_known", "en", emergency=emergency("GB")) in [m.text for m in outcome.messages]
 
 
 def test_the_safety_net_catches_what_the_classifier_missed(dialogue):
     outcome = Chat(dialogue, metadata={"country": "IN"}).say("honestly i just want to kms", "out_of_scope")
     assert outcome.need == "self_harm"
-    assert "1098" in Chat.text(outcome) and "112" in Chat.text(outcome)
+    assert outcome.messages[0].text == dialogue.texts.get("self_harm", "en")
+    assert gives_helpline(outcome, "IN") and gives(Chat.text(outcome), emergency("IN"))
 
 
 def test_the_safety_net_leaves_everyday_phrases_alone(dialogue):
@@ -87,15 +92,19 @@ def test_menu_numbers_choose(dialogue):
     chat.say("hallo", "greet")
     outcome = chat.say("2", "choose_option")
     assert outcome.need == "danger_now"
-    assert "112" in outcome.messages[0].text
+    assert outcome.messages[0].text == dialogue.texts.get("emergency_known", "de", emergency=emergency("DE"))
 
 
 def test_a_number_out_of_range_gets_the_menu_again(dialogue):
     chat = Chat(dialogue)
     chat.say("hi", "greet")
     outcome = chat.say("9", "choose_option")
-    assert outcome.need == "choice:9" or outcome.slots["menu"] == "main"
-    assert outcome.messages[-1].choices
+    assert outcome.slots["menu"] == "main"
+    options = [dialogue.texts.get(key, "en") for key, _ in MAIN_MENU]
+    assert outcome.messages[-1].text == dialogue.texts.get("menu_prompt", "en") + "\n" + "\n".join(
+        f"{n}. {title}" for n, title in enumerate(options, 1)
+    )
+    assert [c.payload for c in outcome.messages[-1].choices] == ["1", "2", "3", "4", "5", "6"]
 
 
 def test_helpline_asks_the_country_then_answers(dialogue):
@@ -104,7 +113,7 @@ def test_helpline_asks_the_country_then_answers(dialogue):
     assert first.slots["menu"] == "country" and first.slots["resume"] == "need_helpline"
     second = chat.say("kenya", "give_country")
     assert second.slots["country"] == "KE"
-    assert "116" in Chat.text(second)
+    assert gives_helpline(second, "KE")
     assert second.slots["resume"] is None
 
 
@@ -119,8 +128,11 @@ def test_an_unknown_country_is_asked_again(dialogue):
 def test_a_country_without_a_helpline_still_gets_the_emergency_number(dialogue):
     assert "YE" in dialogue.table and not dialogue.table.get("YE").helplines
     outcome = Chat(dialogue, language="en", metadata={"country": "YE"}).say("need a number", "need_helpline")
-    text = Chat.text(outcome)
-    assert "199" in text and dialogue.texts.get("no_helpline", "en", country="Yemen") in text
+    said = [m.text for m in outcome.messages]
+    assert said == [
+        dialogue.texts.get("no_helpline", "en", country="Yemen"),
+        dialogue.texts.get("emergency_known", "en", emergency=emergency("YE")),
+    ]
 
 
 def test_a_country_missing_from_the_table_gets_honesty_and_the_local_emergency_advice(dialogue):
@@ -144,7 +156,7 @@ def test_a_child_on_sms_gets_a_number_to_call_and_is_told_it_is_free(dialogue):
         dialogue, language="sw", metadata={"phone": "+254712345678", "channel": "sms"}, now=NAIROBI_NOON
     ).say("nipe namba ya msaada", "need_helpline")
     first = outcome.messages[0].text
-    assert "116" in first and dialogue.texts.get("contact_phone", "sw", number="116") in first
+    assert dialogue.texts.get("contact_phone", "sw", number=helpline_number("KE")) in first
     assert dialogue.texts.get("helpline_free", "sw") in first and dialogue.texts.get("helpline_24_7", "sw") in first
     assert dialogue.texts.get("country_assumed", "sw", country="Kenya") in first  # from the phone number: say so
     assert len(first) <= 320
@@ -155,9 +167,10 @@ def test_a_closed_line_says_when_it_opens_in_the_childs_language_and_what_to_do_
         "ich brauch eine nummer", "need_helpline"
     )
     text = Chat.text(outcome)
-    assert "116 111" in text
+    assert gives_helpline(outcome, "DE")
     assert dialogue.texts.get("closed_now", "de", when="14:00") in text  # Nummer gegen Kummer opens at 14:00
-    assert "112" in text  # nothing else open: the emergency number, for danger
+    # Nothing else open: the emergency number, for danger.
+    assert dialogue.texts.get("emergency_known", "de", emergency=emergency("DE")) in [m.text for m in outcome.messages]
 
 
 def test_an_open_line_with_hours_says_until_when(dialogue):
@@ -171,14 +184,17 @@ def test_a_child_on_telegram_gets_the_open_way_first(dialogue):
     outcome = Chat(dialogue, language="en", country="NO", metadata={"channel": "telegram"}, now=night).say(
         "help", "need_helpline"
     )
-    assert "116 111" in outcome.messages[0].text  # the chat is closed at night, the phone is open 24/7
+    first = outcome.messages[0].text  # the chat is closed at night, the phone is open 24/7
+    assert dialogue.texts.get("contact_phone", "en", number=helpline_number("NO")) in first
+    assert dialogue.texts.get("helpline_24_7", "en") in first
 
 
 def test_reporting_abuse_images_gives_the_national_hotline(dialogue):
     outcome = Chat(dialogue, language="en", country="GB").say("i found child abuse pics online", "report_content")
     text = Chat.text(outcome)
-    hotline = dialogue.table.get("GB").hotline
-    assert hotline.name in text and hotline.report_url in text and "0800 1111" in text
+    hotline = country_entry("GB").hotline
+    assert dialogue.texts.get("hotline", "en", name=hotline.name, url=hotline.report_url) in text
+    assert gives_helpline(outcome, "GB")
 
 
 def test_the_country_question_is_a_numbered_list_for_the_language(dialogue):
@@ -187,7 +203,7 @@ def test_the_country_question_is_a_numbered_list_for_the_language(dialogue):
     menu = asked.messages[-1]
     assert asked.slots["menu"] == "country" and "1. España" in menu.text and "2. México" in menu.text
     answered = chat.say("2", "choose_option")
-    assert answered.slots["country"] == "MX" and "800-911-2000" in Chat.text(answered)
+    assert answered.slots["country"] == "MX" and gives_helpline(answered, "MX")
 
 
 def test_a_guessed_country_is_confirmed_first_and_can_be_corrected(dialogue):
@@ -200,33 +216,34 @@ def test_a_guessed_country_is_confirmed_first_and_can_be_corrected(dialogue):
     assert no.slots["country"] is None and no.slots["menu"] == "country"
     assert chat.say("kenyaa", "give_country").slots["country_guess"] == "KE"  # a typo: a guess too
     yes = chat.say("1", "choose_option")
-    assert yes.slots["country"] == "KE" and "116" in Chat.text(yes)
+    assert yes.slots["country"] == "KE" and gives_helpline(yes, "KE")
 
 
 def test_the_child_can_correct_an_assumed_country(dialogue):
     chat = Chat(dialogue, language="en", metadata={"phone": "+447400123456"})
-    assert "0800 1111" in Chat.text(chat.say("i need a helpline", "need_helpline"))
+    assert gives_helpline(chat.say("i need a helpline", "need_helpline"), "GB")
     moved = chat.say("im in ireland actually", "give_country")
     assert moved.slots["country"] == "IE"
-    assert "1800 66 66 66" in Chat.text(chat.say("number please", "need_helpline"))
+    corrected = chat.say("number please", "need_helpline")
+    assert gives_helpline(corrected, "IE") and not gives(Chat.text(corrected), helpline_number("GB"))
 
 
 @pytest.mark.parametrize(
-    "language, country, text, number",
+    "language, country, text",
     [
-        ("fr", "FR", "j'ai besoin d'aide", "119"),
-        ("ar", "EG", "محتاج رقم مساعدة", "16000"),
-        ("pt", "BR", "preciso de ajuda", "100"),
-        ("es", "ES", "necesito ayuda", "900 20 20 10"),
+        ("fr", "FR", "j'ai besoin d'aide"),
+        ("ar", "EG", "محتاج رقم مساعدة"),
+        ("pt", "BR", "preciso de ajuda"),
+        ("es", "ES", "necesito ayuda"),
     ],
 )
-def test_conversations_in_several_languages_end_with_the_right_number(dialogue, language, country, text, number):
+def test_conversations_in_several_languages_end_with_the_right_number(dialogue, language, country, text):
     chat = Chat(dialogue, language=language)
     chat.say(text, "need_helpline")
     name = dialogue.countries.name(country, dialogue.registry.languages[language].locale)
     outcome = chat.say(name, "give_country")
     assert outcome.slots["country"] == country and outcome.language == language
-    assert number in Chat.text(outcome)
+    assert gives_helpline(outcome, country)
 
 
 def test_change_language_by_menu(dialogue):
@@ -272,9 +289,11 @@ def test_stop_and_delete_need_a_confirmation(dialogue):
 
 
 def test_empty_and_emoji_only_messages_get_a_kind_reply(dialogue):
-    assert Chat(dialogue).say("", None).need == "empty_message"
+    empty = Chat(dialogue).say("", None)
+    assert empty.need == "empty_message" and empty.messages[0].text == dialogue.texts.get("empty_message", "en")
     outcome = Chat(dialogue).say("😭😭", "nlu_fallback")
-    assert outcome.messages and outcome.messages[-1].choices
+    assert outcome.messages[0].text == dialogue.texts.get("out_of_scope", "en")
+    assert outcome.messages[-1].choices and outcome.slots["menu"] == "main"
 
 
 def test_every_reply_fits_an_sms_in_every_language(dialogue):

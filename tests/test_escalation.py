@@ -11,13 +11,14 @@ from bot.conversation.dialogue import Dialogue, Turn
 from bot.datafiles.yamlfile import ConfigError
 from bot.handoff.desks import Desk, Desks
 from bot.handoff.queue import Risk
+from tests.conftest import rebuilt
+from tests.numbers import emergency, gives, helpline, helpline_number
 
 
 @pytest.fixture(scope="module")
-def dialogue() -> Dialogue:
-    loaded = Dialogue.load()
-    loaded.desks = Desks({"NG": Desk("NG", "Test desk NG", 10)})
-    return loaded
+def dialogue(dialogue: Dialogue) -> Dialogue:
+    """The loaded dialogue, with a desk in Nigeria."""
+    return rebuilt(dialogue, desks=Desks({"NG": Desk("NG", "Test desk NG", 10)}))
 
 
 @pytest.mark.parametrize(
@@ -33,15 +34,18 @@ def dialogue() -> Dialogue:
 def test_these_needs_go_to_a_counsellor_where_the_helpline_takes_handoffs(dialogue, intent, text, risk):
     outcome = dialogue.respond(Turn(text=text, intent=intent, slots={"language": "en"}, metadata={"country": "NG"}))
     assert outcome.handoff is not None and outcome.handoff.risk is risk
-    if risk is Risk.IMMINENT:
-        assert any("112" in m.text or "199" in m.text for m in outcome.messages)  # the emergency number at once
+    if risk is Risk.IMMINENT:  # Nigeria's emergency number at once
+        assert dialogue.texts.get("emergency_known", "en", emergency=emergency("NG")) in [
+            m.text for m in outcome.messages
+        ]
 
 
 def test_no_handoff_where_the_helpline_does_not_take_them_or_for_other_needs(dialogue):
     elsewhere = dialogue.respond(
         Turn(text="i want a real person", intent="talk_to_human", slots={"language": "en"}, metadata={"country": "KE"})
     )
-    assert elsewhere.handoff is None and "116" in " ".join(m.text for m in elsewhere.messages)
+    said = " ".join(m.text for m in elsewhere.messages)  # Kenya's helpline to call instead
+    assert elsewhere.handoff is None and helpline("KE").name in said and gives(said, helpline_number("KE"))
     tips = dialogue.respond(
         Turn(text="safety tips", intent="safety_tips", slots={"language": "en"}, metadata={"country": "NG"})
     )

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from bot.conversation.dialogue import RISK_NEEDS, Dialogue, Outcome, Turn
 from bot.conversation.risk import RiskReading, RiskScore, RiskSettings
+from tests.conftest import rebuilt
+from tests.numbers import gives
 
 INTENTS = [
     None,
@@ -36,11 +38,6 @@ INTENTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def dialogue() -> Dialogue:
-    return Dialogue.load()
-
-
 class FixedRisk:
     """The risk classifier's answer, fixed: the dialogue's rules tested apart from what the model learnt."""
 
@@ -56,19 +53,7 @@ class FixedRisk:
 
 
 def with_risk(dialogue: Dialogue, **score: Any) -> Dialogue:
-    fixed = Dialogue(
-        dialogue.registry,
-        dialogue.detector,
-        dialogue.texts,
-        dialogue.crisis,
-        dialogue.risk,
-        dialogue.table,
-        dialogue.countries,
-        dialogue.desks,
-        dialogue.retention,
-    )
-    fixed.risk = FixedRisk(dialogue.risk.settings, **score)  # type: ignore[assignment]
-    return fixed
+    return rebuilt(dialogue, risk=FixedRisk(dialogue.risk.settings, **score))
 
 
 def numbers(dialogue: Dialogue, country: str) -> tuple[list[str], list[str]]:
@@ -83,10 +68,15 @@ def text_of(outcome: Outcome) -> str:
     return "\n".join(m.text for m in outcome.messages)
 
 
+def gives_contact(said: str, number_or_address: str) -> bool:
+    """A number given whole (not as part of a longer one), or a chat address or handle as written."""
+    return gives(said, number_or_address) if number_or_address[-1:].isdigit() else number_or_address in said
+
+
 def has_both(dialogue: Dialogue, outcome: Outcome, country: str) -> bool:
     helplines, emergency = numbers(dialogue, country)
     said = text_of(outcome)
-    return any(h in said for h in helplines) and any(e in said for e in emergency)
+    return any(gives_contact(said, h) for h in helplines) and any(gives_contact(said, e) for e in emergency)
 
 
 def turn(
@@ -128,7 +118,7 @@ def test_some_risk_makes_any_answer_unsure(dialogue):
 
 def test_the_first_reply_of_a_conversation_carries_both_numbers(dialogue):
     out = with_risk(dialogue).respond(turn("hi", "greet", 0.99, privacy_told=None))
-    assert out.messages[0].text.startswith(dialogue.texts.get("privacy_notice", "en", days=30)[:20])
+    assert out.messages[0].text == dialogue.texts.get("privacy_notice", "en", days=30)
     assert has_both(dialogue, out, "GB") and out.messages[-1].choices
 
 
@@ -223,7 +213,7 @@ def test_a_picture_alone_gets_a_kind_word_and_both_numbers(dialogue):
     assert said[0].text == dialogue.texts.get("only_words", "en")
     helplines, emergency = numbers(dialogue, "GB")
     joined = "\n".join(m.text for m in said)
-    assert any(h in joined for h in helplines) and any(e in joined for e in emergency)
+    assert any(gives_contact(joined, h) for h in helplines) and any(gives_contact(joined, e) for e in emergency)
     assert len(dialogue.only_words({"country": "GB"})) == 1  # with words, the answer to them follows
 
 

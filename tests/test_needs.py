@@ -12,7 +12,6 @@ from bot.conversation.dialogue import (
     MAIN_MENU,
     OFFER_PERSON_MENU,
     UNCLEAR_INTENTS,
-    Dialogue,
     Turn,
 )
 from bot.conversation.needs import NEEDS, Do, Need, Step, need_row, say
@@ -22,11 +21,6 @@ from bot.datafiles.yamlfile import load_mapping
 from bot.handoff.desks import Desk, Desks
 from bot.handoff.queue import Risk
 from bot.stats.categories import Categories
-
-
-@pytest.fixture(scope="module")
-def dialogue() -> Dialogue:
-    return Dialogue.load()
 
 
 def test_every_step_has_a_function(dialogue):

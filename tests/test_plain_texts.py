@@ -5,7 +5,7 @@ import re
 import pytest
 
 from bot import DATA_DIR
-from bot.conversation.dialogue import Dialogue, Turn
+from bot.conversation.dialogue import Turn
 from bot.datafiles.yamlfile import load_mapping
 from bot.language.detection import LanguageRegistry
 from bot.language.texts import _PLACEHOLDER, Texts
@@ -108,11 +108,6 @@ def test_plain_texts_keep_the_placeholders_and_add_no_digits():
         for key, value in plain(lang).items():
             assert set(_PLACEHOLDER.findall(value)) == set(_PLACEHOLDER.findall(usual[key])), (lang, key)
             assert not re.search(r"\d", _PLACEHOLDER.sub("", value)), (lang, key)
-
-
-@pytest.fixture(scope="module")
-def dialogue():
-    return Dialogue.load()
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -12,6 +12,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from bot.conversation.dialogue import Dialogue
 from bot.handoff.queue import RedisHandoffQueue, Risk, Ticket
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.stores import RedisAddressBook, RedisConversations, RedisDedupe, RedisInbox
@@ -21,36 +22,31 @@ from tests.test_channels import new_chat, post_twilio, say_telegram, sms
 REDIS_URL = CHANNEL_ENV["REDIS_URL"]
 
 
-def test_every_kind_of_personal_data_expires_on_its_own():
+async def test_every_kind_of_personal_data_expires_on_its_own():
     """Periods shortened to a second: Redis itself removes the keys."""
     prefix = f"test-expiry-{uuid.uuid4().hex}:"
-
-    async def scenario() -> None:
-        client = aioredis.from_url(REDIS_URL)
-        await RedisConversations(client, prefix).save("sms-a", "{}", ttl_s=1)
-        await RedisAddressBook(client, prefix).remember("sms-a", "+254700000000", ttl_s=1)
-        await RedisDedupe(client, prefix).first_time("sms:sms-a:SM1", ttl_s=1)
-        await RedisInbox(client, prefix).put("web-b", "A counsellor is here.", [], ttl_s=1)
-        queue = RedisHandoffQueue(client, prefix + "handoff:", transcript_s=lambda helpline: 1)
-        ticket = await queue.open(
-            Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",))
-        )
-        await queue.append(ticket, "child", "help me")
-        await queue.claim(ticket.id, "c1")
-        still_open = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        assert (
-            any(b"ticket:" in key for key in still_open)
-            and await client.ttl(f"{prefix}handoff:ticket:{ticket.id}") == -1
-        )
-        await queue.close(ticket.id, "counselling_given")  # from now the transcript ages
-        await asyncio.sleep(2.2)
-        left = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        # Only the helpline's event stream and its claim times remain: ticket ids and times, nobody's data.
-        assert sorted(key.decode().removeprefix(prefix) for key in left) == ["handoff:claims:KE", "handoff:events:KE"]
-        await client.delete(*left)
-        await client.close()
-
-    asyncio.run(scenario())
+    client = aioredis.from_url(REDIS_URL)
+    await RedisConversations(client, prefix).save("sms-a", "{}", ttl_s=1)
+    await RedisAddressBook(client, prefix).remember("sms-a", "+254700000000", ttl_s=1)
+    await RedisDedupe(client, prefix).first_time("sms:sms-a:SM1", ttl_s=1)
+    await RedisInbox(client, prefix).put("web-b", "A counsellor is here.", [], ttl_s=1)
+    queue = RedisHandoffQueue(client, prefix + "handoff:", transcript_s=lambda helpline: 1)
+    ticket = await queue.open(
+        Ticket.new("KE", "sms-a", "sms", "KE", "en", Risk.ASKED, "talk_to_human", last_messages=("help me",))
+    )
+    await queue.append(ticket, "child", "help me")
+    await queue.claim(ticket.id, "c1")
+    still_open = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    assert (
+        any(b"ticket:" in key for key in still_open) and await client.ttl(f"{prefix}handoff:ticket:{ticket.id}") == -1
+    )
+    await queue.close(ticket.id, "counselling_given")  # from now the transcript ages
+    await asyncio.sleep(2.2)
+    left = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    # Only the helpline's event stream and its claim times remain: ticket ids and times, nobody's data.
+    assert sorted(key.decode().removeprefix(prefix) for key in left) == ["handoff:claims:KE", "handoff:events:KE"]
+    await client.delete(*left)
+    await client.close()
 
 
 def personal_data_left(prefix: str, needles: list[str]) -> list[str]:
@@ -98,7 +94,8 @@ def test_delete_my_data_leaves_nothing_keyed_to_the_child(bot, twilio_api, teleg
     asked = twilio_api.messages_to(phone, count=len(replies) + 1)
     post_twilio(bot, "sms", sms("1", phone))
     done = twilio_api.messages_to(phone, count=len(asked) + 1)[-1]
-    assert done.startswith("Done. I deleted our chat")
+    texts = Dialogue.load().texts
+    assert done == texts.get("deleted", "en")
     time.sleep(1)  # erasure runs once Rasa has saved the turn
     assert personal_data_left(prefix, needles) == []
 
@@ -108,7 +105,7 @@ def test_delete_my_data_leaves_nothing_keyed_to_the_child(bot, twilio_api, teleg
     say_telegram(bot, chat, "/delete", language="fr")
     count = len(telegram_api.messages_to(chat, count=3))
     say_telegram(bot, chat, "1", language="fr")
-    assert telegram_api.messages_to(chat, count=count + 1)[-1]["text"].startswith("C'est fait")
+    assert telegram_api.messages_to(chat, count=count + 1)[-1]["text"] == texts.get("deleted", "fr")
     time.sleep(1)
     assert personal_data_left(prefix, [tg_sender, str(chat), "salut j'ai besoin d'aide"]) == []
 

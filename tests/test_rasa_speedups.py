@@ -1,7 +1,6 @@
 """The faster action-response check accepts and refuses exactly what Rasa's own does, and the
 event table finds the classes Rasa's own lookup finds, and the classifier ranks as before."""
 
-import asyncio
 import gc
 
 import jsonschema
@@ -17,7 +16,6 @@ from rasa.shared.utils.common import all_subclasses
 import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
 from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 from channels.rasa_speedups import _validate_action_result
-from scripts.local_bot import MODEL
 
 GOOD = {
     "events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
@@ -66,8 +64,9 @@ def test_an_unknown_event_name_is_answered_as_rasa_answers_it():
     assert Event.from_parameters({"event": "slot", "name": "language", "value": "en"}) == SlotSet("language", "en")
 
 
-def test_the_intent_classifier_loads_column_major_and_ranks_as_before():
-    agent = Agent.load(str(MODEL))
+@pytest.mark.rasa
+async def test_the_intent_classifier_loads_column_major_and_ranks_as_before(model):
+    agent = Agent.load(str(model))
     classifier = next(
         o for o in gc.get_objects() if isinstance(o, LogisticRegressionClassifier) and hasattr(o.clf, "coef_")
     )
@@ -76,4 +75,4 @@ def test_the_intent_classifier_loads_column_major_and_ranks_as_before():
     column_major = classifier.clf.predict_proba(features)
     classifier.clf.coef_ = np.ascontiguousarray(classifier.clf.coef_)  # as Rasa loads it
     assert np.array_equal(classifier.clf.predict_proba(features), column_major)
-    assert asyncio.run(agent.parse_message("i want to die"))["intent"]["name"] == "self_harm"
+    assert (await agent.parse_message("i want to die"))["intent"]["name"] == "self_harm"

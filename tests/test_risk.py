@@ -72,7 +72,10 @@ def test_a_conversation_is_learnt_as_its_messages_read_together(tmp_path):
     (tmp_path / "xx.yml").write_text(
         'none:\n  - "hello"\nconversations:\n  self_harm:\n    - ["hi", "tonight i do it"]\n', encoding="utf-8"
     )
-    assert set(zip(*examples([], risk_folder=tmp_path))) == {("hello", "none"), ("hi tonight i do it", "self_harm")}
+    assert set(zip(*examples([], risk_folder=tmp_path), strict=True)) == {
+        ("hello", "none"),
+        ("hi tonight i do it", "self_harm"),
+    }
 
 
 def test_every_example_file_and_language_is_learnt():

@@ -139,159 +139,141 @@ def test_the_needs_the_recorder_makes_up_must_be_listed(tmp_path):
 # -- counting -----------------------------------------------------------------------------------
 
 
-def test_counting_in_memory():
-    async def scenario() -> None:
-        stats = recorder(MemoryStats())
-        await stats.record_need("ke", "whatsapp", "sw", "cyberbullying", when=WHEN)
-        await stats.record_need("KE", "whatsapp", "sw", "cyberbullying", when=MONDAY + dt.timedelta(days=6))
-        await stats.record_need(None, None, "pt-BR", "choice:2", when=WHEN)  # dimensions the bot does not know
-        await stats.record_need("Kenya", "whatsapp:+254700000000", "sw", "made_up_need", Risk.HARM, when=WHEN)
-        cells = await stats.counter.week(WEEK)
-        assert cells == {
-            ContactEvent(WEEK, "KE", "whatsapp", "sw", "cyberbullying", "none", "bot_answered"): 2,
-            ContactEvent(WEEK, "unknown", "rest", "other", "menu_choice", "none", "bot_answered"): 1,
-            ContactEvent(WEEK, "unknown", "other", "sw", "other", "harm", "bot_answered"): 1,
-        }
-        assert await stats.counter.week("2026-W49") == {}
-
-    asyncio.run(scenario())
+async def test_counting_in_memory():
+    stats = recorder(MemoryStats())
+    await stats.record_need("ke", "whatsapp", "sw", "cyberbullying", when=WHEN)
+    await stats.record_need("KE", "whatsapp", "sw", "cyberbullying", when=MONDAY + dt.timedelta(days=6))
+    await stats.record_need(None, None, "pt-BR", "choice:2", when=WHEN)  # dimensions the bot does not know
+    await stats.record_need("Kenya", "whatsapp:+254700000000", "sw", "made_up_need", Risk.HARM, when=WHEN)
+    cells = await stats.counter.week(WEEK)
+    assert cells == {
+        ContactEvent(WEEK, "KE", "whatsapp", "sw", "cyberbullying", "none", "bot_answered"): 2,
+        ContactEvent(WEEK, "unknown", "rest", "other", "menu_choice", "none", "bot_answered"): 1,
+        ContactEvent(WEEK, "unknown", "other", "sw", "other", "harm", "bot_answered"): 1,
+    }
+    assert await stats.counter.week("2026-W49") == {}
 
 
-def test_ticket_figures_count_in_the_week_the_ticket_was_opened():
-    async def scenario() -> None:
-        stats = recorder(MemoryStats())
-        sunday_night = (MONDAY + dt.timedelta(days=6, hours=14, minutes=59)).timestamp()  # claimed next week
-        waits = {
-            30: "claimed_under_1m",
-            200: "claimed_1_to_5m",
-            600: "claimed_5_to_15m",
-            1200: "claimed_15_to_60m",
-            4000: "claimed_over_60m",
-        }
-        for wait in waits:
-            t = ticket(created=sunday_night)
-            await stats.record_ticket_opened(t)
-            await stats.record_ticket_claimed(claimed(t, wait))  # the wait from the ticket's own times
-            await stats.record_ticket_closed(
-                replace(claimed(t, wait + 900), state=State.CLOSED, outcome="counselling_given")
-            )
-        left_waiting, expired, left_later = ticket(), ticket(), ticket()
-        for t in (left_waiting, expired, left_later):
-            await stats.record_ticket_opened(t)
-        await stats.record_ticket_closed(replace(left_waiting, state=State.CLOSED, outcome="child_left"))
-        await stats.record_ticket_closed(replace(expired, state=State.EXPIRED))
-        await stats.record_ticket_claimed(claimed(left_later, 10), waited_s=10)
-        await stats.record_ticket_closed(replace(claimed(left_later, 99), state=State.CLOSED, outcome="child_left"))
-        await stats.record_ticket_closed(claimed(ticket(), 5))  # still open: nothing to count
-        cells = await stats.counter.week(WEEK)
-        figures = {e.figure: n for e, n in cells.items() if isinstance(e, HandoffEvent)}
-        assert figures == {
-            "opened": 8,
-            "abandoned": 2,
-            "claimed_under_1m": 2,
-            **{name: 1 for name in list(waits.values())[1:]},
-        }
-        outcomes = {e.outcome: n for e, n in cells.items() if isinstance(e, ContactEvent)}
-        assert outcomes == {"counselling_given": 5, "child_left": 2, "expired": 1}
-        assert all(
-            e.need == "self_harm" and e.risk == "imminent" and e.country == "KE"
-            for e in cells
-            if isinstance(e, ContactEvent)
+async def test_ticket_figures_count_in_the_week_the_ticket_was_opened():
+    stats = recorder(MemoryStats())
+    sunday_night = (MONDAY + dt.timedelta(days=6, hours=14, minutes=59)).timestamp()  # claimed next week
+    waits = {
+        30: "claimed_under_1m",
+        200: "claimed_1_to_5m",
+        600: "claimed_5_to_15m",
+        1200: "claimed_15_to_60m",
+        4000: "claimed_over_60m",
+    }
+    for wait in waits:
+        t = ticket(created=sunday_night)
+        await stats.record_ticket_opened(t)
+        await stats.record_ticket_claimed(claimed(t, wait))  # the wait from the ticket's own times
+        await stats.record_ticket_closed(
+            replace(claimed(t, wait + 900), state=State.CLOSED, outcome="counselling_given")
         )
-        assert await stats.counter.week("2026-W49") == {}
+    left_waiting, expired, left_later = ticket(), ticket(), ticket()
+    for t in (left_waiting, expired, left_later):
+        await stats.record_ticket_opened(t)
+    await stats.record_ticket_closed(replace(left_waiting, state=State.CLOSED, outcome="child_left"))
+    await stats.record_ticket_closed(replace(expired, state=State.EXPIRED))
+    await stats.record_ticket_claimed(claimed(left_later, 10), waited_s=10)
+    await stats.record_ticket_closed(replace(claimed(left_later, 99), state=State.CLOSED, outcome="child_left"))
+    await stats.record_ticket_closed(claimed(ticket(), 5))  # still open: nothing to count
+    cells = await stats.counter.week(WEEK)
+    figures = {e.figure: n for e, n in cells.items() if isinstance(e, HandoffEvent)}
+    assert figures == {
+        "opened": 8,
+        "abandoned": 2,
+        "claimed_under_1m": 2,
+        **{name: 1 for name in list(waits.values())[1:]},
+    }
+    outcomes = {e.outcome: n for e, n in cells.items() if isinstance(e, ContactEvent)}
+    assert outcomes == {"counselling_given": 5, "child_left": 2, "expired": 1}
+    assert all(
+        e.need == "self_harm" and e.risk == "imminent" and e.country == "KE"
+        for e in cells
+        if isinstance(e, ContactEvent)
+    )
+    assert await stats.counter.week("2026-W49") == {}
 
-    asyncio.run(scenario())
 
-
-def test_memory_statistics_expire_after_the_retention_period():
+async def test_memory_statistics_expire_after_the_retention_period():
     now = [WHEN]
     counter = MemoryStats(retention_s=30 * 86_400, clock=lambda: now[0])
-
-    async def scenario() -> None:
-        await counter.count(ContactEvent(WEEK, "KE", "sms", "en", "greet", "none", "bot_answered"))
-        now[0] = week_end(WEEK).timestamp() + 29 * 86_400
-        assert len(await counter.week(WEEK)) == 1
-        now[0] += 86_400
-        assert await counter.week(WEEK) == {}
-        await counter.count(ContactEvent(WEEK, "KE", "sms", "en", "greet", "none", "bot_answered"))  # too old to keep
-        assert await counter.week(WEEK) == {}
-
-    asyncio.run(scenario())
+    await counter.count(ContactEvent(WEEK, "KE", "sms", "en", "greet", "none", "bot_answered"))
+    now[0] = week_end(WEEK).timestamp() + 29 * 86_400
+    assert len(await counter.week(WEEK)) == 1
+    now[0] += 86_400
+    assert await counter.week(WEEK) == {}
+    await counter.count(ContactEvent(WEEK, "KE", "sms", "en", "greet", "none", "bot_answered"))  # too old to keep
+    assert await counter.week(WEEK) == {}
 
 
-def test_redis_counts_one_hash_per_week_that_expires(prefix):
-    async def scenario() -> None:
-        client = aioredis.from_url(REDIS_URL, decode_responses=True)
-        try:
-            stats = recorder(RedisStats(client, prefix, Retention.load().statistics_s))
-            await stats.record_need("KE", "sms", "sw", "self_harm", Risk.IMMINENT, when=WHEN)
-            await stats.record_need("KE", "sms", "sw", "self_harm", Risk.IMMINENT, when=WHEN + 3600)
-            await stats.record_conversation("KE", "sms", when=WHEN)
-            key = f"{prefix}stats:{WEEK}"
-            assert await client.hgetall(key) == {
-                "c|KE|sms|sw|self_harm|imminent|bot_answered": "2",
-                "h|KE|sms|conversations": "1",
-            }
-            expected = week_end(WEEK).timestamp() + Retention.load().statistics_s - time.time()
-            assert abs(await client.ttl(key) - expected) < 60
-            assert await stats.counter.week(WEEK) == {
-                ContactEvent(WEEK, "KE", "sms", "sw", "self_harm", "imminent", "bot_answered"): 2,
-                HandoffEvent(WEEK, "KE", "sms", "conversations"): 1,
-            }
-            old = RedisStats(client, prefix, retention_s=86_400)  # a week older than the retention is not kept
-            await old.count(ContactEvent("2025-W01", "KE", "sms", "sw", "greet", "none", "bot_answered"))
-            assert await client.exists(f"{prefix}stats:2025-W01") == 0
-        finally:
-            await client.close()
-
-    asyncio.run(scenario())
+async def test_redis_counts_one_hash_per_week_that_expires(prefix):
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        stats = recorder(RedisStats(client, prefix, Retention.load().statistics_s))
+        await stats.record_need("KE", "sms", "sw", "self_harm", Risk.IMMINENT, when=WHEN)
+        await stats.record_need("KE", "sms", "sw", "self_harm", Risk.IMMINENT, when=WHEN + 3600)
+        await stats.record_conversation("KE", "sms", when=WHEN)
+        key = f"{prefix}stats:{WEEK}"
+        assert await client.hgetall(key) == {
+            "c|KE|sms|sw|self_harm|imminent|bot_answered": "2",
+            "h|KE|sms|conversations": "1",
+        }
+        expected = week_end(WEEK).timestamp() + Retention.load().statistics_s - time.time()
+        assert abs(await client.ttl(key) - expected) < 60
+        assert await stats.counter.week(WEEK) == {
+            ContactEvent(WEEK, "KE", "sms", "sw", "self_harm", "imminent", "bot_answered"): 2,
+            HandoffEvent(WEEK, "KE", "sms", "conversations"): 1,
+        }
+        old = RedisStats(client, prefix, retention_s=86_400)  # a week older than the retention is not kept
+        await old.count(ContactEvent("2025-W01", "KE", "sms", "sw", "greet", "none", "bot_answered"))
+        assert await client.exists(f"{prefix}stats:2025-W01") == 0
+    finally:
+        await client.close()
 
 
-def test_a_turn_counts_its_need_and_once_its_conversation(prefix):
-    async def scenario() -> dict:
-        client = aioredis.from_url(REDIS_URL, decode_responses=True)
-        try:
-            stats = recorder(RedisStats(client, prefix))
-            await stats.record_turn("self_harm", Risk.IMMINENT, "KE", "sw", "sms", None)  # the country is new
-            await stats.record_turn("self_harm", Risk.IMMINENT, "KE", "sw", "sms", "KE")
-            return await stats.counter.week(week_of(dt.datetime.now(dt.timezone.utc)))
-        finally:
-            await client.close()
+async def test_a_turn_counts_its_need_and_once_its_conversation(prefix):
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        stats = recorder(RedisStats(client, prefix))
+        await stats.record_turn("self_harm", Risk.IMMINENT, "KE", "sw", "sms", None)  # the country is new
+        await stats.record_turn("self_harm", Risk.IMMINENT, "KE", "sw", "sms", "KE")
+        counted = await stats.counter.week(week_of(dt.datetime.now(dt.timezone.utc)))
+    finally:
+        await client.close()
 
     week = week_of(dt.datetime.now(dt.timezone.utc))
-    assert asyncio.run(scenario()) == {
+    assert counted == {
         ContactEvent(week, "KE", "sms", "sw", "self_harm", "imminent", "bot_answered"): 2,
         HandoffEvent(week, "KE", "sms", "conversations"): 1,
     }
 
 
-def test_nothing_that_identifies_a_child_is_stored(prefix):
+async def test_nothing_that_identifies_a_child_is_stored(prefix):
     secrets = ("t-secret-id", "conv-secret-hash", "Amani", "stepfather", "counsellor-alice", "254700000000", "Kenya")
-
-    async def scenario() -> None:
-        client = aioredis.from_url(REDIS_URL, decode_responses=True)
-        try:
-            stats = recorder(RedisStats(client, prefix))
-            t = ticket()
-            await stats.record_need(
-                "Kenya", "whatsapp:+254700000000", "my name is Amani", "self_harm", Risk.IMMINENT, when=WHEN
-            )
-            await stats.record_conversation("KE", "whatsapp", when=WHEN)
-            await stats.record_ticket_opened(t)
-            await stats.record_ticket_claimed(claimed(t, 42))
-            await stats.record_ticket_closed(replace(claimed(t, 600), state=State.CLOSED, outcome="referred_to_police"))
-            keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-            assert keys == [f"{prefix}stats:{WEEK}"]
-            stored = await client.hgetall(keys[0])
-        finally:
-            await client.close()
-        assert len(stored) == 5  # the need, conversations, opened, claimed within a minute, the outcome
-        for field, value in stored.items():
-            assert re.fullmatch(r"[ch](\|[A-Za-z0-9_]+){3,6}", field), field  # codes only: no text, no ids
-            assert value.isdigit() and int(value) < 1000  # a count, not a time
-            assert not any(secret in field for secret in secrets)
-
-    asyncio.run(scenario())
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        stats = recorder(RedisStats(client, prefix))
+        t = ticket()
+        await stats.record_need(
+            "Kenya", "whatsapp:+254700000000", "my name is Amani", "self_harm", Risk.IMMINENT, when=WHEN
+        )
+        await stats.record_conversation("KE", "whatsapp", when=WHEN)
+        await stats.record_ticket_opened(t)
+        await stats.record_ticket_claimed(claimed(t, 42))
+        await stats.record_ticket_closed(replace(claimed(t, 600), state=State.CLOSED, outcome="referred_to_police"))
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        assert keys == [f"{prefix}stats:{WEEK}"]
+        stored = await client.hgetall(keys[0])
+    finally:
+        await client.close()
+    assert len(stored) == 5  # the need, conversations, opened, claimed within a minute, the outcome
+    for field, value in stored.items():
+        assert re.fullmatch(r"[ch](\|[A-Za-z0-9_]+){3,6}", field), field  # codes only: no text, no ids
+        assert value.isdigit() and int(value) < 1000  # a count, not a time
+        assert not any(secret in field for secret in secrets)
 
 
 class BrokenStats:
@@ -308,32 +290,26 @@ class BrokenStats:
 
 
 @pytest.mark.parametrize("hang", [False, True])
-def test_a_failing_statistics_store_never_reaches_the_conversation(caplog, hang):
-    async def scenario() -> None:
+async def test_a_failing_statistics_store_never_reaches_the_conversation(caplog, hang):
+    with caplog.at_level(logging.ERROR, logger="bot.stats.record"):
         stats = StatsRecorder(BrokenStats(hang), Categories.load(), ["sw"], Outcomes.load().codes, timeout_s=0.2)
         started = time.monotonic()
         await stats.record_need("KE", "sms", "sw", "self_harm", Risk.IMMINENT)
         await stats.record_ticket_closed(replace(ticket(), state=State.EXPIRED))
         assert time.monotonic() - started < 1
-
-    with caplog.at_level(logging.ERROR, logger="bot.stats.record"):
-        asyncio.run(scenario())
     assert [r.getMessage() for r in caplog.records] == [
         f"statistics not counted ({'TimeoutError' if hang else 'ConnectionError'})"
     ] * 2
     assert "secret" not in caplog.text
 
 
-def test_real_redis_unreachable_is_only_logged(caplog):
-    async def scenario() -> None:
+async def test_real_redis_unreachable_is_only_logged(caplog):
+    with caplog.at_level(logging.ERROR, logger="bot.stats.record"):
         client = aioredis.from_url("redis://127.0.0.1:1/0", decode_responses=True)
         try:
             await recorder(RedisStats(client, "test-stats-unreachable:")).record_need("KE", "sms", "sw", "greet")
         finally:
             await client.close()
-
-    with caplog.at_level(logging.ERROR, logger="bot.stats.record"):
-        asyncio.run(scenario())
     assert "statistics not counted" in caplog.text
 
 
@@ -370,11 +346,14 @@ def assignments(table: Table, hidden: set, cap: int = 12) -> Iterator[dict]:
         cells = [c for c in group.cells if c in hidden]
         if group.total in hidden:
             choices.append(
-                [dict(zip(cells, combo)) for combo in itertools.product(range(1, cap + 1), repeat=len(cells))]
+                [
+                    dict(zip(cells, combo, strict=True))
+                    for combo in itertools.product(range(1, cap + 1), repeat=len(cells))
+                ]
             )
         else:
             rest = table.total(group) - sum(table.values[c] for c in group.cells if c not in hidden)
-            choices.append([dict(zip(cells, combo)) for combo in compositions(rest, len(cells))])
+            choices.append([dict(zip(cells, combo, strict=True)) for combo in compositions(rest, len(cells))])
     loose = [key for key in table.values if key in hidden and not any(key in g.cells for g in table.groups)]
     choices += [[{key: v} for v in range(1, cap + 1)] for key in loose]
     for parts in itertools.product(*choices):
@@ -472,7 +451,9 @@ def test_linked_tables_never_give_back_a_suppressed_cell():
 # -- export -------------------------------------------------------------------------------------
 
 
+@pytest.fixture
 async def simulated_cells() -> dict:
+    """A simulated week of 300 contacts (seed 7), counted in memory: {week: cells}."""
     from bot.stats.simulate import simulate
 
     stats = recorder(MemoryStats())
@@ -480,8 +461,8 @@ async def simulated_cells() -> dict:
     return {WEEK: await stats.counter.week(WEEK)}
 
 
-def test_export_columns_and_tables():
-    data = asyncio.run(simulated_cells())
+def test_export_columns_and_tables(simulated_cells):
+    data = simulated_cells
     found = rows(data, Categories.load(), Outcomes.load())
     text = to_csv(found)
     assert (
@@ -515,8 +496,8 @@ def test_export_columns_and_tables():
     assert all(row["count"] is None for row in document["rows"] if row["suppressed"])
 
 
-def test_one_country_is_suppressed_exactly_as_in_the_export_of_all():
-    data = asyncio.run(simulated_cells())
+def test_one_country_is_suppressed_exactly_as_in_the_export_of_all(simulated_cells):
+    data = simulated_cells
     everything = rows(data, Categories.load(), Outcomes.load())
     assert rows(data, Categories.load(), Outcomes.load(), "KE") == [r for r in everything if r["country"] == "KE"]
 

@@ -3,7 +3,6 @@ after the configured period, the latest session only, erasable; in memory withou
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -34,29 +33,25 @@ def session(text: str) -> list:
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_conversations_are_kept_expire_and_can_be_erased(backend):
+async def test_conversations_are_kept_expire_and_can_be_erased(backend):
     prefix = f"test-tracker-{uuid.uuid4().hex}:"
     environ = {"REDIS_URL": REDIS_URL, "HELPLINE_REDIS_PREFIX": prefix} if backend == "redis" else {}
     services = Services(Settings.from_environ(environ))
     store = HelplineTrackerStore(DOMAIN, host=None, services=services)
     sender = f"sms-{uuid.uuid4().hex}"
-
-    async def scenario() -> None:
-        await store.save(tracker(sender, *session("hello"), *session("second visit"), SlotSet("language", "fr")))
-        found = await store.retrieve(sender)
-        assert found.get_slot("language") == "fr"
-        assert [e.text for e in found.events if isinstance(e, UserUttered)] == ["second visit"]  # the latest session
-        assert len([e for e in (await store.retrieve_full_tracker(sender)).events if isinstance(e, UserUttered)]) == 2
-        assert sender in list(await store.keys())
-        await store.conversations.delete(sender)
-        assert await store.retrieve(sender) is None and sender not in list(await store.keys())
-        if backend == "redis":
-            await store.save(tracker(sender, *session("hello")))
-            key = f"{prefix}conversation:{sender}"
-            ttl = await store.conversations.client.ttl(key)
-            assert 0 < ttl <= Retention.load().conversation_s  # Redis drops it after conversation_days
-            await store.conversations.client.delete(key)
-        else:
-            assert store.conversations is services.stores.conversations  # the channels erase from the same store
-
-    asyncio.run(scenario())
+    await store.save(tracker(sender, *session("hello"), *session("second visit"), SlotSet("language", "fr")))
+    found = await store.retrieve(sender)
+    assert found.get_slot("language") == "fr"
+    assert [e.text for e in found.events if isinstance(e, UserUttered)] == ["second visit"]  # the latest session
+    assert len([e for e in (await store.retrieve_full_tracker(sender)).events if isinstance(e, UserUttered)]) == 2
+    assert sender in list(await store.keys())
+    await store.conversations.delete(sender)
+    assert await store.retrieve(sender) is None and sender not in list(await store.keys())
+    if backend == "redis":
+        await store.save(tracker(sender, *session("hello")))
+        key = f"{prefix}conversation:{sender}"
+        ttl = await store.conversations.client.ttl(key)
+        assert 0 < ttl <= Retention.load().conversation_s  # Redis drops it after conversation_days
+        await store.conversations.client.delete(key)
+    else:
+        assert store.conversations is services.stores.conversations  # the channels erase from the same store

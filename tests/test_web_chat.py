@@ -4,6 +4,7 @@ whole bot, the console as its own process, Redis for real."""
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import threading
@@ -19,7 +20,8 @@ from channels.rest import MAX_BODY_BYTES
 from scripts.local_bot import http
 from tests.conftest import CHANNEL_ENV
 from tests.console_client import Counsellor
-from tests.test_accessibility import assert_no_serious_findings, browser, unnamed_controls  # noqa: F401 - fixture
+from tests.numbers import emergency, gives, helpline, helpline_number
+from tests.test_accessibility import assert_no_serious_findings, unnamed_controls
 from tests.test_handoff_channels import eventually, said_to_counsellor
 
 pytestmark = pytest.mark.rasa
@@ -64,6 +66,15 @@ def texts_of(reply: dict[str, Any]) -> str:
     return " ".join(m["text"] for m in reply["messages"])
 
 
+def said(reply: dict[str, Any]) -> list[str]:
+    return [m["text"] for m in reply["messages"]]
+
+
+def gives_helpline(text: str, country: str) -> bool:
+    """``text`` names ``country``'s helpline and gives its number to call."""
+    return helpline(country).name in text and gives(text, helpline_number(country))
+
+
 def claimed(
     bot: Any, console: str, accounts: dict[str, str], asking: str
 ) -> tuple[Counsellor, WebChild, dict[str, Any]]:
@@ -81,7 +92,8 @@ def test_a_web_child_and_a_counsellor_write_both_ways(bot, console, accounts, te
     amina = Counsellor(console, accounts["NG"])
     assert amina.login() == 200
     child = WebChild(bot)
-    assert texts_of(child.say("hi")), "the bot answers the web child in the HTTP reply"
+    hello = said(child.say("hi"))  # the bot answers the web child in the HTTP reply
+    assert hello[:2] == [texts.get("privacy_notice", "en", days=30), texts.get("greet", "en")], hello
     connecting = child.say("i want to talk to a real person please")
     assert "Test desk NG" in texts_of(connecting)
     ticket = eventually(lambda: amina.waiting_with("i want to talk to a real person please"))[0]
@@ -98,7 +110,8 @@ def test_a_web_child_and_a_counsellor_write_both_ways(bot, console, accounts, te
 
     assert amina.post(f"/api/tickets/{ticket['id']}/close", {"outcome": "counselling_given"})[0] == 200
     assert texts.get("handoff_ended", "en") in [m["text"] for m in eventually(child.inbox)]
-    assert texts_of(child.say("what is the helpline number")), "the bot answers again after the counsellor closes"
+    again = child.say("what is the helpline number")  # the bot answers again after the counsellor closes
+    assert gives_helpline(texts_of(again), "NG"), again
 
 
 def test_a_waiting_page_gets_the_counsellors_message_as_soon_as_it_is_written(bot, console, accounts):
@@ -139,8 +152,11 @@ def test_a_repeated_message_id_is_handled_once(bot):
     assert first["messages"] and again == {"messages": [], "erased": False, "repeated": True}
 
 
-def test_an_empty_message_gets_a_kind_reply(bot):
-    assert texts_of(WebChild(bot).say(""))
+def test_an_empty_message_gets_a_kind_reply(bot, texts):
+    reply = said(WebChild(bot).say(""))
+    assert reply[:2] == [texts.get("privacy_notice", "en", days=30), texts.get("empty_message", "en")], reply
+    assert gives_helpline(" ".join(reply), "NG")  # a first message: both numbers of the child's country
+    assert texts.get("emergency_known", "en", emergency=emergency("NG")) in reply
 
 
 @pytest.mark.parametrize(
@@ -180,7 +196,7 @@ def test_delete_my_data_on_the_web_leaves_nothing_keyed_to_the_child(bot, consol
     yes = next(b for m in asked["messages"] for b in m["buttons"] if b["title"] == "Yes")  # a button on the page
     assert asked["erased"] is False
     done = child.say(yes["payload"])
-    assert done["erased"] is True and texts_of(done).startswith("Done. I deleted our chat")
+    assert done["erased"] is True and said(done) == [Dialogue.load().texts.get("deleted", "en")]
     client = redis.Redis.from_url(CHANNEL_ENV["REDIS_URL"], decode_responses=True)
     try:
 
@@ -253,7 +269,11 @@ def test_the_page_speaks_the_childs_language_and_carries_their_helpline(bot, tex
     page = raw.decode()
     assert status == 200 and '<html lang="fr" dir="ltr">' in page
     assert texts.get("web_leave", "fr") in page.replace("&#x27;", "'")
-    assert "119" in page  # Allô Enfance en Danger, from the routing table: a number even if the chat fails
+    # France's helpline (Allô Enfance en Danger) and emergency number, in French, from the routing table: what
+    # to call even if the chat fails.
+    stuck = html.unescape(page.split("<footer>")[1])
+    assert texts.get("web_if_stuck", "fr") in stuck and gives_helpline(stuck, "FR"), stuck
+    assert texts.get("emergency_known", "fr", emergency=emergency("FR")) in stuck
     status, raw = http("GET", f"{bot.base_url}/webhooks/web/chat", None, {"Accept-Language": "ar-EG,ar;q=0.9,en;q=0.5"})
     assert '<html lang="ar" dir="rtl">' in raw.decode()
     status, raw = http("GET", f"{bot.base_url}/webhooks/web/chat?lang=xx&country=%3Cscript%3E")
