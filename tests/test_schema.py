@@ -245,17 +245,24 @@ NOTHING_REQUIRED = {"texts", "crisis", "risk_examples"}
 OPEN = {"texts", "risk", "languages"}
 
 
+def refusal(folder: Path, kind: str, text: str) -> ConfigError:
+    """The error a ``kind`` file holding ``text`` is refused with."""
+    path = folder / f"{kind}.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_validated(path, kind)
+    return caught.value
+
+
 @pytest.mark.parametrize(
     "kind, wrong, text, line, field, words", BROKEN, ids=[f"{kind}-{wrong}" for kind, wrong, *_ in BROKEN]
 )
 def test_a_broken_file_names_file_line_and_field(tmp_path, kind, wrong, text, line, field, words):
+    error = refusal(tmp_path, kind, text)
     path = tmp_path / f"{kind}.yml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, kind)
-    assert (caught.value.path, caught.value.line, caught.value.field) == (str(path), line, field), str(caught.value)
-    assert words in caught.value.problem
-    assert str(caught.value) == f"{path}:{line}: {field}: {caught.value.problem}"
+    assert (error.path, error.line, error.field) == (str(path), line, field), str(error)
+    assert words in error.problem
+    assert str(error) == f"{path}:{line}: {field}: {error.problem}"
 
 
 def test_every_schema_has_its_broken_files():
@@ -286,66 +293,45 @@ def test_files_whose_loaders_took_other_fields_still_do(tmp_path, kind, text):
 
 
 def test_an_unknown_field_is_reported_before_the_missing_one_it_misspells(tmp_path):
-    path = tmp_path / "outcomes.yml"
-    path.write_text(SOURCES + "outcomes:\n- code: a\n  lable: A\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "outcomes")
-    assert (caught.value.line, caught.value.field) == (6, "outcomes[0].lable")
+    error = refusal(tmp_path, "outcomes", SOURCES + "outcomes:\n- code: a\n  lable: A\n")
+    assert (error.line, error.field) == (6, "outcomes[0].lable")
 
 
 def test_of_several_defects_the_highest_in_the_file_then_the_first_line_is_reported(tmp_path):
-    path = tmp_path / "handoff.yml"
-    path.write_text("desks:\n  KE:\n    name: x\n    colour: red\n  UG:\n    name: y\n    size: 3\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "handoff")
-    assert (caught.value.line, caught.value.field) == (4, "desks.KE.colour")
-    path.write_text("desks:\n  KE:\n    name: x\n    colour: red\n  Uganda:\n    name: y\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "handoff")
-    assert (caught.value.line, caught.value.field) == (5, "desks.Uganda")  # a wrong country before a wrong field
+    error = refusal(
+        tmp_path, "handoff", "desks:\n  KE:\n    name: x\n    colour: red\n  UG:\n    name: y\n    size: 3\n"
+    )
+    assert (error.line, error.field) == (4, "desks.KE.colour")
+    error = refusal(tmp_path, "handoff", "desks:\n  KE:\n    name: x\n    colour: red\n  Uganda:\n    name: y\n")
+    assert (error.line, error.field) == (5, "desks.Uganda")  # a wrong country before a wrong field
 
 
 def test_a_value_in_a_list_of_texts_is_placed_at_the_lists_key(tmp_path):
-    path = tmp_path / "crisis.yml"
-    path.write_text("danger_now:\n  - 'a'\nself_harm:\n  - 'b'\n  - ''\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "crisis")
-    assert (caught.value.line, caught.value.field) == (3, "self_harm[1]")
+    error = refusal(tmp_path, "crisis", "danger_now:\n  - 'a'\nself_harm:\n  - 'b'\n  - ''\n")
+    assert (error.line, error.field) == (3, "self_harm[1]")
 
 
 def test_a_key_yaml_reads_as_false_is_named_with_the_fix(tmp_path):
-    path = tmp_path / "handoff.yml"
-    path.write_text("desks:\n  KE: {name: x}\n  NO: {name: y}\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "handoff")
-    assert (caught.value.line, caught.value.field) == (3, "desks.False")
-    assert "in quotes, such as 'NO'" in caught.value.problem
+    error = refusal(tmp_path, "handoff", "desks:\n  KE: {name: x}\n  NO: {name: y}\n")
+    assert (error.line, error.field) == (3, "desks.False")
+    assert "in quotes, such as 'NO'" in error.problem
 
 
 def test_a_whole_number_is_written_as_one(tmp_path):
-    path = tmp_path / "privacy.yml"
-    path.write_text(PRIVACY.replace("conversation_days: 30", "conversation_days: 30.0"), encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "privacy")
-    assert (caught.value.line, caught.value.field) == (2, "retention.conversation_days")
+    error = refusal(tmp_path, "privacy", PRIVACY.replace("conversation_days: 30", "conversation_days: 30.0"))
+    assert (error.line, error.field) == (2, "retention.conversation_days")
 
 
 def test_desk_hours_need_their_time_zone_and_the_error_points_at_the_hours(tmp_path):
-    path = tmp_path / "handoff.yml"
-    path.write_text("desks:\n  KE:\n    name: x\n    hours: 24/7\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "handoff")
-    assert (caught.value.line, caught.value.field) == (4, "desks.KE.time_zone")
-    assert "IANA time zone" in caught.value.problem
+    error = refusal(tmp_path, "handoff", "desks:\n  KE:\n    name: x\n    hours: 24/7\n")
+    assert (error.line, error.field) == (4, "desks.KE.time_zone")
+    assert "IANA time zone" in error.problem
 
 
 def test_an_entry_needs_a_helpline_or_an_emergency_number(tmp_path):
-    path = tmp_path / "helplines.yml"
-    path.write_text(HELPLINES.split("    helplines:")[0] + "    helplines: []\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "helplines")
-    assert (caught.value.line, caught.value.field) == (2, "countries.KE.emergency")
-    assert caught.value.problem == "needs an emergency number or a helpline"
+    error = refusal(tmp_path, "helplines", HELPLINES.split("    helplines:")[0] + "    helplines: []\n")
+    assert (error.line, error.field) == (2, "countries.KE.emergency")
+    assert error.problem == "needs an emergency number or a helpline"
 
 
 # -- the formats ------------------------------------------------------------------------------------
@@ -392,15 +378,13 @@ def test_each_format_refuses_a_bad_value(name, good, bad, words):
 
 
 def test_formats_are_checked_when_validating(tmp_path):
-    path = tmp_path / "handoff.yml"
-    path.write_text(
+    error = refusal(
+        tmp_path,
+        "handoff",
         "desks:\n  KE:\n    name: x\n    webhook: {url: 'http://example.org/in', secret_variable: S}\n",
-        encoding="utf-8",
     )
-    with pytest.raises(ConfigError) as caught:
-        load_validated(path, "handoff")
-    assert (caught.value.line, caught.value.field) == (4, "desks.KE.webhook.url")
-    assert "https://" in caught.value.problem
+    assert (error.line, error.field) == (4, "desks.KE.webhook.url")
+    assert "https://" in error.problem
 
 
 def test_a_kind_without_a_schema_is_a_programming_error(tmp_path):
