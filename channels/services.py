@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -23,7 +23,9 @@ from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.conversation.relay import Relay
 from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
-from bot.storage.stores import Stores
+from bot.storage.inbound import Handler, Worker
+from bot.storage.stores import STORE_FAULTS, Stores
+from bot.wiring.faults import Faults
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
 from channels.safe_turn import CountingOutput, SenderQueues, answer
@@ -31,6 +33,7 @@ from channels.safe_turn import CountingOutput, SenderQueues, answer
 logger = logging.getLogger(__name__)
 
 OVERDUE_CHECK_S = 15  # how often waiting children are checked against their desk's limit
+SWEEP_EVERY_S = 1.0  # how often this server looks for messages a dead server left unanswered
 
 
 @dataclass
@@ -40,6 +43,16 @@ class ChannelServices:
     outputs: dict[str, Callable[[], OutputChannel]] = field(default_factory=dict)  # channel -> sender
     _delivery: Optional[asyncio.Task] = None
     _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.handoff.partner)
+    _sweep: Optional[asyncio.Task] = None  # journalled messages a dead server left (bot.storage.inbound)
+
+    @cached_property
+    def worker(self) -> Worker:
+        """Answers the journalled messages of Telegram, SMS and WhatsApp (bot.storage.inbound)."""
+        return Worker(self.core.journal)
+
+    @property
+    def faults(self) -> Faults:
+        return self.core.faults
 
     @property
     def dialogue(self) -> Dialogue:
@@ -57,21 +70,63 @@ class ChannelServices:
     def relay(self) -> Relay:
         return self.core.relay
 
-    def attach(self, webhook: Blueprint, channel: str, make_output: Callable[[], OutputChannel]) -> None:
-        """Let counsellors' messages and waiting-time notices reach children on ``channel``."""
+    def attach(
+        self,
+        webhook: Blueprint,
+        channel: str,
+        make_output: Callable[[], OutputChannel],
+        handle: Optional[Handler] = None,
+    ) -> None:
+        """Let counsellors' messages and waiting-time notices reach children on ``channel``, and
+        ``handle`` its journalled messages (channels that answer off the request)."""
         self.outputs[channel] = make_output
+        if handle is not None:
+            self.worker.handlers[channel] = handle
 
         @webhook.listener("after_server_start")
         async def deliver(*_: object) -> None:
             self.start_delivery()
 
+        @webhook.listener("before_server_stop")
+        async def stop(*_: object) -> None:
+            await self.stop()
+
     def start_delivery(self) -> None:
-        """Start sending counsellors' messages to children (once per process, in its event loop)."""
+        """Start the process's background work, once, in its event loop: counsellors' messages to
+        children, tickets to helplines' own systems, and messages a dead server left unanswered."""
         if self._delivery is None:
-            self._delivery = asyncio.get_running_loop().create_task(self._deliver_forever())
-            self._partners = asyncio.get_running_loop().create_task(
+            loop = asyncio.get_running_loop()
+            self._delivery = loop.create_task(self._deliver_forever())
+            self._partners = loop.create_task(
                 deliver_to_partners(self.core.queue, self.core.desks, self.core.redis, self.core.prefix)
             )
+            self._sweep = loop.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        """SIGTERM: the server no longer takes webhooks; let the turns under way finish (within
+        HELPLINE_SHUTDOWN_S) and leave what is left in the journal for another server. Once."""
+        if self._delivery is None or self._delivery.done():
+            return
+        for task in (self._delivery, self._partners, self._sweep):
+            if task is not None:
+                task.cancel()
+        cut = await self.worker.stop(self.core.settings.shutdown_s)
+        await self.queues.drain()
+        logger.info("stopped: %d conversations handed back to other servers", cut)
+
+    def accept(self, conversation: str) -> None:
+        """A message of ``conversation`` is in the journal: answer it (after its earlier ones)."""
+        self.worker.start(conversation)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.sleep(SWEEP_EVERY_S)
+                await self.worker.sweep()
+            except asyncio.CancelledError:
+                raise
+            except STORE_FAULTS as error:
+                logger.warning("looking for unanswered messages failed (%s)", type(error).__name__)
 
     async def _deliver_forever(self) -> None:
         consumer = f"{socket.gethostname()}-{os.getpid()}"

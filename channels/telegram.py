@@ -31,6 +31,8 @@ from bot.conversation.needs import COMMANDS
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.hints import deep_link_hints
+from bot.storage.stores import STORE_FAULTS
+from bot.wiring.faults import STORE_DOWN
 from bot.wiring.settings import Settings
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
 from channels.services import ChannelServices, services
@@ -115,7 +117,11 @@ class TelegramChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
-        self.services.attach(webhook, self.name(), self.get_output_channel)
+
+        async def handle(payload: dict[str, Any]) -> None:
+            await self._handle(payload, on_new_message)
+
+        self.services.attach(webhook, self.name(), self.get_output_channel, handle)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -125,46 +131,59 @@ class TelegramChannel(InputChannel):
             try:
                 payload = json.loads(request.body.decode("utf-8"))
                 update = Update.de_json(payload, self.bot) if isinstance(payload, dict) else None
-            except (UnicodeDecodeError, ValueError, TypeError, KeyError):
+            except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
                 update = None
             if update is None:
                 return response.json({"error": "body must be a Telegram Update (JSON object)"}, status=400)
             chat = update.effective_chat
-            sender = self.services.sender_ids.of("telegram", str(chat.id)) if chat else "none"
-            retention = self.services.dialogue.retention
-            if await self.services.stores.dedupe.first_time(
-                f"telegram:{sender}:{update.update_id}", retention.dedupe_s
-            ):
-                self._schedule(update, on_new_message)
+            if chat is None:  # inline queries, polls...: nothing we answer
+                return response.json({"ok": True})
+            if update.callback_query:
+                asyncio.get_running_loop().create_task(self._acknowledge(update.callback_query.id))
+            sender = self.services.sender_ids.of("telegram", str(chat.id))
+            try:
+                fresh = await self.services.core.journal.record(
+                    sender,
+                    f"telegram:{sender}:{update.update_id}",
+                    self.services.dialogue.retention.dedupe_s,
+                    {"channel": self.name(), "update": payload},
+                )
+            except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
+                self.services.faults.count(STORE_DOWN, error, "the Telegram webhook")
+                return response.json(self._fail_safe(update))
+            if fresh:
+                self.services.accept(sender)
             return response.json({"ok": True})
 
         return webhook
 
-    def _schedule(self, update: Update, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    def _fail_safe(self, update: Update) -> dict[str, Any]:
+        """The numbers as a Bot API call in the webhook's answer (Telegram makes it), which needs
+        neither our stores nor our outgoing connection; nothing for an update with no one to answer."""
+        read = _read(update)
+        if read is None:
+            return {"ok": True}
+        message, text, language = read
+        metadata = {"channel": self.name(), **({"language": language} if language else {})}
+        said = self.services.dialogue.fallback(clean(text), metadata)
+        return {"method": "sendMessage", "chat_id": message.chat.id, "text": "\n\n".join(m.text for m in said)}
+
+    async def _handle(self, payload: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """One journalled update (bot.storage.inbound), in its conversation's order."""
+        update = Update.de_json(payload["update"], self.bot)
         if update.my_chat_member:
             member = update.my_chat_member
             if member.new_chat_member.status == "kicked":  # the child blocked the bot: forget their chat
-                sender = self.services.sender_ids.of("telegram", str(member.chat.id))
-                asyncio.get_running_loop().create_task(self.services.stores.addresses.forget(sender))
+                blocked = self.services.sender_ids.of("telegram", str(member.chat.id))
+                await self.services.stores.addresses.forget(blocked)
             return
-        message, text, language = None, None, None
-        if update.callback_query and update.callback_query.message:
-            query = update.callback_query
-            message, text, language = query.message, query.data or "", query.from_user.language_code
-            asyncio.get_running_loop().create_task(self._acknowledge(query.id))
-        elif update.message:
-            message = update.message
-            text = message.text if message.text is not None else message.caption
-            language = message.from_user.language_code if message.from_user else None
-        if message is None or message.chat.type != "private":  # edits, channels, groups: no reply
+        read = _read(update)
+        if read is None:
             return
+        message, text, language = read
         chat_id = str(message.chat.id)
         sender = self.services.sender_ids.of("telegram", chat_id)
-
-        async def work() -> None:
-            await self._turn(on_new_message, message, sender, chat_id, text, language)
-
-        self.services.queues.submit(sender, work)
+        await self._turn(on_new_message, message, sender, chat_id, text, language)
 
     async def _acknowledge(self, query_id: str) -> None:
         try:
@@ -211,6 +230,22 @@ class TelegramChannel(InputChannel):
             before,
             self.services.erase,
         )
+
+
+def _read(update: Update) -> Optional[tuple[MaybeInaccessibleMessage, Optional[str], Optional[str]]]:
+    """(message, text, language code) of an update the bot answers: a private chat's message or
+    button press; None for edits, channels and groups."""
+    message, text, language = None, None, None
+    if update.callback_query and update.callback_query.message:
+        query = update.callback_query
+        message, text, language = query.message, query.data or "", query.from_user.language_code
+    elif update.message:
+        message = update.message
+        text = message.text if message.text is not None else message.caption
+        language = message.from_user.language_code if message.from_user else None
+    if message is None or message.chat.type != "private":
+        return None
+    return message, text, language
 
 
 async def set_webhook(settings: Settings) -> str:

@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any, Awaitable, Callable, Optional, Sequence
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -26,6 +27,8 @@ from bot.conversation.sms import split
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.countries import from_phone
+from bot.storage.stores import STORE_FAULTS
+from bot.wiring.faults import STORE_DOWN
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
@@ -40,6 +43,8 @@ _TOKEN = re.compile(r"^[0-9a-zA-Z]{16,}$")
 _FROM = re.compile(r"^\+[1-9]\d{6,14}$")
 _SMS_SEGMENTS = 3
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# What the journal keeps of a webhook until it is answered (bot.storage.inbound): no name, no media URL.
+_KEPT_FIELDS = ("MessageSid", "From", "Body", "NumMedia")
 
 
 def _setting(credentials: dict[str, Any], key: str, variable: str, pattern: re.Pattern[str]) -> str:
@@ -134,7 +139,11 @@ class TwilioChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
-        self.services.attach(webhook, self.name(), self.get_output_channel)
+
+        async def handle(payload: dict[str, Any]) -> None:
+            await self._handle(payload, on_new_message)
+
+        self.services.attach(webhook, self.name(), self.get_output_channel, handle)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -149,37 +158,57 @@ class TwilioChannel(InputChannel):
             if not form.get("MessageSid") or not _FROM.match(address):
                 return response.json({"error": "a Twilio message needs MessageSid and From"}, status=400)
             sender = self.services.sender_ids.of(self.name(), address)
-            seen = f"{self.name()}:{sender}:{form['MessageSid']}"
-            if await self.services.stores.dedupe.first_time(seen, self.services.dialogue.retention.dedupe_s):
-                self._schedule(form, address, sender, on_new_message)
+            kept = {key: form[key] for key in _KEPT_FIELDS if key in form}
+            try:
+                fresh = await self.services.core.journal.record(
+                    sender,
+                    f"{self.name()}:{sender}:{form['MessageSid']}",
+                    self.services.dialogue.retention.dedupe_s,
+                    {"channel": self.name(), "form": kept},
+                )
+            except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
+                self.services.faults.count(STORE_DOWN, error, f"the {self.name()} webhook")
+                return response.text(self._fail_safe(address, form), content_type="text/xml")
+            if fresh:
+                self.services.accept(sender)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook
 
-    def _schedule(
-        self, form: dict[str, str], address: str, sender: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
+    def _metadata(self, address: str) -> dict[str, Any]:
         # Only the country goes to Rasa (and so into its stores), never the number or the name.
         metadata: dict[str, Any] = {"channel": self.name()}
         country = from_phone(address)
         if country:
             metadata["country"] = country
+        return metadata
+
+    def _fail_safe(self, address: str, form: dict[str, str]) -> str:
+        """The numbers as TwiML messages in the webhook's answer (Twilio sends them), which needs
+        neither our stores nor Twilio's REST API."""
+        said = self.services.dialogue.fallback(clean(form.get("Body")), self._metadata(address))
+        parts = [part for message in said for part in self.parts(message.text)]
+        body = "".join(f"<Message>{escape(part)}</Message>" for part in parts)
+        return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
+
+    async def _handle(self, payload: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """One journalled message (bot.storage.inbound), in its conversation's order."""
+        form: dict[str, str] = payload["form"]
+        address = form["From"].removeprefix(self.address_prefix)
+        sender = self.services.sender_ids.of(self.name(), address)
+        metadata = self._metadata(address)
         text = clean(form.get("Body"))
         has_media = form.get("NumMedia", "0") not in ("", "0")
-
-        async def work() -> None:
-            await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
-            output = TwilioOutput(self, address)
-            before = self.services.dialogue.only_words(metadata, alone=not text) if has_media else []
-            await self.services.turn(
-                on_new_message,
-                UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
-                output,
-                self._timeout_s,
-                before,
-            )
-
-        self.services.queues.submit(sender, work)
+        await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
+        output = TwilioOutput(self, address)
+        before = self.services.dialogue.only_words(metadata, alone=not text) if has_media else []
+        await self.services.turn(
+            on_new_message,
+            UserMessage(text, output, sender, input_channel=self.name(), metadata=metadata),
+            output,
+            self._timeout_s,
+            before,
+        )
 
 
 class SmsChannel(TwilioChannel):

@@ -16,6 +16,7 @@ only sees a keyed hash of it, so only the token's holder can write to or read th
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -28,7 +29,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.routing.countries import is_country_code
-from bot.storage.stores import check_cursor
+from bot.storage.stores import STORE_FAULTS, check_cursor
+from bot.wiring.faults import STORE_DOWN
 from channels.rest import MAX_BODY_BYTES, BadRequest, json_object, message_and_hints
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import ChannelServices, services
@@ -40,6 +42,7 @@ PAGE_TEXTS = ("web_title", "web_message_label", "web_send", "web_leave", "web_no
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 POLL_WAIT_S = 25.0  # under the 30-60 s after which proxies commonly cut an idle request
+STORE_DOWN_PAUSE_S = 2.0  # an inbox read that failed answers after this, so pages don't poll in a tight loop
 
 
 class WebOutput(CountingOutput):
@@ -133,9 +136,7 @@ class WebChatChannel(InputChannel):
                     raise BadRequest("'id' must be 1-64 letters, digits, - or _")
             except BadRequest as exc:
                 return _refused(400, str(exc))
-            if message_id and not await self.services.stores.dedupe.first_time(
-                f"web:{sender}:{message_id}", self.services.dialogue.retention.dedupe_s
-            ):
+            if message_id and not await self._first_time(f"web:{sender}:{message_id}"):
                 return response.json({"messages": [], "erased": False, "repeated": True})
             return response.json(await self._turn(on_new_message, sender, text, {**metadata, "channel": self.name()}))
 
@@ -149,10 +150,24 @@ class WebChatChannel(InputChannel):
                 check_cursor(after)
             except ValueError as exc:
                 return _refused(400, f"'after': {exc}")
-            messages = await self.services.stores.inbox.read(sender, after, self._poll_wait_s)
+            try:
+                messages = await self.services.stores.inbox.read(sender, after, self._poll_wait_s)
+            except STORE_FAULTS as error:  # nothing new can be known: the page asks again a little later
+                self.services.faults.count(STORE_DOWN, error, "the web chat's inbox")
+                await asyncio.sleep(min(self._poll_wait_s, STORE_DOWN_PAUSE_S))
+                messages = []
             return response.json({"messages": messages, "cursor": messages[-1]["id"] if messages else after})
 
         return webhook
+
+    async def _first_time(self, key: str) -> bool:
+        """Whether a message id is new; when the store fails, treat it as new: a child answered
+        twice is better than one not answered (the reply is the fail-safe one then anyway)."""
+        try:
+            return await self.services.stores.dedupe.first_time(key, self.services.dialogue.retention.dedupe_s)
+        except STORE_FAULTS as error:
+            self.services.faults.count(STORE_DOWN, error, "the web chat's dedupe")
+            return True
 
     def _sender(self, request: Request) -> Optional[str]:
         """The keyed hash of the bearer token, or None if there is no well-formed one."""

@@ -1,5 +1,5 @@
-"""The part every one of our channels' blueprints shares: Rasa's naming, a health route, and the
-start-up objects frozen once the model is loaded (bot.wiring.heap)."""
+"""The part every one of our channels' blueprints shares: Rasa's naming, a health route (with the
+process's fault counts), and the start-up objects frozen once the model is loaded (bot.wiring.heap)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.wiring.heap import freeze_startup_objects
+from channels.services import services
 
 
 def webhook_blueprint(channel: InputChannel) -> Blueprint:
@@ -20,7 +21,8 @@ def webhook_blueprint(channel: InputChannel) -> Blueprint:
 
     @blueprint.route("/", methods=["GET"])
     async def health(_: Request) -> HTTPResponse:
-        return response.json({"status": "ok"})
+        """Up, with this process's faults since it started (bot.wiring.faults), for the operator."""
+        return response.json({"status": "ok", "faults": services().faults.counts()})
 
     @blueprint.listener("after_server_start")  # Rasa loads the model before the server starts
     async def settle(*_: object) -> None:

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 from bot import PROJECT_ROOT
 from bot.handoff.queue import MemoryHandoffQueue, RedisHandoffQueue, Risk, Ticket
@@ -66,7 +66,7 @@ def test_without_redis_every_store_is_in_this_services_memory():
     assert services.stores is services.stores and services.queue is services.queue  # built once
 
 
-async def test_every_redis_service_shares_one_client_and_one_pool():
+async def test_every_redis_service_shares_one_client_and_one_pool_and_waits_on_another():
     prefix = f"test-wiring-{uuid.uuid4().hex}:"
     before = {id(pool) for pool in gc.get_objects() if isinstance(pool, ConnectionPool)}
     services = Services(Settings.from_environ({"REDIS_URL": REDIS_URL, "HELPLINE_REDIS_PREFIX": prefix}))
@@ -81,11 +81,18 @@ async def test_every_redis_service_shares_one_client_and_one_pool():
         ticket = await services.queue.open(Ticket.new("KE", "s", "sms", "KE", "en", Risk.ASKED, "talk_to_human"))
         await services.counsellors.add("wiring-test", "KE", "a long enough password")
         await services.redis_dedupe("partner").first_time("x", 60)
+        await services.journal.record("s", "telegram:s:2", 60, {"channel": "telegram"})
+        await services.stores.inbox.read("s", "0-0", wait_s=0.05)  # a long poll: on the waiting client
+        await services.queue.events("KE", "0", block_ms=50)
         assert await client.exists(f"{prefix}dedupe:telegram:s:1", f"{prefix}conversation:s") == 2
         assert await client.exists(f"{prefix}handoff:ticket:{ticket.id}") == 1
         gc.collect()
-        pools = [p for p in gc.get_objects() if isinstance(p, ConnectionPool) and id(p) not in before]
-        assert pools == [client.connection_pool]
+        pools = {p for p in gc.get_objects() if isinstance(p, ConnectionPool) and id(p) not in before}
+        assert pools == {client.connection_pool, services.redis_blocking.connection_pool}
+        for pool, time_limit in ((client.connection_pool, 0.3), (services.redis_blocking.connection_pool, 35)):
+            assert isinstance(pool, BlockingConnectionPool) and pool.max_connections <= 50
+            options = pool.connection_kwargs
+            assert options["socket_connect_timeout"] == 0.3 and options["socket_timeout"] == time_limit
     finally:
         async for key in services.redis.scan_iter(f"{prefix}*"):
             await services.redis.delete(key)

@@ -460,9 +460,12 @@ class RedisHandoffQueue(_StateChanges):
         prefix: str = "helpline:handoff:",
         transcript_s: Optional[Callable[[str], int]] = None,
         observer: Optional[TicketObserver] = None,
+        blocking: Optional[RedisClient] = None,
     ) -> None:
-        """``transcript_s(helpline)``: how long a closed ticket and its messages are kept."""
+        """``transcript_s(helpline)``: how long a closed ticket and its messages are kept;
+        ``blocking``: the client for reads that wait (its time limit allows for the wait)."""
         self._redis, self._prefix, self._transcript_s = client, prefix, transcript_s
+        self._blocking = blocking or client
         self.observer = observer
 
     def _tickets_of(self, conversation: str) -> str:
@@ -511,7 +514,8 @@ class RedisHandoffQueue(_StateChanges):
         key = self._events_key(helpline)
         if after == "$" and not block_ms:
             return []
-        answer = await self._redis.xread({key: after}, count=500, block=block_ms or None)
+        reader = self._blocking if block_ms else self._redis
+        answer = await reader.xread({key: after}, count=500, block=block_ms or None)
         return [
             Event(
                 as_text(entry),

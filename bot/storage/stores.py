@@ -35,8 +35,11 @@ from typing import (
 )
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 MAX_MEMORY_ENTRIES = 100_000
+# What a store raises when Redis is refused, frozen (a command's time limit) or out of connections.
+STORE_FAULTS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
 
 # A client that decodes answers (decode_responses=True, as bot.wiring builds it) or not: the stores read both.
 RedisClient: TypeAlias = "aioredis.Redis[str] | aioredis.Redis[bytes]"
@@ -364,9 +367,11 @@ class RedisInbox:
     INBOX_KEPT messages, expiring ``ttl_s`` after the last); a read blocks in Redis (XREAD), so a
     counsellor's reply written on one server reaches a page waiting on another at once."""
 
-    def __init__(self, client: RedisClient, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str, blocking: Optional[RedisClient] = None) -> None:
+        """``blocking``: the client for the long poll, whose time limit allows for the wait."""
         self.client = client
         self.prefix = prefix
+        self._blocking = blocking or client
 
     def _key(self, sender_id: str) -> str:
         return f"{self.prefix}inbox:{sender_id}"
@@ -381,7 +386,7 @@ class RedisInbox:
 
     async def read(self, sender_id: str, after: str, wait_s: float) -> list[InboxMessage]:
         check_cursor(after)
-        found = await self.client.xread(
+        found = await self._blocking.xread(
             {self._key(sender_id): after}, count=INBOX_KEPT, block=int(wait_s * 1000) if wait_s > 0 else None
         )
         return [

@@ -28,6 +28,7 @@ from bot.privacy.erasure import Eraser
 from bot.privacy.sender_ids import SenderIds
 from bot.stats.counters import MemoryStats, RedisStats, StatsCounter
 from bot.stats.record import StatsRecorder, recorder
+from bot.storage.inbound import Journal, MemoryJournal, RedisJournal
 from bot.storage.retention import Retention
 from bot.storage.stores import (
     MemoryAddressBook,
@@ -39,7 +40,10 @@ from bot.storage.stores import (
     RedisInbox,
     Stores,
 )
+from bot.wiring.faults import Faults
 from bot.wiring.settings import Settings
+
+LONGEST_WAIT_S = 30  # the longest a read waits in Redis on purpose (web chat: 25 s, console: 15 s)
 
 
 class Services:
@@ -50,10 +54,36 @@ class Services:
 
     @cached_property
     def redis(self) -> Optional[aioredis.Redis[str]]:
-        """The process's Redis client (None in memory); connects on first use, in the running loop."""
+        """The process's Redis client (None in memory); connects on first use, in the running loop.
+
+        Every call is bounded: connecting and each command give up after ``REDIS_TIMEOUT_MS``, and
+        at most ``REDIS_MAX_CONNECTIONS`` are open (a call waits that long for a free one). So a
+        refused or frozen Redis costs a child a fraction of a second before the channels' fail-safe
+        reply, never a webhook that hangs past Twilio's or Telegram's patience."""
         if self.settings.in_memory:
             return None
-        return aioredis.from_url(self.settings.redis_url, decode_responses=True)
+        limit_s = self.settings.redis_timeout_ms / 1000
+        return self._pool(self.settings.redis_max_connections, socket_timeout=limit_s)
+
+    @cached_property
+    def redis_blocking(self) -> Optional[aioredis.Redis[str]]:
+        """A client for reads that wait in Redis on purpose (a web chat's long poll, the console's
+        event stream): a command time limit just above the longest wait, a small pool of its own."""
+        if self.settings.in_memory:
+            return None
+        return self._pool(max(2, self.settings.redis_max_connections // 4), socket_timeout=LONGEST_WAIT_S + 5)
+
+    def _pool(self, size: int, socket_timeout: float) -> aioredis.Redis[str]:
+        limit_s = self.settings.redis_timeout_ms / 1000
+        pool: aioredis.ConnectionPool[aioredis.Connection] = aioredis.BlockingConnectionPool.from_url(
+            self.settings.redis_url,
+            max_connections=size,
+            timeout=limit_s,
+            socket_connect_timeout=limit_s,
+            socket_timeout=socket_timeout,
+            decode_responses=True,
+        )
+        return aioredis.Redis(connection_pool=pool, decode_responses=True)  # the pool's setting; typed here
 
     def _client(self) -> aioredis.Redis[str]:
         client = self.redis
@@ -99,7 +129,7 @@ class Services:
             addresses=RedisAddressBook(self.redis, self.prefix),
             backend="redis",
             conversations=RedisConversations(self.redis, self.prefix),
-            inbox=RedisInbox(self.redis, self.prefix),
+            inbox=RedisInbox(self.redis, self.prefix, self.redis_blocking),
             client=self.redis,
         )
 
@@ -120,7 +150,7 @@ class Services:
         if self.redis is None:
             return MemoryHandoffQueue(observer=self.stats)
         keeping = transcript_keeping(self.desks, self.retention)
-        return RedisHandoffQueue(self.redis, self.prefix + "handoff:", keeping, self.stats)
+        return RedisHandoffQueue(self.redis, self.prefix + "handoff:", keeping, self.stats, self.redis_blocking)
 
     @cached_property
     def dialogue(self) -> Dialogue:
@@ -146,10 +176,24 @@ class Services:
         """A dedupe store of its own under ``<prefix><name>:`` (e.g. partner webhooks)."""
         return RedisDedupe(self._client(), f"{self.prefix}{name}:")
 
+    @cached_property
+    def faults(self) -> Faults:
+        return Faults()
+
+    @cached_property
+    def journal(self) -> Journal:
+        """Children's messages acknowledged and not yet answered (bot.storage.inbound)."""
+        if self.redis is None:
+            return MemoryJournal()
+        return RedisJournal(self.redis, self.prefix)
+
     async def close(self) -> None:
         """Release the Redis connections (on shutdown); nothing to do in memory."""
-        if "redis" in self.__dict__ and self.redis is not None:
-            await self.redis.close()
+        for name in ("redis", "redis_blocking"):
+            client = self.__dict__.get(name)
+            if client is not None:
+                await client.close()
+                await client.connection_pool.disconnect()
 
 
 @lru_cache(maxsize=1)

@@ -33,8 +33,9 @@ class SettingsError(ValueError):
     """A setting is malformed; the message names the variable and says what it must be."""
 
 
-def _setting(variable: str, default: Any, help: str) -> Any:
-    return field(default=default, metadata={"variable": variable, "help": help})
+def _setting(variable: str, default: Any, help: str, bounds: tuple[int, int] = (1, 65535)) -> Any:
+    """A field read from ``variable``; an int field must lie within ``bounds``."""
+    return field(default=default, metadata={"variable": variable, "help": help, "bounds": bounds})
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,26 @@ class Settings:
         "HELPLINE_REDIS_PREFIX",
         DEFAULT_PREFIX,
         "Prefix of every Redis key the bot writes, so several bots (or test runs) can share one Redis.",
+    )
+    redis_timeout_ms: int = _setting(
+        "REDIS_TIMEOUT_MS",
+        300,
+        "Connect and command time limit of every Redis call: a refused or frozen Redis costs a child at most "
+        "this before the fail-safe reply with the numbers.",
+        (20, 5000),
+    )
+    redis_max_connections: int = _setting(
+        "REDIS_MAX_CONNECTIONS",
+        50,
+        "Most connections one process opens to Redis; a call that finds none free waits `REDIS_TIMEOUT_MS`, "
+        "then fails safe.",
+        (2, 10000),
+    )
+    shutdown_s: int = _setting(
+        "HELPLINE_SHUTDOWN_S",
+        10,
+        "On SIGTERM, how long a server lets the turns it has started finish before handing the rest to another server.",
+        (0, 600),
     )
     sender_key: str = _setting(
         "HELPLINE_SENDER_KEY",
@@ -92,7 +113,7 @@ class Settings:
             if not raw:
                 continue
             if spec.type in ("int", int):
-                values[spec.name] = _port(variable, raw)
+                values[spec.name] = _number(variable, raw, *spec.metadata["bounds"])
             elif spec.type in ("Path", Path):
                 values[spec.name] = _file(variable, raw)
             else:
@@ -139,9 +160,9 @@ def _redis_url(url: str) -> None:
         raise SettingsError(f"REDIS_URL's database must be a number, as in redis://host:6379/0, not {path!r}")
 
 
-def _port(variable: str, raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SettingsError(f"{variable} must be a port number (1-65535), not {raw!r}")
+def _number(variable: str, raw: str, low: int, high: int) -> int:
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingsError(f"{variable} must be a whole number from {low} to {high}, not {raw!r}")
     return int(raw)
 
 

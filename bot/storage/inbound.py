@@ -1,0 +1,350 @@
+"""The journal of children's messages that were acknowledged but not yet answered.
+
+Telegram and Twilio take a webhook's 200 as "delivered" and never send the message again, so a
+message must be durable *before* that answer: a server killed, restarted or stopped mid-burst
+must not lose it. Each message is appended to its conversation's own stream
+(``<prefix>inbound:<conversation>``) together with its dedupe key, in one atomic step, before the
+webhook is answered. Then whoever holds the conversation's lease (``SET NX PX`` with a random
+token, renewed while working, released by compare-and-delete only once the stream is empty)
+answers its messages one after another, in order, and removes each once its turn is done. A
+server that dies leaves the lease to expire; every server looks for conversations whose messages
+wait with nobody working on them (``<prefix>inbound:ready``) and takes them over.
+
+If the journal cannot be written (Redis refused, frozen, timed out), the caller must not pretend
+the message is safe: the channels answer it in the webhook's own response with the fail-safe
+reply (the numbers), which needs no store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional, Protocol
+
+from bot.storage.stores import RedisClient, as_text, stream_field
+
+logger = logging.getLogger(__name__)
+
+LEASE_MS = 10_000  # a dead server's conversations wait at most this long for another server
+ORPHAN_AFTER_MS = 1_000  # a recorded message nobody took within this long is looked after by the sweep
+SWEEP_BATCH = 100
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded message: its place in the conversation's stream and what the channel stored."""
+
+    id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Lease:
+    conversation: str
+    token: str
+
+
+class Journal(Protocol):
+    async def record(self, conversation: str, dedupe_key: str, dedupe_ttl_s: int, payload: dict[str, Any]) -> bool:
+        """Keep the message durably; False if ``dedupe_key`` was seen already (a retried
+        webhook). Raises when the store fails: then nothing was recorded."""
+
+    async def take(self, conversation: str) -> Optional[Lease]:
+        """The conversation's lease, or None while another worker (or this one) holds it."""
+
+    async def renew(self, lease: Lease) -> bool:
+        """Extend the lease; False when it was lost (expired and taken by another worker)."""
+
+    async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
+        """The conversation's oldest unanswered messages, in the order they arrived."""
+
+    async def done(self, lease: Lease, entry: Entry) -> None:
+        """The message's turn is over: remove it."""
+
+    async def release(self, lease: Lease) -> bool:
+        """Give the lease up if no message waits; False (lease kept) when one arrived meanwhile."""
+
+    async def hand_back(self, lease: Lease) -> None:
+        """Give the lease up with messages still waiting (shutting down): another server goes on."""
+
+    async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
+        """Conversations with messages waiting for longer than ORPHAN_AFTER_MS (whoever holds them)."""
+
+    async def forget(self, conversation: str) -> None:
+        """Erase the conversation's waiting messages (the child asked to delete their data)."""
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+# KEYS: dedupe, stream, ready; ARGV: dedupe ttl (ms), conversation, payload, now (ms)
+_RECORD = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], '*', 'payload', ARGV[3])
+redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[2])
+return 1
+"""
+# KEYS: lease; ARGV: token, lease ms
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+# KEYS: lease, stream, ready; ARGV: token, conversation. 1 released, 0 more waiting, -1 not ours
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('XLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 1
+"""
+# KEYS: lease; ARGV: token
+_HAND_BACK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
+class RedisJournal:
+    """The journal on Redis, shared by every server (see the module's docstring)."""
+
+    def __init__(self, client: RedisClient, prefix: str, lease_ms: int = LEASE_MS) -> None:
+        self._redis, self._prefix, self.lease_ms = client, prefix, lease_ms
+        self._record = client.register_script(_RECORD)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._hand_back = client.register_script(_HAND_BACK)
+
+    def _stream(self, conversation: str) -> str:
+        return f"{self._prefix}inbound:{conversation}"
+
+    def _lease(self, conversation: str) -> str:
+        return f"{self._prefix}inbound-lease:{conversation}"
+
+    @property
+    def _ready(self) -> str:
+        return f"{self._prefix}inbound:ready"
+
+    def dedupe_key(self, key: str) -> str:
+        return f"{self._prefix}dedupe:{key}"  # bot.storage.stores.RedisDedupe's: erasure finds both
+
+    async def record(self, conversation: str, dedupe_key: str, dedupe_ttl_s: int, payload: dict[str, Any]) -> bool:
+        keys = [self.dedupe_key(dedupe_key), self._stream(conversation), self._ready]
+        now = int(time.time() * 1000)
+        args: list[str | int] = [dedupe_ttl_s * 1000, conversation, json.dumps(payload, ensure_ascii=False), now]
+        return bool(await self._record(keys=keys, args=args))
+
+    async def take(self, conversation: str) -> Optional[Lease]:
+        token = secrets.token_hex(16)
+        taken = await self._redis.set(self._lease(conversation), token, nx=True, px=self.lease_ms)
+        return Lease(conversation, token) if taken else None
+
+    async def renew(self, lease: Lease) -> bool:
+        return bool(await self._renew(keys=[self._lease(lease.conversation)], args=[lease.token, self.lease_ms]))
+
+    async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
+        found = await self._redis.xrange(self._stream(lease.conversation), count=count)
+        return [Entry(as_text(entry), _payload(stream_field(fields, "payload"))) for entry, fields in found]
+
+    async def done(self, lease: Lease, entry: Entry) -> None:
+        await self._redis.xdel(self._stream(lease.conversation), entry.id)
+
+    async def release(self, lease: Lease) -> bool:
+        keys = [self._lease(lease.conversation), self._stream(lease.conversation), self._ready]
+        return int(await self._release(keys=keys, args=[lease.token, lease.conversation])) != 0
+
+    async def hand_back(self, lease: Lease) -> None:
+        await self._hand_back(keys=[self._lease(lease.conversation)], args=[lease.token])
+
+    async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        found = await self._redis.zrangebyscore(self._ready, "-inf", now_ms - ORPHAN_AFTER_MS, 0, SWEEP_BATCH)
+        return [as_text(conversation) for conversation in found]
+
+    async def forget(self, conversation: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._stream(conversation))
+            pipe.zrem(self._ready, conversation)
+            await pipe.execute()
+
+
+def _payload(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryJournal:
+    """The embedded default: one process, so nothing survives it; same order and dedupe rules."""
+
+    _waiting: dict[str, list[Entry]] = field(default_factory=dict)
+    _since: dict[str, int] = field(default_factory=dict)
+    _leases: dict[str, str] = field(default_factory=dict)
+    _seen: dict[str, float] = field(default_factory=dict)
+    _next_id: int = 0
+
+    async def record(self, conversation: str, dedupe_key: str, dedupe_ttl_s: int, payload: dict[str, Any]) -> bool:
+        now = time.monotonic()
+        if self._seen.get(dedupe_key, 0.0) > now:
+            return False
+        if len(self._seen) > 100_000:
+            self._seen = {key: until for key, until in self._seen.items() if until > now}
+        self._seen[dedupe_key] = now + dedupe_ttl_s
+        self._next_id += 1
+        self._waiting.setdefault(conversation, []).append(Entry(f"{self._next_id}-0", dict(payload)))
+        self._since.setdefault(conversation, int(time.time() * 1000))
+        return True
+
+    async def take(self, conversation: str) -> Optional[Lease]:
+        if conversation in self._leases:
+            return None
+        self._leases[conversation] = token = secrets.token_hex(16)
+        return Lease(conversation, token)
+
+    async def renew(self, lease: Lease) -> bool:
+        return self._leases.get(lease.conversation) == lease.token
+
+    async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
+        return list(self._waiting.get(lease.conversation, [])[:count])
+
+    async def done(self, lease: Lease, entry: Entry) -> None:
+        waiting = self._waiting.get(lease.conversation, [])
+        if entry in waiting:
+            waiting.remove(entry)
+
+    async def release(self, lease: Lease) -> bool:
+        if self._leases.get(lease.conversation) != lease.token:
+            return True
+        if self._waiting.get(lease.conversation):
+            return False
+        del self._leases[lease.conversation]
+        self._waiting.pop(lease.conversation, None)
+        self._since.pop(lease.conversation, None)
+        return True
+
+    async def hand_back(self, lease: Lease) -> None:
+        if self._leases.get(lease.conversation) == lease.token:
+            del self._leases[lease.conversation]
+
+    async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        return [c for c, since in self._since.items() if since <= now_ms - ORPHAN_AFTER_MS][:SWEEP_BATCH]
+
+    async def forget(self, conversation: str) -> None:
+        self._waiting.pop(conversation, None)
+        self._since.pop(conversation, None)
+
+
+# --- working through it ----------------------------------------------------------------------
+
+
+class Worker:
+    """Answers journalled messages: each conversation by one worker at a time, in arrival order.
+
+    ``handle(payload)`` runs one turn; the channel that recorded the payload decides what that
+    means (``handlers`` maps the payload's ``channel`` to it). A turn that raises is logged and
+    its message removed all the same: the channel's own fail-safe has already answered the child,
+    and a message that crashes every server must not block the conversation forever.
+    """
+
+    def __init__(self, journal: Journal, renew_every_s: float = LEASE_MS / 3000) -> None:
+        """``renew_every_s``: well within the journal's lease, so a live worker never loses it."""
+        self.journal = journal
+        self._renew_every_s = renew_every_s
+        self.handlers: dict[str, Handler] = {}
+        self._draining: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def start(self, conversation: str) -> None:
+        """Answer the conversation's messages now, unless this process already is."""
+        if self._stopping or conversation in self._draining:
+            return
+        task = asyncio.get_running_loop().create_task(self._drain(conversation))
+        self._draining[conversation] = task
+        task.add_done_callback(lambda _: self._draining.pop(conversation, None))
+
+    async def sweep(self) -> int:
+        """Take over conversations whose messages wait with nobody answering (a server died);
+        returns how many this process started on."""
+        started = 0
+        for conversation in await self.journal.orphans():
+            if conversation not in self._draining and not self._stopping:
+                self.start(conversation)
+                started += 1
+        return started
+
+    async def _drain(self, conversation: str) -> None:
+        try:
+            lease = await self.journal.take(conversation)
+        except Exception as error:  # noqa: BLE001 - the sweep tries again later
+            logger.error("could not take a conversation's lease (%s)", type(error).__name__)
+            return
+        if lease is None:
+            return  # another worker has it, and will answer what was just recorded before it lets go
+        renewing = asyncio.get_running_loop().create_task(self._keep(lease))
+        try:
+            while not self._stopping:
+                entries = await self.journal.entries(lease)
+                for entry in entries:
+                    await self._turn(entry.payload)
+                    await self.journal.done(lease, entry)
+                    if self._stopping:
+                        break
+                if not entries and await self.journal.release(lease):
+                    return
+        except Exception as error:  # noqa: BLE001 - the lease lapses and another worker goes on
+            logger.error("answering journalled messages stopped (%s)", type(error).__name__)
+        finally:
+            renewing.cancel()
+            if self._stopping:
+                await self._hand_back(lease)
+
+    async def _hand_back(self, lease: Lease) -> None:
+        try:
+            await self.journal.hand_back(lease)
+        except Exception as error:  # noqa: BLE001 - then the lease lapses by itself
+            logger.warning("could not hand a conversation back (%s)", type(error).__name__)
+
+    async def _turn(self, payload: dict[str, Any]) -> None:
+        handle = self.handlers.get(str(payload.get("channel")))
+        if handle is None:
+            logger.error("a recorded message for channel %r, which this server does not run", payload.get("channel"))
+            return
+        try:
+            await handle(payload)
+        except Exception as error:  # noqa: BLE001 - see the class docstring
+            logger.error("a recorded %s turn failed (%s)", payload.get("channel"), type(error).__name__)
+
+    async def _keep(self, lease: Lease) -> None:
+        while True:
+            await asyncio.sleep(self._renew_every_s)
+            try:
+                if not await self.journal.renew(lease):
+                    logger.error("a conversation's lease was lost while answering it")
+                    return
+            except Exception as error:  # noqa: BLE001 - retried at the next beat
+                logger.warning("renewing a conversation's lease failed (%s)", type(error).__name__)
+
+    async def stop(self, limit_s: float) -> int:
+        """Stop taking conversations; let the turns under way finish within ``limit_s``. What is
+        left stays in the journal for another server. Returns how many drains were cut short."""
+        self._stopping = True
+        running = list(self._draining.values())
+        if not running:
+            return 0
+        _, late = await asyncio.wait(running, timeout=limit_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)  # each hands its conversation back
+        return len(late)

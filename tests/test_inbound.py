@@ -1,0 +1,171 @@
+"""The journal of acknowledged messages (bot.storage.inbound), on real Redis and in memory: a
+message is kept before the webhook answers, answered once, in order, by one worker at a time,
+and a dead worker's messages are taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.storage.inbound import Journal, MemoryJournal, RedisJournal, Worker
+from tests.conftest import CHANNEL_ENV
+
+REDIS_URL = CHANNEL_ENV["REDIS_URL"]
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def journal(request: pytest.FixtureRequest) -> AsyncIterator[Journal]:
+    if request.param == "memory":
+        yield MemoryJournal()
+        return
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    prefix = f"test-inbound-{uuid.uuid4().hex}:"
+    yield RedisJournal(client, prefix, lease_ms=600)
+    async for key in client.scan_iter(f"{prefix}*"):
+        await client.delete(key)
+    await client.close()
+
+
+def message(n: int) -> dict[str, Any]:
+    return {"channel": "sms", "n": n}
+
+
+class Recorder:
+    """A channel's handler that notes what it answered, slowly if asked."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.answered: list[int] = []
+        self.delay_s = delay_s
+
+    async def __call__(self, payload: dict[str, Any]) -> None:
+        await asyncio.sleep(self.delay_s)
+        self.answered.append(payload["n"])
+
+
+def worker_for(journal: Journal, handler: Recorder) -> Worker:
+    worker = Worker(journal, renew_every_s=0.1)
+    worker.handlers["sms"] = handler
+    return worker
+
+
+async def until(check: Any, timeout_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_retried_webhook_is_recorded_once(journal: Journal) -> None:
+    assert await journal.record("c1", "sms:c1:SM1", 60, message(1)) is True
+    assert await journal.record("c1", "sms:c1:SM1", 60, message(1)) is False
+    lease = await journal.take("c1")
+    assert lease is not None
+    assert [e.payload for e in await journal.entries(lease)] == [message(1)]
+
+
+async def test_one_worker_at_a_time_and_a_lease_is_kept_while_messages_wait(journal: Journal) -> None:
+    await journal.record("c1", "k1", 60, message(1))
+    lease = await journal.take("c1")
+    assert lease is not None and await journal.take("c1") is None
+    assert await journal.release(lease) is False  # a message waits: the holder must answer it first
+    [entry] = await journal.entries(lease)
+    await journal.done(lease, entry)
+    assert await journal.release(lease) is True
+    assert await journal.take("c1") is not None  # free again
+
+
+async def test_a_burst_is_answered_in_order_once(journal: Journal) -> None:
+    handler = Recorder(delay_s=0.01)
+    worker = worker_for(journal, handler)
+    for n in range(20):
+        assert await journal.record("c1", f"k{n}", 60, message(n))
+        worker.start("c1")  # as each webhook does; only one drain runs
+    await until(lambda: len(handler.answered) == 20)
+    await asyncio.sleep(0.1)
+    assert handler.answered == list(range(20))
+    assert await journal.orphans(now_ms=10**15) == []  # nothing left waiting
+
+
+async def test_conversations_are_answered_side_by_side(journal: Journal) -> None:
+    slow, fast = Recorder(delay_s=0.5), Recorder()
+    worker = Worker(journal)
+    worker.handlers["sms"] = slow
+    worker.handlers["web"] = fast
+    await journal.record("slow", "k1", 60, message(1))
+    await journal.record("fast", "k2", 60, {"channel": "web", "n": 2})
+    worker.start("slow")
+    worker.start("fast")
+    await until(lambda: fast.answered == [2], timeout_s=0.4)  # not held up behind the slow one
+    await until(lambda: slow.answered == [1])
+
+
+async def test_a_dead_workers_messages_are_taken_over_in_order() -> None:
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    prefix = f"test-inbound-{uuid.uuid4().hex}:"
+    try:
+        journal = RedisJournal(client, prefix, lease_ms=300)
+        for n in range(3):
+            await journal.record("c1", f"k{n}", 60, message(n))
+        dead = await journal.take("c1")  # a server took the conversation, then died: never renewed
+        assert dead is not None
+        other = Recorder()
+        survivor = worker_for(journal, other)
+        assert await survivor.sweep() in (0, 1)  # too early, or the lease is still held: nothing answered
+        await asyncio.sleep(0.05)
+        assert other.answered == []
+        await asyncio.sleep(1.1)  # the lease lapsed, and the messages waited past ORPHAN_AFTER_MS
+        assert await survivor.sweep() == 1
+        await until(lambda: other.answered == [0, 1, 2])
+        assert await journal.renew(dead) is False  # the dead one's token is worthless now
+    finally:
+        async for key in client.scan_iter(f"{prefix}*"):
+            await client.delete(key)
+        await client.close()
+
+
+async def test_a_failing_turn_does_not_block_the_conversation(journal: Journal) -> None:
+    answered: list[int] = []
+
+    async def handler(payload: dict[str, Any]) -> None:
+        if payload["n"] == 0:
+            raise RuntimeError("this message breaks every server")
+        answered.append(payload["n"])
+
+    worker = Worker(journal)
+    worker.handlers["sms"] = handler
+    for n in range(3):
+        await journal.record("c1", f"k{n}", 60, message(n))
+    worker.start("c1")
+    await until(lambda: answered == [1, 2])
+
+
+async def test_stopping_finishes_the_turn_under_way_and_hands_back_the_rest(journal: Journal) -> None:
+    handler = Recorder(delay_s=0.2)
+    worker = worker_for(journal, handler)
+    for n in range(5):
+        await journal.record("c1", f"k{n}", 60, message(n))
+    worker.start("c1")
+    await asyncio.sleep(0.05)
+    assert await worker.stop(limit_s=2) == 0  # the turn under way finished within the limit
+    assert handler.answered == [0]
+    worker.start("c1")  # a stopping worker takes nothing new
+    heir = Recorder()
+    other = worker_for(journal, heir)
+    other.start("c1")  # the lease was handed back at once, not left to lapse
+    await until(lambda: heir.answered == [1, 2, 3, 4])
+    assert handler.answered == [0]
+
+
+async def test_a_turn_past_the_limit_is_cut_and_its_message_kept(journal: Journal) -> None:
+    handler = Recorder(delay_s=5)
+    worker = worker_for(journal, handler)
+    await journal.record("c1", "k1", 60, message(1))
+    worker.start("c1")
+    await asyncio.sleep(0.05)
+    assert await worker.stop(limit_s=0.1) == 1
+    lease = await journal.take("c1")
+    assert lease is not None and [e.payload for e in await journal.entries(lease)] == [message(1)]
