@@ -55,6 +55,7 @@ UNKNOWN_NUMBER = "the number does not exist or is no longer in service"
 LANDLINE = "the number is a landline or cannot receive text messages"
 WHATSAPP_WINDOW = "WhatsApp only lets us write within 24 hours of the child's last message"
 CARRIER_REFUSED = "the child's phone company refused the message"
+CARRIER_BLOCKED = "the message was blocked, by the child or their phone company"
 TWILIO_REFUSED = "Twilio refused the message"
 
 # Twilio's error codes (https://www.twilio.com/docs/api/errors), from the API or a status callback,
@@ -66,7 +67,7 @@ TWILIO_PERMANENT = {
     21408: CANNOT_SMS,
     21610: UNSUBSCRIBED,
     30003: UNREACHABLE,
-    30004: BLOCKED,
+    30004: CARRIER_BLOCKED,
     30005: UNKNOWN_NUMBER,
     30006: LANDLINE,
     30007: CARRIER_REFUSED,

@@ -186,7 +186,7 @@ def _buttons(raw: str) -> tuple[Button, ...]:
 # --- Redis -----------------------------------------------------------------------------------
 
 # KEYS: idempotency key, sequence, message, lane, stream, the conversation's ids [, log, events]
-# ARGV: id, conversation, channel, text, buttons, key, created_at, ticket, author, key ttl, events kept
+# ARGV: id, conversation, channel, text, buttons, key, created_at, ticket, author, key ttl, events kept, keep s
 _ENQUEUE = """
 local found = redis.call('GET', KEYS[1])
 if found then
@@ -208,6 +208,7 @@ redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[1])
 redis.call('XADD', KEYS[5], '*', 'message', ARGV[1], 'conversation', ARGV[2], 'channel', ARGV[3], 'seq', seq)
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[10])
+for _, name in ipairs({KEYS[2], KEYS[4], KEYS[6]}) do redis.call('EXPIRE', name, ARGV[12]) end
 return {ARGV[1], 1, entry}
 """
 # KEYS: message, lane, lease; ARGV: id, token, lease ms
@@ -363,6 +364,7 @@ class RedisOutbox:
             transcript.author if transcript else "",
             KEY_KEPT_S,
             self._events_kept,
+            KEEP_S,
         ]
         found, new, entry = await self._enqueue(keys=keys, args=args)
         return Queued(as_text(found), bool(int(new)), as_text(entry))
