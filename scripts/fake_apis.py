@@ -129,6 +129,12 @@ class FakeApi:
                 self._failure = self._failures_left = None
         return failure
 
+    def log(self) -> list[tuple[str, dict[str, Any], int, float]]:
+        """Every call so far: (path, parameters, status answered, time.monotonic() it came)."""
+        with self._lock:
+            calls = zip(self.calls, self.statuses, self.times, strict=True)
+            return [(path, params, status, at) for (path, params), status, at in calls]
+
     def sent(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[dict[str, Any]]:
         with self._lock:
             return [params for path, params in self.calls if predicate(path, params)]

@@ -117,10 +117,10 @@ def sms_transport(api: FakeTwilio, place: Place) -> TwilioTransport:
 
 def to_chat(api: FakeTelegram, chat: int) -> list[str]:
     """The texts the fake Telegram took (200) for ``chat``, in the order it took them."""
-    with api._lock:
-        calls = list(zip(api.calls, api.statuses, strict=True))
     return [
-        str(q["text"]) for (p, q), status in calls if p.endswith(SENDS) and int(q["chat_id"]) == chat and status == 200
+        str(q["text"])
+        for p, q, status, _ in api.log()
+        if p.endswith(SENDS) and int(q["chat_id"]) == chat and status == 200
     ]
 
 
@@ -208,7 +208,7 @@ async def test_telegrams_retry_after_is_honoured(place: Place, telegram):
     place.sender("s1", {"telegram": telegram_transport(telegram, place)})
     queued = await place.outbox.enqueue(Message("child-r", "telegram", "are you there?"))
     await until(lambda: to_chat(telegram, 4102) == ["are you there?"])
-    times = [t for (p, _), t in zip(telegram.calls, telegram.times, strict=True) if p.endswith(SENDS)]
+    times = [at for p, _, _, at in telegram.log() if p.endswith(SENDS)]
     assert telegram.statuses == [429, 200] and times[1] - times[0] >= 2.0
     assert (await place.outbox.status([queued.id]))[queued.id].state is State.SENT
 
