@@ -377,3 +377,14 @@ async def test_erasing_a_child_removes_their_messages_and_states(on_redis: Place
     place.sender("after", {"telegram": Recording("after", log)})
     await asyncio.sleep(0.5)
     assert len(taken) == 1 and log == [] and await place.outbox.own("after") == []  # acknowledged, never sent
+
+
+async def test_senders_long_silent_and_holding_nothing_are_forgotten(on_redis: Place):
+    outbox, client = on_redis.queue.outbox, on_redis.client
+    assert client is not None
+    await outbox.enqueue(Message("c-prune", "web", "kept for its sender"))
+    await outbox.read("holder", block_ms=0)
+    await client.xgroup_createconsumer(outbox.stream, "senders", "restarted-long-ago")
+    await asyncio.sleep(0.2)
+    assert await outbox.prune(100) == 1
+    assert [c["name"] for c in await client.xinfo_consumers(outbox.stream, "senders")] == ["holder"]  # it holds one

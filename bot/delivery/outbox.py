@@ -151,6 +151,10 @@ class Outbox(Protocol):
     async def hand_back(self, consumer: str, idle_ms: int) -> int:
         """Let another sender take every entry of ``consumer`` at once (shutting down)."""
 
+    async def prune(self, idle_ms: int) -> int:
+        """Forget senders that hold nothing and have not read for ``idle_ms`` (restarted servers'
+        old names); how many."""
+
     async def begin(self, pending: Pending, lease_ms: int) -> Begun:
         """Take the child's lease to send ``pending`` now, if it is the child's next message."""
 
@@ -302,6 +306,20 @@ end
 return kept
 """
 
+# KEYS: stream; ARGV: group, idle ms. Deletes the consumers holding nothing that were idle longer.
+_PRUNE = """
+local gone = 0
+for _, fields in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local c = {}
+  for i = 1, #fields, 2 do c[fields[i]] = fields[i + 1] end
+  if c['pending'] == 0 and c['idle'] > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], c['name'])
+    gone = gone + 1
+  end
+end
+return gone
+"""
+
 
 class RedisOutbox:
     """The outbox on Redis, shared by every server and the console (see the module's docstring).
@@ -330,6 +348,7 @@ class RedisOutbox:
         self._release = client.register_script(_RELEASE)
         self._report = client.register_script(_REPORT)
         self._keep = client.register_script(_KEEP)
+        self._prune = client.register_script(_PRUNE)
 
     @property
     def stream(self) -> str:
@@ -446,6 +465,10 @@ class RedisOutbox:
                 pipe.xclaim(self.stream, GROUP, consumer, 0, ids, idle=idle_ms, justid=True)
                 await pipe.execute()
         return len(ids)
+
+    async def prune(self, idle_ms: int) -> int:
+        await self._group()
+        return int(await self._prune(keys=[self.stream], args=[GROUP, idle_ms]))
 
     async def begin(self, pending: Pending, lease_ms: int) -> Begun:
         token = secrets.token_hex(16)
@@ -625,6 +648,9 @@ class MemoryOutbox:
         for item in mine:
             item.touched = time.monotonic() - idle_ms / 1000
         return len(mine)
+
+    async def prune(self, idle_ms: int) -> int:
+        return 0  # no names to forget: entries only note their sender
 
     def _head(self, conversation: str) -> Optional[str]:
         waiting = [(r.seq, i) for i, r in self._records.items() if r.message.conversation == conversation]

@@ -34,6 +34,7 @@ MAX_HELD = 2000  # entries one process holds before it stops reading more
 BUSY_WAIT_S = 0.2  # another sender is writing to this child: look again this soon
 WAIT_MIN_S, WAIT_MAX_S = 0.1, 2.0  # an earlier message of the child is with another sender
 STORE_PAUSE_S = 1.0  # Redis failed: the loops pause this long
+FORGET_SENDERS_AFTER_MS = 3_600_000  # a sender silent this long, holding nothing, was a server since restarted
 
 
 def default_consumer() -> str:
@@ -124,6 +125,7 @@ class Sender:
                     if self._held[entry].pending.conversation not in self._busy:
                         del self._held[entry]
                 self._hold(await self.outbox.reclaim(self.consumer, self._claim_idle_ms))
+                await self.outbox.prune(FORGET_SENDERS_AFTER_MS)
             except Exception as error:  # noqa: BLE001
                 logger.warning("keeping or claiming outbox entries failed (%s)", type(error).__name__)
             await asyncio.sleep(self._claim_idle_ms / 3000)
