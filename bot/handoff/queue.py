@@ -337,10 +337,9 @@ class _StateChanges:
 class MemoryHandoffQueue(_StateChanges):
     """The embedded default: one process, nothing survives a restart (local quick start only)."""
 
-    def __init__(self, observer: Optional[TicketObserver] = None, outbox: Optional[MemoryOutbox] = None) -> None:
+    def __init__(self, observer: Optional[TicketObserver] = None) -> None:
         self.observer = observer
-        self.outbox = self._outbox = outbox or MemoryOutbox()
-        self._outbox.transcripts = self  # messages to the child are written into their ticket's conversation
+        self.outbox = self._outbox = MemoryOutbox(transcripts=self)  # it writes messages into their tickets
         self._tickets: dict[str, Ticket] = {}
         self._logs: dict[str, list[Said]] = {}
         self._events: dict[str, list[Event]] = {}
@@ -467,15 +466,13 @@ class RedisHandoffQueue(_StateChanges):
         transcript_s: Optional[Callable[[str], int]] = None,
         observer: Optional[TicketObserver] = None,
         blocking: Optional[RedisClient] = None,
-        outbox: Optional[Outbox] = None,
     ) -> None:
         """``transcript_s(helpline)``: how long a closed ticket and its messages are kept;
-        ``blocking``: the client for reads that wait (its time limit allows for the wait);
-        ``outbox``: where messages to children go (default: the one under this prefix)."""
+        ``blocking``: the client for reads that wait (its time limit allows for the wait)."""
         self._redis, self._prefix, self._transcript_s = client, prefix, transcript_s
         self._blocking = blocking or client
         self.observer = observer
-        self.outbox = outbox or RedisOutbox(client, prefix, self._blocking, EVENTS_KEPT)
+        self.outbox = RedisOutbox(client, prefix, self._blocking, EVENTS_KEPT)  # messages to children, until sent
 
     def _tickets_of(self, conversation: str) -> str:
         return f"{self._prefix}of:{conversation}"  # the conversation's ticket ids: what erasure removes
