@@ -18,7 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.conversation.relay import end_handoff
+from bot.handoff.casework import end_handoff
 from bot.handoff.desks import Desk, Desks
 from bot.handoff.outcomes import Outcomes, UnknownOutcome
 from bot.handoff.partner import DESK_HEADER, SIGNATURE_HEADER, TOLERANCE_S, signed_request, ticket_view, verify

@@ -1,0 +1,190 @@
+"""Failed console logins, counted in Redis per account and per client address, so guessing stops early.
+
+Each attempt is counted *before* its password is checked, in one Lua script with the lock check,
+so guessers running in parallel cannot all slip past the count while the first hashes are still
+being checked: at most ``account_tries`` passwords are checked for an account before it is locked,
+and after each lock only one more (a "gate" lets one attempt through at a time once the allowance
+is used up). A lock starts at ``lock_s`` and doubles with each further failure, up to
+``lock_max_s``; failures are remembered for twice that. A successful login clears its account's
+count, and takes only its own attempt off the address's (so a guesser who owns an account cannot
+wipe the count of their other guesses). Everything is in Redis with an expiry: every console
+process sees the same counts, and nothing is left behind.
+
+A refused attempt is answered late (``delay_s``, growing with the failures, at most
+``MAX_DELAY_S``): the guesser waits on an idle coroutine, which costs no CPU, instead of a hash.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from typing import Iterable, Optional
+
+from bot.storage.stores import RedisClient
+
+MAX_DELAY_S = 2.0  # the longest a refused login's answer is held
+GATE_MS = 30_000  # a check past the allowance holds the gate this long at most (if its process dies)
+IPV6_BLOCK = 64  # an IPv6 client usually has a whole /64: it is counted as one address
+ACCOUNT, ADDRESS = "account", "address"
+
+# KEYS: for the account then the address: failures, lock, gate.
+# ARGV: account tries, address tries, remember ms, gate ms.
+# Returns {verdict, account failures, address failures, account lock ms, address lock ms, gates taken}:
+# verdict 1 check the password, 0 locked, 2 another check past the allowance is under way.
+_ATTEMPT = """
+local lock_a, lock_b = redis.call('PTTL', KEYS[2]), redis.call('PTTL', KEYS[5])
+if lock_a > 0 or lock_b > 0 then return {0, 0, 0, lock_a, lock_b, 0} end
+local a = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local b = redis.call('INCR', KEYS[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+local need_a, need_b = a > tonumber(ARGV[1]), b > tonumber(ARGV[2])
+if (need_a and redis.call('EXISTS', KEYS[3]) == 1) or (need_b and redis.call('EXISTS', KEYS[6]) == 1) then
+  redis.call('DECR', KEYS[1])
+  redis.call('DECR', KEYS[4])
+  return {2, a - 1, b - 1, 0, 0, 0}
+end
+local gates = 0
+if need_a then redis.call('SET', KEYS[3], 1, 'PX', ARGV[4]) gates = gates + 1 end
+if need_b then redis.call('SET', KEYS[6], 1, 'PX', ARGV[4]) gates = gates + 2 end
+return {1, a, b, 0, 0, gates}
+"""
+# KEYS: account failures, account lock, account gate, address failures, address gate; ARGV: gates held
+_SUCCEEDED = """
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if tonumber(ARGV[1]) >= 2 then redis.call('DEL', KEYS[5]) end
+if tonumber(redis.call('GET', KEYS[4]) or '0') > 0 then redis.call('DECR', KEYS[4]) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many failures are allowed before a lock, and how long locks last (bot.wiring.settings)."""
+
+    account_tries: int = 5
+    address_tries: int = 30
+    lock_s: int = 60
+    lock_max_s: int = 900
+
+    def lock_for(self, failures: int, tries: int) -> int:
+        """Seconds of lock after ``failures`` failures when ``tries`` are allowed (0: no lock yet)."""
+        if failures < tries:
+            return 0
+        return min(self.lock_max_s, self.lock_s << min(failures - tries, 30))
+
+    def delay_for(self, account_failures: int, address_failures: int) -> float:
+        """How long a wrong password's answer is held: grows with the share of the allowance used."""
+        used = max(account_failures / self.account_tries, address_failures / self.address_tries)
+        return round(min(MAX_DELAY_S, MAX_DELAY_S * used), 3)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """May this attempt's password be checked? If not: for how long, and whose lock it is."""
+
+    allowed: bool
+    retry_after_s: int = 0  # > 0: locked (or busy) for this long
+    locked: str = ""  # ACCOUNT or ADDRESS
+    delay_s: float = 0.0  # how long to hold the answer
+    account_failures: int = 0
+    address_failures: int = 0
+    gates: int = 0  # the gates this attempt holds (1: the account's, 2: the address's, 3: both)
+
+
+def refusal(locked: str, seconds: int) -> str:
+    """What a refused login is told: why, and when to try again."""
+    wait = f"{seconds} second{'s' * (seconds != 1)}" if seconds < 90 else f"{math.ceil(seconds / 60)} minutes"
+    why = {
+        ACCOUNT: "Too many failed logins for this account.",
+        ADDRESS: "Too many failed logins from your address.",
+    }.get(locked, "Too many logins are being checked right now.")
+    return f"{why} Try again in {wait}."
+
+
+def address_key(address: str) -> str:
+    """The client address as counted: an IPv4 address, or an IPv6 address's /64 (one client's block)."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if parsed.version == 6:
+        mapped = parsed.ipv4_mapped
+        return str(mapped) if mapped else str(ip_network(f"{parsed}/{IPV6_BLOCK}", strict=False))
+    return str(parsed)
+
+
+def client_address(peer: str, forwarded_for: Optional[str], proxies: Iterable[IPv4Network | IPv6Network]) -> str:
+    """Who is logging in: the peer, unless the peer is one of our ``proxies``; then the nearest address in
+    X-Forwarded-For that is not one of them (the addresses further left are the client's to write)."""
+    trusted = tuple(proxies)
+
+    def is_proxy(address: str) -> bool:
+        try:
+            parsed = ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in network for network in trusted)
+
+    if not is_proxy(peer) or not forwarded_for:
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_proxy(hop):
+            return hop
+    return hops[0] if hops else peer
+
+
+class LoginThrottle:
+    """Counts under ``<prefix>login-fail:<kind>:<name>``, locks under ``login-lock:...`` (kind: account
+    or address), and each one's gate under ``login-gate:...``."""
+
+    def __init__(self, client: RedisClient, prefix: str, policy: LoginPolicy = LoginPolicy()) -> None:
+        self._redis, self._prefix, self.policy = client, prefix, policy
+        self._attempt, self._succeeded = client.register_script(_ATTEMPT), client.register_script(_SUCCEEDED)
+
+    def _keys(self, kind: str, name: str) -> list[str]:
+        return [f"{self._prefix}login-{part}:{kind}:{name}" for part in ("fail", "lock", "gate")]
+
+    async def attempt(self, account: str, address: str) -> Verdict:
+        """Count one attempt on ``account`` from ``address``, unless either is locked."""
+        keys = self._keys(ACCOUNT, account) + self._keys(ADDRESS, address_key(address))
+        remember_ms = 2 * self.policy.lock_max_s * 1000
+        args = [self.policy.account_tries, self.policy.address_tries, remember_ms, GATE_MS]
+        verdict, on_account, on_address, lock_a, lock_b, gates = [
+            int(value) for value in await self._attempt(keys=keys, args=args)
+        ]
+        if verdict == 1:
+            return Verdict(True, account_failures=on_account, address_failures=on_address, gates=gates)
+        if verdict == 2:  # rare: parallel attempts on an account that has used its allowance
+            return Verdict(False, 1, ACCOUNT, MAX_DELAY_S, on_account, on_address)
+        which = ACCOUNT if lock_a >= lock_b else ADDRESS
+        return Verdict(False, math.ceil(max(lock_a, lock_b) / 1000), which, MAX_DELAY_S)
+
+    async def failed(self, verdict: Verdict, account: str, address: str) -> Verdict:
+        """The password was wrong: lock whatever has used up its allowance, and say how long to hold
+        the answer (and, when now locked, for how long)."""
+        policy, failures = self.policy, (verdict.account_failures, verdict.address_failures)
+        locks = [
+            (kind, policy.lock_for(count, tries), self._keys(kind, name))
+            for kind, count, tries, name in (
+                (ACCOUNT, failures[0], policy.account_tries, account),
+                (ADDRESS, failures[1], policy.address_tries, address_key(address)),
+            )
+        ]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for bit, (_, seconds, (_, lock, gate)) in zip((1, 2), locks, strict=True):
+                if seconds:
+                    pipe.set(lock, 1, px=seconds * 1000)
+                if verdict.gates & bit:  # the lock is set: the next attempt may pass the gate and wait on it
+                    pipe.delete(gate)
+            await pipe.execute()
+        kind, seconds, _ = max(locks, key=lambda lock: lock[1])
+        return Verdict(False, seconds, kind if seconds else "", policy.delay_for(*failures), *failures)
+
+    async def succeeded(self, verdict: Verdict, account: str, address: str) -> None:
+        """The right password: the account starts afresh; this attempt no longer counts against the address."""
+        account_keys, address_keys = self._keys(ACCOUNT, account), self._keys(ADDRESS, address_key(address))
+        keys = account_keys + [address_keys[0], address_keys[2]]
+        await self._succeeded(keys=keys, args=[verdict.gates])
