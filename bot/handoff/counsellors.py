@@ -199,7 +199,7 @@ class Counsellors:
         if not matches or record is None:
             refused = await self._throttle.failed(verdict, name, address)
             return Login(None, refused.retry_after_s, refused.locked, refused.delay_s)
-        await self._throttle.succeeded(verdict, name, address)
+        await self._throttle.succeeded(name, address)
         if stale:
             await self._rehash(name, record["password"], password)
         role = record.get("role", COUNSELLOR)  # accounts made before roles are counsellors

@@ -3,12 +3,12 @@
 Each attempt is counted *before* its password is checked, in one Lua script with the lock check,
 so guessers running in parallel cannot all slip past the count while the first hashes are still
 being checked: at most ``account_tries`` passwords are checked for an account before it is locked,
-and after each lock only one more (a "gate" lets one attempt through at a time once the allowance
-is used up). A lock starts at ``lock_s`` and doubles with each further failure, up to
-``lock_max_s``; failures are remembered for twice that. A successful login clears its account's
-count, and takes only its own attempt off the address's (so a guesser who owns an account cannot
-wipe the count of their other guesses). Everything is in Redis with an expiry: every console
-process sees the same counts, and nothing is left behind.
+and after each lock only one more at a time (past the allowance, an attempt waits until no other
+check of that account or address is under way). A lock starts at ``lock_s`` and doubles with each
+further failure, up to ``lock_max_s``; failures are remembered for twice that. A successful login
+clears its account's count, and takes only its own attempt off the address's (so a guesser who
+owns an account cannot wipe the count of their other guesses). Everything is in Redis with an
+expiry: every console process sees the same counts, and nothing is left behind.
 
 A refused attempt is answered late (``delay_s``, growing with the failures, at most
 ``MAX_DELAY_S``): the guesser waits on an idle coroutine, which costs no CPU, instead of a hash.
@@ -24,37 +24,46 @@ from typing import Iterable, Optional
 from bot.storage.stores import RedisClient
 
 MAX_DELAY_S = 2.0  # the longest a refused login's answer is held
-GATE_MS = 30_000  # a check past the allowance holds the gate this long at most (if its process dies)
+CHECKING_MS = 30_000  # a check under way is forgotten after this (if its process died)
 IPV6_BLOCK = 64  # an IPv6 client usually has a whole /64: it is counted as one address
 ACCOUNT, ADDRESS = "account", "address"
 
-# KEYS: for the account then the address: failures, lock, gate.
-# ARGV: account tries, address tries, remember ms, gate ms.
-# Returns {verdict, account failures, address failures, account lock ms, address lock ms, gates taken}:
-# verdict 1 check the password, 0 locked, 2 another check past the allowance is under way.
+# KEYS: for the account then the address: failures, lock, checks under way.
+# ARGV: account tries, address tries, remember ms, checking ms.
+# Returns {verdict, account failures, address failures, account lock ms, address lock ms}:
+# verdict 1 check the password, 0 locked, 2 past the allowance while another check is under way.
 _ATTEMPT = """
 local lock_a, lock_b = redis.call('PTTL', KEYS[2]), redis.call('PTTL', KEYS[5])
-if lock_a > 0 or lock_b > 0 then return {0, 0, 0, lock_a, lock_b, 0} end
+if lock_a > 0 or lock_b > 0 then return {0, 0, 0, lock_a, lock_b} end
 local a = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local b = redis.call('INCR', KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-local need_a, need_b = a > tonumber(ARGV[1]), b > tonumber(ARGV[2])
-if (need_a and redis.call('EXISTS', KEYS[3]) == 1) or (need_b and redis.call('EXISTS', KEYS[6]) == 1) then
+local busy_a = a > tonumber(ARGV[1]) and tonumber(redis.call('GET', KEYS[3]) or '0') > 0
+local busy_b = b > tonumber(ARGV[2]) and tonumber(redis.call('GET', KEYS[6]) or '0') > 0
+if busy_a or busy_b then
   redis.call('DECR', KEYS[1])
   redis.call('DECR', KEYS[4])
-  return {2, a - 1, b - 1, 0, 0, 0}
+  return {2, a - 1, b - 1, 0, 0}
 end
-local gates = 0
-if need_a then redis.call('SET', KEYS[3], 1, 'PX', ARGV[4]) gates = gates + 1 end
-if need_b then redis.call('SET', KEYS[6], 1, 'PX', ARGV[4]) gates = gates + 2 end
-return {1, a, b, 0, 0, gates}
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('INCR', KEYS[6])
+redis.call('PEXPIRE', KEYS[6], ARGV[4])
+return {1, a, b, 0, 0}
 """
-# KEYS: account failures, account lock, account gate, address failures, address gate; ARGV: gates held
-_SUCCEEDED = """
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-if tonumber(ARGV[1]) >= 2 then redis.call('DEL', KEYS[5]) end
-if tonumber(redis.call('GET', KEYS[4]) or '0') > 0 then redis.call('DECR', KEYS[4]) end
+# KEYS: as _ATTEMPT's. ARGV: account lock ms, address lock ms (0: none), 1 if the password was right
+# (then the account starts afresh, and the address forgets this attempt).
+_DONE = """
+if tonumber(ARGV[1]) > 0 then redis.call('SET', KEYS[2], 1, 'PX', ARGV[1]) end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[5], 1, 'PX', ARGV[2]) end
+for _, key in ipairs({KEYS[3], KEYS[6]}) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  if tonumber(redis.call('GET', KEYS[4]) or '0') > 0 then redis.call('DECR', KEYS[4]) end
+end
 return 1
 """
 
@@ -90,7 +99,6 @@ class Verdict:
     delay_s: float = 0.0  # how long to hold the answer
     account_failures: int = 0
     address_failures: int = 0
-    gates: int = 0  # the gates this attempt holds (1: the account's, 2: the address's, 3: both)
 
 
 def refusal(locked: str, seconds: int) -> str:
@@ -137,27 +145,29 @@ def client_address(peer: str, forwarded_for: Optional[str], proxies: Iterable[IP
 
 
 class LoginThrottle:
-    """Counts under ``<prefix>login-fail:<kind>:<name>``, locks under ``login-lock:...`` (kind: account
-    or address), and each one's gate under ``login-gate:...``."""
+    """Counts under ``<prefix>login-fail:<kind>:<name>``, locks under ``login-lock:...``, the checks under
+    way under ``login-checking:...`` (kind: account or address)."""
 
     def __init__(self, client: RedisClient, prefix: str, policy: LoginPolicy = LoginPolicy()) -> None:
         self._redis, self._prefix, self.policy = client, prefix, policy
-        self._attempt, self._succeeded = client.register_script(_ATTEMPT), client.register_script(_SUCCEEDED)
+        self._attempt, self._done = client.register_script(_ATTEMPT), client.register_script(_DONE)
 
-    def _keys(self, kind: str, name: str) -> list[str]:
-        return [f"{self._prefix}login-{part}:{kind}:{name}" for part in ("fail", "lock", "gate")]
+    def _keys(self, account: str, address: str) -> list[str]:
+        return [
+            f"{self._prefix}login-{part}:{kind}:{name}"
+            for kind, name in ((ACCOUNT, account), (ADDRESS, address_key(address)))
+            for part in ("fail", "lock", "checking")
+        ]
 
     async def attempt(self, account: str, address: str) -> Verdict:
         """Count one attempt on ``account`` from ``address``, unless either is locked."""
-        keys = self._keys(ACCOUNT, account) + self._keys(ADDRESS, address_key(address))
         remember_ms = 2 * self.policy.lock_max_s * 1000
-        args = [self.policy.account_tries, self.policy.address_tries, remember_ms, GATE_MS]
-        verdict, on_account, on_address, lock_a, lock_b, gates = [
-            int(value) for value in await self._attempt(keys=keys, args=args)
-        ]
+        args = [self.policy.account_tries, self.policy.address_tries, remember_ms, CHECKING_MS]
+        answer = await self._attempt(keys=self._keys(account, address), args=args)
+        verdict, on_account, on_address, lock_a, lock_b = [int(value) for value in answer]
         if verdict == 1:
-            return Verdict(True, account_failures=on_account, address_failures=on_address, gates=gates)
-        if verdict == 2:  # rare: parallel attempts on an account that has used its allowance
+            return Verdict(True, account_failures=on_account, address_failures=on_address)
+        if verdict == 2:  # parallel attempts past the allowance: the one under way decides
             return Verdict(False, 1, ACCOUNT, MAX_DELAY_S, on_account, on_address)
         which = ACCOUNT if lock_a >= lock_b else ADDRESS
         return Verdict(False, math.ceil(max(lock_a, lock_b) / 1000), which, MAX_DELAY_S)
@@ -166,25 +176,12 @@ class LoginThrottle:
         """The password was wrong: lock whatever has used up its allowance, and say how long to hold
         the answer (and, when now locked, for how long)."""
         policy, failures = self.policy, (verdict.account_failures, verdict.address_failures)
-        locks = [
-            (kind, policy.lock_for(count, tries), self._keys(kind, name))
-            for kind, count, tries, name in (
-                (ACCOUNT, failures[0], policy.account_tries, account),
-                (ADDRESS, failures[1], policy.address_tries, address_key(address)),
-            )
-        ]
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for bit, (_, seconds, (_, lock, gate)) in zip((1, 2), locks, strict=True):
-                if seconds:
-                    pipe.set(lock, 1, px=seconds * 1000)
-                if verdict.gates & bit:  # the lock is set: the next attempt may pass the gate and wait on it
-                    pipe.delete(gate)
-            await pipe.execute()
-        kind, seconds, _ = max(locks, key=lambda lock: lock[1])
-        return Verdict(False, seconds, kind if seconds else "", policy.delay_for(*failures), *failures)
+        on_account = policy.lock_for(failures[0], policy.account_tries)
+        on_address = policy.lock_for(failures[1], policy.address_tries)
+        await self._done(keys=self._keys(account, address), args=[on_account * 1000, on_address * 1000, 0])
+        kind = "" if not max(on_account, on_address) else ACCOUNT if on_account >= on_address else ADDRESS
+        return Verdict(False, max(on_account, on_address), kind, policy.delay_for(*failures), *failures)
 
-    async def succeeded(self, verdict: Verdict, account: str, address: str) -> None:
+    async def succeeded(self, account: str, address: str) -> None:
         """The right password: the account starts afresh; this attempt no longer counts against the address."""
-        account_keys, address_keys = self._keys(ACCOUNT, account), self._keys(ADDRESS, address_key(address))
-        keys = account_keys + [address_keys[0], address_keys[2]]
-        await self._succeeded(keys=keys, args=[verdict.gates])
+        await self._done(keys=self._keys(account, address), args=[0, 0, 1])
