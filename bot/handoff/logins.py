@@ -101,6 +101,14 @@ class Verdict:
     address_failures: int = 0
 
 
+def _locked(kind: str, remaining_ms: int, delay_s: float) -> Verdict:
+    """A refusal for a lock with ``remaining_ms`` to go: held for ``delay_s`` at most, and never past a second
+    before the lock lifts, so that the time to retry it gives, counted from the answer, is true."""
+    remaining = remaining_ms / 1000
+    delay = round(max(0.0, min(delay_s, remaining - 1)), 3)
+    return Verdict(False, max(1, math.ceil(remaining - delay)), kind, delay)
+
+
 def refusal(locked: str, seconds: int) -> str:
     """What a refused login is told: why, and when to try again."""
     wait = f"{seconds} second{'s' * (seconds != 1)}" if seconds < 90 else f"{math.ceil(seconds / 60)} minutes"
@@ -170,7 +178,7 @@ class LoginThrottle:
         if verdict == 2:  # parallel attempts past the allowance: the one under way decides
             return Verdict(False, 1, ACCOUNT, MAX_DELAY_S, on_account, on_address)
         which = ACCOUNT if lock_a >= lock_b else ADDRESS
-        return Verdict(False, math.ceil(max(lock_a, lock_b) / 1000), which, MAX_DELAY_S)
+        return _locked(which, max(lock_a, lock_b), MAX_DELAY_S)
 
     async def failed(self, verdict: Verdict, account: str, address: str) -> Verdict:
         """The password was wrong: lock whatever has used up its allowance, and say how long to hold
@@ -179,8 +187,11 @@ class LoginThrottle:
         on_account = policy.lock_for(failures[0], policy.account_tries)
         on_address = policy.lock_for(failures[1], policy.address_tries)
         await self._done(keys=self._keys(account, address), args=[on_account * 1000, on_address * 1000, 0])
-        kind = "" if not max(on_account, on_address) else ACCOUNT if on_account >= on_address else ADDRESS
-        return Verdict(False, max(on_account, on_address), kind, policy.delay_for(*failures), *failures)
+        delay = policy.delay_for(*failures)
+        if not max(on_account, on_address):
+            return Verdict(False, delay_s=delay, account_failures=failures[0], address_failures=failures[1])
+        kind = ACCOUNT if on_account >= on_address else ADDRESS
+        return _locked(kind, max(on_account, on_address) * 1000, delay)
 
     async def succeeded(self, account: str, address: str) -> None:
         """The right password: the account starts afresh; this attempt no longer counts against the address."""
