@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -76,19 +77,20 @@ def person(setting: dict[str, Any], name: str) -> Counsellor:
     return someone
 
 
-def open_ticket(setting: dict[str, Any], helpline: str = "NG") -> str:
+def open_ticket(setting: dict[str, Any], helpline: str = "NG", says: str = CHILD_SAYS) -> str:
     async def opened() -> str:
         client = aioredis.from_url(REDIS_URL)
         try:
             queue = RedisHandoffQueue(client, setting["prefix"] + "handoff:")
             made = Ticket.new(helpline, f"sms-{secrets.token_hex(6)}", "sms", helpline, "en", Risk.HARM, "sextortion")
-            ticket = await queue.open(Ticket(**{**made.__dict__, "last_messages": (CHILD_SAYS,)}))
-            await queue.append(ticket, "child", CHILD_SAYS)
+            ticket = await queue.open(Ticket(**{**made.__dict__, "last_messages": (says,)}))
+            await queue.append(ticket, "child", says)
             return ticket.id
         finally:
             await client.close()
 
-    return asyncio.run(opened())
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own, beside Playwright's (which runs in this thread)
+        return thread.submit(asyncio.run, opened()).result()
 
 
 def test_a_plain_counsellor_cannot_take_over_or_act_on_a_colleagues_conversation(setting):
@@ -226,5 +228,28 @@ def test_the_login_page_says_when_to_try_again(setting, browser):
                 page.get_by_role("button", name="Log in").click()
         told = "Too many failed logins for this account. Try again in 2 seconds."
         expect(page.get_by_role("alert")).to_have_text(told)
+    finally:
+        page.close()
+
+
+def test_the_page_puts_a_conversation_back_in_the_queue(setting, browser):
+    from playwright.sync_api import expect
+
+    says = f"can someone help me {secrets.token_hex(3)}"
+    ticket = open_ticket(setting, says=says)
+    page = browser.new_page()
+    try:
+        page.goto(setting["base"])
+        page.get_by_label("Username", exact=True).fill(setting["names"]["baraka"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        row = page.get_by_role("row").filter(has_text=says)
+        row.get_by_role("button", name="Claim").click()
+        expect(page.get_by_label("Your message to the child")).to_be_focused()
+        expect(row).to_have_count(0)  # claimed: out of the queue
+        page.get_by_role("button", name="Put back in the queue").click()
+        expect(page.locator("#chat-view")).to_be_hidden()
+        expect(row).to_be_visible()  # waiting again, for anyone at the desk
+        assert person(setting, "amina").post(f"/api/tickets/{ticket}/claim")[0] == 200
     finally:
         page.close()

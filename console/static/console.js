@@ -3,7 +3,7 @@
 // Redis from whichever process made them) and refetches the queue or the open conversation when
 // they change; a slow timer only keeps the waiting times current.
 "use strict";
-const state = { csrf: "", ticket: null, events: null, timer: null, waiting: null };
+const state = { csrf: "", helpline: "", ticket: null, events: null, timer: null, waiting: null };
 const $ = (id) => document.getElementById(id);
 const RISK = { 3: "Imminent", 2: "Abuse", 1: "Asked for a person" };
 
@@ -141,6 +141,7 @@ $("login-form").addEventListener("submit", async (event) => {
   const { status, data } = await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
   if (status !== 200) { $("login-error").textContent = data.error; return; }
   state.csrf = data.csrf;
+  state.helpline = data.helpline;
   if (data.role === "global_admin") { window.location.assign("/admin"); return; }  // no desk: their page is the statistics
   $("who").textContent = `${data.username} · helpline ${data.helpline}`;
   $("admin-link").hidden = data.role !== "admin";
@@ -181,6 +182,12 @@ $("handback").addEventListener("click", async () => {
 $("transfer-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const { status, data } = await api("POST", `/api/tickets/${state.ticket}/transfer`, { to: $("transfer-to").value });
+  if (status !== 200) { $("chat-error").textContent = data.error; return; }
+  endChat();
+});
+
+$("requeue").addEventListener("click", async () => {  // back to the desk's queue, for anyone there to claim
+  const { status, data } = await api("POST", `/api/tickets/${state.ticket}/transfer`, { desk: state.helpline });
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
   endChat();
 });
