@@ -1,0 +1,244 @@
+"""Console benchmark: do password guessers stop early, and does the console stay fast for everyone else?
+
+Starts a real console process (its own Redis key prefix, the default login settings, this machine as
+its trusted proxy), logs a counsellor in, and reads ``GET /api/queue`` over and over as their page
+would, one request at a time: its p99 idle, then while 8 guesser processes send 200 wrong passwords
+
+- ``one_account``: all at one account, from one address;
+- ``many_accounts``: spread over 20 accounts, each guess from an address of its own (what a botnet
+  does; the addresses come in X-Forwarded-For from the trusted proxy);
+- ``one_address``: spread over 20 accounts from one address.
+
+For each it prints how many of the 200 passwords were checked (the console's own failure counts in
+Redis: a guess that is throttled is never checked) and how many were refused with 429, the p99 of
+the counsellor's reads and its ratio to idle, and the console's CPU time. Targets: one account is
+throttled after a handful; p99 with 8 guessers within 2x of idle.
+
+    make bench-console
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import multiprocessing
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import redis.asyncio as aioredis
+
+from bot.handoff.counsellors import Counsellors
+from scripts.local_bot import free_port, start_process, wait_until_up
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+PASSWORD = "benchmark password 123"
+GUESSERS, GUESSES, ACCOUNTS = 8, 200, 20
+IDLE_S = 15
+READ_PAUSE_S = 0.02  # between a counsellor's reads: a busy page, not a flood
+SCENARIOS = ("one_account", "many_accounts", "one_address")
+
+
+def guesses(scenario: str) -> list[tuple[str, Optional[str]]]:
+    """The 200 (username, forwarded address) a scenario's guessers send; None: no X-Forwarded-For."""
+    if scenario == "one_account":
+        return [("target", "198.51.100.1")] * GUESSES
+    if scenario == "many_accounts":
+        return [(f"many-{i % ACCOUNTS}", f"10.{i // 250}.{i % 250}.{7 + i % 3}") for i in range(GUESSES)]
+    return [(f"spread-{i % ACCOUNTS}", "203.0.113.50") for i in range(GUESSES)]
+
+
+def guesser(port: int, mine: list[tuple[str, Optional[str]]], results: Any) -> None:
+    """One guesser process: its guesses one after another, each answer awaited; the statuses to ``results``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    statuses = []
+    for n, (username, address) in enumerate(mine):
+        headers = {"Content-Type": "application/json", **({"X-Forwarded-For": address} if address else {})}
+        body = json.dumps({"username": username, "password": f"guess {os.getpid()} {n}"})
+        connection.request("POST", "/api/login", body, headers)
+        answer = connection.getresponse()
+        answer.read()
+        statuses.append(answer.status)
+    results.put(statuses)
+
+
+class Reader(threading.Thread):
+    """A logged-in counsellor's page reading the queue, one request at a time, until stopped."""
+
+    def __init__(self, port: int, cookie: str) -> None:
+        super().__init__(daemon=True)
+        self.port, self.cookie = port, cookie
+        self.latencies: list[float] = []
+        self.running = threading.Event()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        while not self.stopped.is_set():
+            started = time.perf_counter()
+            connection.request("GET", "/api/queue", headers={"Cookie": self.cookie})
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 200, answer.status
+            if self.running.is_set():
+                self.latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(READ_PAUSE_S)
+
+    def measure(self, during: Any) -> list[float]:
+        """The latencies recorded while ``during()`` runs."""
+        self.latencies = []
+        self.running.set()
+        during()
+        self.running.clear()
+        return list(self.latencies)
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+def cpu_s(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def prepare(prefix: str) -> None:
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        accounts = Counsellors(client, prefix + "console:")
+        for name in ["reader", "target", *(f"{kind}-{i}" for kind in ("many", "spread") for i in range(ACCOUNTS))]:
+            await accounts.add(name, "NG", PASSWORD)
+    finally:
+        await client.close()
+
+
+async def checked(prefix: str, scenario: str) -> int:
+    """How many passwords the console checked: its failure counts (a throttled guess is never counted)."""
+    names = {username for username, _ in guesses(scenario)}
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        counts = [await client.get(f"{prefix}console:login-fail:account:{name}") for name in names]
+    finally:
+        await client.close()
+    return sum(int(count or 0) for count in counts)
+
+
+async def forget(prefix: str) -> None:
+    client = aioredis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.close()
+
+
+def log_in(port: int) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = json.dumps({"username": "reader", "password": PASSWORD})
+    connection.request("POST", "/api/login", body, {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    answer.read()
+    assert answer.status == 200, answer.status
+    return answer.headers["Set-Cookie"].split(";")[0]
+
+
+def attack(port: int, scenario: str) -> dict[str, int]:
+    """Run the scenario's 8 guessers to the end; how the 200 guesses were answered."""
+    spawn = multiprocessing.get_context("spawn")
+    results = spawn.Queue()
+    everything = guesses(scenario)
+    processes = [spawn.Process(target=guesser, args=(port, everything[i::GUESSERS], results)) for i in range(GUESSERS)]
+    for process in processes:
+        process.start()
+    statuses = [status for _ in processes for status in results.get(timeout=600)]
+    for process in processes:
+        process.join()
+    return {str(code): statuses.count(code) for code in sorted(set(statuses))}
+
+
+def main() -> int:
+    prefix = f"bench-console-{secrets.token_hex(4)}:"
+    port = free_port()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        desks = Path(folder) / "handoff.yml"
+        desks.write_text("desks:\n  NG:\n    name: Bench desk\n    max_wait_minutes: 60\n")
+        env = {
+            **os.environ,
+            "REDIS_URL": REDIS_URL,
+            "HELPLINE_REDIS_PREFIX": prefix,
+            "HELPLINE_HANDOFF_FILE": str(desks),
+            "CONSOLE_PORT": str(port),
+            "CONSOLE_PROXIES": "127.0.0.1",
+        }
+        log = Path(folder) / "console.log"
+        console = start_process([sys.executable, "-m", "console"], log, env)
+        try:
+            asyncio.run(prepare(prefix))
+            wait_until_up(f"http://127.0.0.1:{port}/", console, log)
+            reader = Reader(port, log_in(port))
+            reader.start()
+            time.sleep(1)  # warm
+            before = cpu_s(console.pid)
+            idle = reader.measure(lambda: time.sleep(IDLE_S))
+            idle_cpu = cpu_s(console.pid) - before
+            rows.append({"scenario": "idle", "reads": len(idle), "p99_ms": p99(idle), "cpu_s": idle_cpu})
+            for scenario in SCENARIOS:
+                before, answers = cpu_s(console.pid), {}
+                started = time.monotonic()
+                during = reader.measure(
+                    lambda scenario=scenario, answers=answers: answers.update(attack(port, scenario))
+                )
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "reads": len(during),
+                        "p99_ms": p99(during),
+                        "cpu_s": cpu_s(console.pid) - before,
+                        "seconds": time.monotonic() - started,
+                        "checked": asyncio.run(checked(prefix, scenario)),
+                        "throttled": answers.get("429", 0),
+                        "answers": answers,
+                    }
+                )
+            reader.stopped.set()
+        finally:
+            console.terminate()
+            console.wait(timeout=20)
+            asyncio.run(forget(prefix))
+    report(rows)
+    return 0
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    idle = rows[0]["p99_ms"]
+    print(f"{GUESSERS} guessers, {GUESSES} wrong passwords per scenario; a counsellor reads GET /api/queue meanwhile")
+    print("| scenario | checked of 200 | throttled (429) | answers | reads | p99 ms | p99 / idle | console CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        ratio = row["p99_ms"] / idle
+        answers = " ".join(f"{code}:{n}" for code, n in row.get("answers", {}).items()) or "-"
+        print(
+            f"| {row['scenario']} | {row.get('checked', '-')} | {row.get('throttled', '-')} | {answers} | "
+            f"{row['reads']} | {row['p99_ms']:.1f} | {ratio:.2f} | {row['cpu_s']:.1f} |"
+        )
+    for row in rows:
+        name = row["scenario"]
+        figures = {f"{name}_p99_ms": (row["p99_ms"], "ms"), f"{name}_cpu_s": (row["cpu_s"], "s")}
+        if name != "idle":
+            figures[f"{name}_p99_ratio"] = (row["p99_ms"] / idle, "x idle")
+            figures[f"{name}_checked"] = (row["checked"], f"of {GUESSES} guesses")
+            figures[f"{name}_throttled"] = (row["throttled"], f"of {GUESSES} guesses")
+        for metric, (value, unit) in figures.items():
+            print(json.dumps({"bench": "console", "metric": metric, "value": round(value, 2), "unit": unit}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
