@@ -2,7 +2,8 @@
 
 Starts a real console process (its own Redis key prefix, the default login settings, this machine as
 its trusted proxy), logs a counsellor in, and reads ``GET /api/queue`` over and over as their page
-would, one request at a time: its p99 idle, then while 8 guesser processes send 200 wrong passwords
+would, one request at a time: its p99 idle (before and after), then while 8 guesser processes send
+200 wrong passwords
 
 - ``one_account``: all at one account, from one address;
 - ``many_accounts``: spread over 20 accounts, each guess from an address of its own (what a botnet
@@ -10,8 +11,10 @@ would, one request at a time: its p99 idle, then while 8 guesser processes send 
 - ``one_address``: spread over 20 accounts from one address.
 
 For each it prints how many of the 200 passwords were checked (the console's own failure counts in
-Redis: a guess that is throttled is never checked) and how many were refused with 429, the p99 of
-the counsellor's reads and its ratio to idle, and the console's CPU time. Targets: one account is
+Redis: a guess that is throttled is never checked), the rest refused unchecked, the answers by
+status (the guess that locks is checked and answered 429), the p99 of the counsellor's reads and
+its ratio to idle, and the console's CPU time. The guessers are processes of their own
+(scripts.bench_guesser), started before the clock. Targets: one account is
 throttled after a handful; p99 with 8 guessers within 2x of idle.
 
     make bench-console
@@ -22,26 +25,27 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import multiprocessing
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import redis.asyncio as aioredis
 
+from bot import PROJECT_ROOT
 from bot.handoff.counsellors import Counsellors
 from scripts.local_bot import free_port, start_process, wait_until_up
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "benchmark password 123"
 GUESSERS, GUESSES, ACCOUNTS = 8, 200, 20
-IDLE_S = 15
+IDLE_S = 30
 READ_PAUSE_S = 0.02  # between a counsellor's reads: a busy page, not a flood
 SCENARIOS = ("one_account", "many_accounts", "one_address")
 
@@ -53,20 +57,6 @@ def guesses(scenario: str) -> list[tuple[str, Optional[str]]]:
     if scenario == "many_accounts":
         return [(f"many-{i % ACCOUNTS}", f"10.{i // 250}.{i % 250}.{7 + i % 3}") for i in range(GUESSES)]
     return [(f"spread-{i % ACCOUNTS}", "203.0.113.50") for i in range(GUESSES)]
-
-
-def guesser(port: int, mine: list[tuple[str, Optional[str]]], results: Any) -> None:
-    """One guesser process: its guesses one after another, each answer awaited; the statuses to ``results``."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    statuses = []
-    for n, (username, address) in enumerate(mine):
-        headers = {"Content-Type": "application/json", **({"X-Forwarded-For": address} if address else {})}
-        body = json.dumps({"username": username, "password": f"guess {os.getpid()} {n}"})
-        connection.request("POST", "/api/login", body, headers)
-        answer = connection.getresponse()
-        answer.read()
-        statuses.append(answer.status)
-    results.put(statuses)
 
 
 class Reader(threading.Thread):
@@ -91,7 +81,7 @@ class Reader(threading.Thread):
                 self.latencies.append((time.perf_counter() - started) * 1000)
             time.sleep(READ_PAUSE_S)
 
-    def measure(self, during: Any) -> list[float]:
+    def measure(self, during: Callable[[], None]) -> list[float]:
         """The latencies recorded while ``during()`` runs."""
         self.latencies = []
         self.running.set()
@@ -149,18 +139,34 @@ def log_in(port: int) -> str:
     return answer.headers["Set-Cookie"].split(";")[0]
 
 
-def attack(port: int, scenario: str) -> dict[str, int]:
-    """Run the scenario's 8 guessers to the end; how the 200 guesses were answered."""
-    spawn = multiprocessing.get_context("spawn")
-    results = spawn.Queue()
+def attack(port: int, scenario: str, measure: Callable[[Callable[[], None]], list[float]]) -> tuple[dict, list]:
+    """Run the scenario's 8 guessers (scripts.bench_guesser, started before the clock so their start-up is
+    not measured) to the end, ``measure``-ing meanwhile; how the 200 guesses were answered, and the reads."""
     everything = guesses(scenario)
-    processes = [spawn.Process(target=guesser, args=(port, everything[i::GUESSERS], results)) for i in range(GUESSERS)]
-    for process in processes:
-        process.start()
-    statuses = [status for _ in processes for status in results.get(timeout=600)]
-    for process in processes:
-        process.join()
-    return {str(code): statuses.count(code) for code in sorted(set(statuses))}
+    guessers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scripts.bench_guesser"],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(GUESSERS)
+    ]
+    time.sleep(2)  # started, waiting for their orders
+    statuses: list[int] = []
+
+    def run() -> None:
+        for i, process in enumerate(guessers):
+            assert process.stdin is not None
+            process.stdin.write(json.dumps({"port": port, "guesses": everything[i::GUESSERS]}) + "\n")
+            process.stdin.flush()
+        for process in guessers:
+            out, _ = process.communicate(timeout=600)
+            statuses.extend(json.loads(out))
+
+    reads = measure(run)
+    return {str(code): statuses.count(code) for code in sorted(set(statuses))}, reads
 
 
 def main() -> int:
@@ -191,23 +197,24 @@ def main() -> int:
             idle_cpu = cpu_s(console.pid) - before
             rows.append({"scenario": "idle", "reads": len(idle), "p99_ms": p99(idle), "cpu_s": idle_cpu})
             for scenario in SCENARIOS:
-                before, answers = cpu_s(console.pid), {}
-                started = time.monotonic()
-                during = reader.measure(
-                    lambda scenario=scenario, answers=answers: answers.update(attack(port, scenario))
-                )
+                before = cpu_s(console.pid)
+                answers, during = attack(port, scenario, reader.measure)
+                looked = asyncio.run(checked(prefix, scenario))
                 rows.append(
                     {
                         "scenario": scenario,
                         "reads": len(during),
                         "p99_ms": p99(during),
                         "cpu_s": cpu_s(console.pid) - before,
-                        "seconds": time.monotonic() - started,
-                        "checked": asyncio.run(checked(prefix, scenario)),
-                        "throttled": answers.get("429", 0),
+                        "checked": looked,
+                        "throttled": GUESSES - looked,
                         "answers": answers,
                     }
                 )
+            before = cpu_s(console.pid)
+            after = reader.measure(lambda: time.sleep(IDLE_S))  # the machine may have changed meanwhile
+            after_cpu = cpu_s(console.pid) - before
+            rows.append({"scenario": "idle_after", "reads": len(after), "p99_ms": p99(after), "cpu_s": after_cpu})
             reader.stopped.set()
         finally:
             console.terminate()
@@ -220,7 +227,7 @@ def main() -> int:
 def report(rows: list[dict[str, Any]]) -> None:
     idle = rows[0]["p99_ms"]
     print(f"{GUESSERS} guessers, {GUESSES} wrong passwords per scenario; a counsellor reads GET /api/queue meanwhile")
-    print("| scenario | checked of 200 | throttled (429) | answers | reads | p99 ms | p99 / idle | console CPU s |")
+    print("| scenario | checked of 200 | refused unchecked | answers | reads | p99 ms | p99 / idle | console CPU s |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         ratio = row["p99_ms"] / idle
@@ -232,7 +239,7 @@ def report(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         name = row["scenario"]
         figures = {f"{name}_p99_ms": (row["p99_ms"], "ms"), f"{name}_cpu_s": (row["cpu_s"], "s")}
-        if name != "idle":
+        if name not in ("idle", "idle_after"):
             figures[f"{name}_p99_ratio"] = (row["p99_ms"] / idle, "x idle")
             figures[f"{name}_checked"] = (row["checked"], f"of {GUESSES} guesses")
             figures[f"{name}_throttled"] = (row["throttled"], f"of {GUESSES} guesses")
