@@ -13,6 +13,7 @@ from bot.handoff.counsellors import (
     ALL_HELPLINES,
     COUNSELLOR,
     GLOBAL_ADMIN,
+    SUPERVISOR,
     AccountError,
     Counsellors,
     hash_password,
@@ -114,6 +115,8 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
     assert add("--username", "chi-stats", "--role", "global-admin") == 0
     assert "global admin" in capsys.readouterr().out
     assert add("--helpline", "KE", "--username", "amina") == 0  # the default role
+    assert add("--helpline", "KE", "--username", "zawadi", "--role", "supervisor") == 0
+    assert "zawadi (supervisor) for helpline KE is ready" in capsys.readouterr().out
     assert add("--helpline", "KE", "--username", "shorty", password="short") == 1
     assert "at least 12 characters" in capsys.readouterr().err
     for wrong in (
@@ -130,7 +133,7 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
         try:
             counsellors = Counsellors(client, redis_prefix_keys + "console:")
             found = {}
-            for name in ("wanjiru", "chi-stats", "amina"):
+            for name in ("wanjiru", "chi-stats", "amina", "zawadi"):
                 session = (await counsellors.login(name, "a long enough password")).session
                 found[name] = (session.role, session.helpline)
             assert await client.get(f"{redis_prefix_keys}console:account:x-y-z") is None
@@ -143,4 +146,5 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
         "wanjiru": (ADMIN, "KE"),
         "chi-stats": (GLOBAL_ADMIN, ""),
         "amina": (COUNSELLOR, "KE"),
+        "zawadi": (SUPERVISOR, "KE"),
     }

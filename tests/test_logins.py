@@ -18,6 +18,8 @@ from argon2 import PasswordHasher
 from bot.handoff import counsellors as counsellors_module
 from bot.handoff.counsellors import Counsellors, password_matches
 from bot.handoff.logins import LoginPolicy, address_key, client_address, refusal
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings, SettingsError
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "a long enough password"
@@ -210,3 +212,30 @@ def test_a_refusal_says_why_and_when_to_try_again():
     assert refusal("address", 60) == "Too many failed logins from your address. Try again in 60 seconds."
     assert refusal("account", 900) == "Too many failed logins for this account. Try again in 15 minutes."
     assert refusal("busy", 1) == "Too many logins are being checked right now. Try again in 1 second."
+
+
+def test_the_login_settings_are_checked_and_reach_the_accounts():
+    settings = Settings.from_environ(
+        {
+            "CONSOLE_PROXIES": " 127.0.0.1, 10.0.0.0/8 ,::1",
+            "CONSOLE_LOGIN_TRIES": "4",
+            "CONSOLE_ADDRESS_TRIES": "40",
+            "CONSOLE_LOCK_S": "30",
+            "CONSOLE_LOCK_MAX_S": "600",
+            "CONSOLE_AUDIT_DAYS": "90",
+            "REDIS_URL": REDIS_URL,
+        }
+    )
+    assert settings.proxies == (ip_network("127.0.0.1/32"), ip_network("10.0.0.0/8"), ip_network("::1/128"))
+    services = Services(settings)
+    assert services.counsellors._throttle.policy == LoginPolicy(4, 40, 30, 600)
+    assert services.audit.keep_ms == 90 * 86_400_000
+    assert Settings.from_environ({}).proxies == ()  # none: X-Forwarded-For is never believed
+    for environ, named in (
+        ({"CONSOLE_PROXIES": "127.0.0.1,proxy.example"}, "CONSOLE_PROXIES must list addresses or networks"),
+        ({"CONSOLE_LOGIN_TRIES": "0"}, "CONSOLE_LOGIN_TRIES must be a whole number from 1 to 100"),
+        ({"CONSOLE_LOCK_S": "120", "CONSOLE_LOCK_MAX_S": "60"}, r"CONSOLE_LOCK_MAX_S \(60\) must be at least"),
+        ({"CONSOLE_AUDIT_DAYS": "5000"}, "CONSOLE_AUDIT_DAYS must be a whole number from 1 to 3650"),
+    ):
+        with pytest.raises(SettingsError, match=named):
+            Settings.from_environ(environ)
