@@ -81,7 +81,7 @@ def create_app(services: Services) -> Sanic:
     casework = Casework(queue, counsellors, services.audit, texts, outcomes)
     proxies = services.settings.proxies
     app.blueprint(
-        partner_api(queue, desks, services.redis_dedupe("partner"), texts, outcomes)
+        partner_api(queue, desks, services.redis_dedupe("partner"), texts, outcomes, services.audit)
     )  # helplines' own systems
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
