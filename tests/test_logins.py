@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import secrets
+import threading
 import time
 from ipaddress import ip_network
 from typing import AsyncIterator
@@ -186,6 +188,9 @@ async def test_hashes_run_off_the_event_loop_one_at_a_time(redis_prefix, monkeyp
     ticker.cancel()
     assert most == 1  # one hash at a time ...
     assert ticks >= 0.25 * (time.monotonic() - started) / 0.001  # ... while the loop kept running
+    hashing = people._hashing
+    niceness = await hashing._run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)  # and gives way to it when cores are busy
 
 
 async def test_unknown_usernames_cost_a_hash_and_count_like_any(redis_prefix, monkeypatch):

@@ -22,8 +22,10 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
@@ -42,6 +44,7 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # the hashes of earlier ver
 _USERNAME = re.compile(r"^[a-z0-9._-]{3,40}$")
 MIN_PASSWORD = 12
 HASHES_WAITING = 32  # logins queued for the hashing thread beyond this are asked to retry in a second
+HASH_NICENESS = 10  # the hashing thread's niceness above the process's own (at most 19)
 COUNSELLOR, SUPERVISOR, ADMIN, GLOBAL_ADMIN = "counsellor", "supervisor", "admin", "global_admin"
 ROLES = (COUNSELLOR, SUPERVISOR, ADMIN, GLOBAL_ADMIN)
 ALL_HELPLINES = "*"  # a global admin's statistics scope
@@ -113,11 +116,21 @@ def _check(stored: str, password: str) -> tuple[bool, bool]:
     return True, ARGON2.check_needs_rehash(stored)
 
 
+def _yield_to_the_loop() -> None:
+    """Lower the hashing thread's priority (Linux: niceness is per thread), so that when the cores are
+    busy the event loop, and everyone else's requests, come before a login's hash."""
+    try:
+        nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the hash just keeps its priority
+        pass
+
+
 class PasswordHashing:
     """Hashes on one thread of their own: one at a time, never on the event loop."""
 
     def __init__(self) -> None:
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2", initializer=_yield_to_the_loop)
         self._waiting = 0
         self._unknown = ""  # a hash to check unknown usernames against: they take as long as known ones
 
