@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web eval-crisis clean
+.PHONY: run shell test test-fast lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -49,7 +49,7 @@ validate: $(STAMP)
 model: $(STAMP)
 	scripts/train.sh
 
-bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web
+bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console
 
 bench-table: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_table
@@ -68,6 +68,10 @@ bench-handoff: $(STAMP) model
 
 bench-web: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_web
+
+# Password guessers against the console: how many guesses are checked, and the console's p99 for everyone else.
+bench-console: $(STAMP)
+	$(VENV)/bin/python -m scripts.bench_console
 
 # Does every child get the number they need? A blind set of conversations, by kind and language.
 SET ?= tests/blind/last

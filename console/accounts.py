@@ -1,9 +1,10 @@
 """``python -m console.accounts add --helpline KE --username amina [--role admin]``: create an account.
 
-Roles: ``counsellor`` (the default) works the desk's queue; ``admin`` also reads the helpline's
-statistics on the console's /admin page; ``global-admin`` (no ``--helpline``) reads every
-helpline's statistics and works no queue. The password is read from the terminal (or standard
-input when piped), never from the command line.
+Roles: ``counsellor`` (the default) works the desk's queue; ``supervisor`` also takes over a
+colleague's conversation and reads the desk's audit log; ``admin`` does what a supervisor does and
+also reads the helpline's statistics on the console's /admin page; ``global-admin`` (no
+``--helpline``) reads every helpline's statistics and works no queue. The password is read from the
+terminal (or standard input when piped), never from the command line.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import asyncio
 import getpass
 import sys
 
-from bot.handoff.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, AccountError
+from bot.handoff.counsellors import ADMIN, COUNSELLOR, GLOBAL_ADMIN, SUPERVISOR, AccountError
 from bot.routing.countries import is_country_code
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 
-ROLE_NAMES = {"counsellor": COUNSELLOR, "admin": ADMIN, "global-admin": GLOBAL_ADMIN}  # as typed: as stored
+ROLE_NAMES = {  # as typed: as stored
+    "counsellor": COUNSELLOR,
+    "supervisor": SUPERVISOR,
+    "admin": ADMIN,
+    "global-admin": GLOBAL_ADMIN,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         "--role",
         choices=tuple(ROLE_NAMES),
         default="counsellor",
-        help="counsellor (the desk's queue), admin (also its statistics) or global-admin (every helpline's statistics)",
+        help="counsellor (the desk's queue), supervisor (also takes over conversations, reads the audit log), "
+        "admin (also the helpline's statistics) or global-admin (every helpline's statistics)",
     )
     args = parser.parse_args(argv)
     role = ROLE_NAMES[args.role]

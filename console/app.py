@@ -2,7 +2,11 @@
 
 Every request but login needs the session cookie; every change also needs the session's CSRF
 token in ``X-CSRF-Token``. A counsellor only ever reaches their own helpline's tickets: another
-helpline's ticket answers 404, as if it did not exist. ``/api/events`` streams the helpline's
+helpline's ticket answers 404, as if it did not exist. Who may claim, take over, transfer, write
+to and close which conversation is bot.handoff.casework's to say (403 with the reason otherwise),
+and each of those but writing is in the audit log (``GET /api/audit``, supervisors and admins).
+Failed logins are throttled per account and per client address (bot.handoff.logins): a refused
+login is answered late, and a locked one with 429 and Retry-After. ``/api/events`` streams the helpline's
 ticket events (Server-Sent Events) straight from its Redis stream, so every console process sees
 what any bot or console process did, without polling.
 
@@ -11,6 +15,7 @@ what any bot or console process did, without polling.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import re
@@ -23,10 +28,11 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.conversation.relay import end_handoff
 from bot.delivery.outbox import Status
 from bot.handoff.canned import CannedReplies
+from bot.handoff.casework import BadRequest, Casework, NotAllowed, Refused, Unknown
 from bot.handoff.counsellors import SESSION_TTL_S, Session
+from bot.handoff.logins import client_address, refusal
 from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Said, Ticket, TicketError
 from bot.wiring.services import Services
@@ -46,6 +52,9 @@ MAX_TEXT = 2000
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a Redis stream id, as the page echoes it back
 EVENT_WAIT_MS = 15_000  # an idle event stream sends a comment this often, so proxies keep it open
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # the page makes one per message it sends
+AUDIT_PAGE = 100  # audit entries per answer unless asked (limit), at most AUDIT_PAGE_MAX
+AUDIT_PAGE_MAX = 500
+REFUSED_STATUS = {NotAllowed: 403, BadRequest: 400, Unknown: 404}
 
 
 def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
@@ -80,8 +89,10 @@ def create_app(services: Services) -> Sanic:
     app = Sanic("helpline_console")
     desks, queue, counsellors, texts = services.desks, services.queue, services.counsellors, services.texts
     outcomes, canned = services.outcomes, CannedReplies.load(services.registry.codes)
+    casework = Casework(queue, counsellors, services.audit, texts, outcomes)
+    proxies = services.settings.proxies
     app.blueprint(
-        partner_api(queue, desks, services.redis_dedupe("partner"), texts, outcomes)
+        partner_api(queue, desks, services.redis_dedupe("partner"), texts, outcomes, services.audit)
     )  # helplines' own systems
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
@@ -100,16 +111,15 @@ def create_app(services: Services) -> Sanic:
             return {}
         return data if isinstance(data, dict) else {}
 
-    async def own_ticket(session: Session, ticket_id: str) -> Optional[Ticket]:
-        ticket = await queue.get(ticket_id)
-        return ticket if ticket and ticket.helpline == session.helpline else None
-
     async def readable(request: Request, ticket_id: str) -> Ticket | HTTPResponse:
         """The session's own ticket, or the refusal to answer with (401, or 404 as if it did not exist)."""
         session = await session_of(request, change=False)
         if session is None:
             return response.json({"error": "log in first"}, status=401)
-        return await own_ticket(session, ticket_id) or response.json({"error": "no such ticket"}, status=404)
+        try:
+            return await casework.ticket(session, ticket_id)
+        except Unknown as error:
+            return response.json({"error": str(error)}, status=404)
 
     @app.get("/")
     async def page(_: Request) -> HTTPResponse:
@@ -126,8 +136,17 @@ def create_app(services: Services) -> Sanic:
     @app.post("/api/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request)
-        session = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")))
+        address = client_address(request.ip, request.headers.get("X-Forwarded-For"), proxies)
+        attempt = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")), address)
+        session = attempt.session
         if session is None:
+            await asyncio.sleep(attempt.delay_s)  # the guesser waits; no CPU is spent on it meanwhile
+            if attempt.retry_after_s:
+                return response.json(
+                    {"error": refusal(attempt.locked, attempt.retry_after_s), "retry_after_s": attempt.retry_after_s},
+                    status=429,
+                    headers={"Retry-After": str(attempt.retry_after_s)},
+                )
             return response.json({"error": "wrong username or password"}, status=401)
         answer = response.json(
             {"username": session.username, "helpline": session.helpline, "role": session.role, "csrf": session.csrf}
@@ -206,36 +225,65 @@ def create_app(services: Services) -> Sanic:
         await stream.eof()
         return None
 
-    @app.post("/api/tickets/<ticket_id>/<action:claim|reply|transfer|close|handback>")
+    @app.post("/api/tickets/<ticket_id>/<action:claim|takeover|reply|transfer|close|handback>")
     async def change(request: Request, ticket_id: str, action: str) -> HTTPResponse:
         session = await session_of(request, change=True)
         if session is None:
             return response.json({"error": "log in first (and send X-CSRF-Token)"}, status=401)
-        if await own_ticket(session, ticket_id) is None:
-            return response.json({"error": "no such ticket"}, status=404)
         data = body(request)
-        text = str(data.get("text") or data.get("outcome") or data.get("to") or "").strip()[:MAX_TEXT]
-        if action not in ("claim", "handback") and not text:
-            return response.json({"error": "say what: text, outcome or to"}, status=400)
         key = data.get("key") or ""
         if key and not (isinstance(key, str) and IDEMPOTENCY_KEY.match(key)):
             return response.json({"error": "key must be 8-64 letters, digits, - or _"}, status=400)
+
+        def said(name: str) -> str:
+            return str(data.get(name) or "").strip()[:MAX_TEXT]
+
         try:
             if action == "claim":
-                ticket = await queue.claim(ticket_id, session.username)
-            elif action == "reply":
-                ticket = await queue.reply(ticket_id, session.username, text, key)  # sent once per key
+                ticket = await casework.claim(session, ticket_id)
+            elif action == "takeover":
+                ticket = await casework.take_over(session, ticket_id)
             elif action == "transfer":
-                ticket = await queue.transfer(ticket_id, text)
-            else:
-                ticket = await end_handoff(
-                    queue, texts, outcomes, ticket_id, HANDED_BACK if action == "handback" else text
-                )
+                ticket = await casework.transfer(session, ticket_id, to=said("to"), desk=said("desk"))
+            elif action == "handback":
+                ticket = await casework.close(session, ticket_id, HANDED_BACK)
+            else:  # reply or close: with what
+                name = "text" if action == "reply" else "outcome"
+                if not said(name):
+                    raise BadRequest(f"say what: {name}")
+                if action == "reply":
+                    ticket = await casework.reply(session, ticket_id, said(name), key)  # sent once per key
+                else:
+                    ticket = await casework.close(session, ticket_id, said(name))
+        except Refused as refused:
+            return response.json({"error": str(refused)}, status=REFUSED_STATUS[type(refused)])
         except UnknownOutcome as error:
             return response.json({"error": str(error)}, status=400)
         except TicketError as error:
             return response.json({"error": str(error)}, status=409)
         return response.json({"ticket": summary(ticket)})
+
+    @app.get("/api/audit")
+    async def audit(request: Request) -> HTTPResponse:
+        """The helpline's audit log, newest first: ``limit`` entries (at most 500), ``before`` an entry's id."""
+        session = await session_of(request, change=False)
+        if session is None:
+            return response.json({"error": "log in first"}, status=401)
+        limit, before = request.args.get("limit", str(AUDIT_PAGE)), request.args.get("before", "")
+        if not limit.isdigit() or not 1 <= int(limit) <= AUDIT_PAGE_MAX:
+            return response.json({"error": f"limit must be a whole number from 1 to {AUDIT_PAGE_MAX}"}, status=400)
+        if before and not EVENT_ID.match(before):
+            return response.json({"error": "before must be an entry's id, such as 1767225600000-0"}, status=400)
+        try:
+            found = await casework.entries(session, int(limit), before)
+        except NotAllowed as error:
+            return response.json({"error": str(error)}, status=403)
+        entries = [entry.to_dict() for entry in found]
+        more = len(found) == int(limit)
+        return response.json(
+            {"helpline": session.helpline, "entries": entries, "next": entries[-1]["id"] if more else None},
+            headers={"Cache-Control": "no-store"},
+        )
 
     return app
 

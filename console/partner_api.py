@@ -5,7 +5,8 @@ Each request names its desk (``X-Helpline-Desk``) and is signed with that desk's
 over its method, path and body (bot.handoff.partner); a stale signature is refused, and a change's
 signature is taken once only, so a captured request cannot be played again. A desk reaches its own
 tickets only: another desk's ticket answers 404, as if it did not exist. The partner's system acts
-as one counsellor, ``partner:<desk>`` (console usernames cannot hold a colon).
+as one counsellor, ``partner:<desk>`` (console usernames cannot hold a colon); its claims and closes
+are in the desk's audit log (bot.handoff.audit) like the console's, with the role ``partner``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.conversation.relay import end_handoff
+from bot.handoff.audit import AuditEntry, AuditLog
+from bot.handoff.casework import end_handoff
 from bot.handoff.desks import Desk, Desks
 from bot.handoff.outcomes import Outcomes, UnknownOutcome
 from bot.handoff.partner import DESK_HEADER, SIGNATURE_HEADER, TOLERANCE_S, signed_request, ticket_view, verify
@@ -59,9 +61,12 @@ def _counsellor(desk: Desk) -> str:
     return f"partner:{desk.helpline}"
 
 
-def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, outcomes: Outcomes) -> Blueprint:
+def partner_api(
+    queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, outcomes: Outcomes, audit: AuditLog
+) -> Blueprint:
     """The routes under /partner/v1; ``seen`` remembers the signatures already used; closing takes
-    an outcome code of data/outcomes.yml and tells the child in ``texts``."""
+    an outcome code of data/outcomes.yml and tells the child in ``texts``; claims and closes go to
+    ``audit``."""
     api = Blueprint("partner_api", url_prefix="/partner/v1")
 
     async def caller(request: Request, once: bool) -> Desk:
@@ -98,11 +103,17 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
         except TicketError as error:
             return response.json({"error": str(error)}, status=409)
 
-    def change(request: Request, ticket_id: str, act: Change) -> Awaitable[HTTPResponse]:
+    def change(request: Request, ticket_id: str, act: Change, audited: str = "") -> Awaitable[HTTPResponse]:
+        """``act`` on the caller's ticket; ``audited``: what to write in the audit log (claim, close)."""
+
         async def work() -> dict[str, Any]:
             desk = await caller(request, once=True)
             data, ticket = _json(request), await own(desk, ticket_id)
-            return {"ticket": ticket_view(await act(desk, ticket, data))}
+            changed = await act(desk, ticket, data)
+            if audited:
+                entry = AuditEntry(_counsellor(desk), "partner", audited, changed.id, outcome=changed.outcome or "")
+                await audit.write(desk.helpline, entry)
+            return {"ticket": ticket_view(changed)}
 
         return answer(work)
 
@@ -117,7 +128,7 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
 
     @api.post("/tickets/<ticket_id>/claim")
     async def claim(request: Request, ticket_id: str) -> HTTPResponse:
-        return await change(request, ticket_id, lambda desk, t, _: queue.claim(t.id, _counsellor(desk)))
+        return await change(request, ticket_id, lambda desk, t, _: queue.claim(t.id, _counsellor(desk)), "claim")
 
     @api.post("/tickets/<ticket_id>/messages")
     async def write(request: Request, ticket_id: str) -> HTTPResponse:
@@ -128,7 +139,10 @@ def partner_api(queue: HandoffQueue, desks: Desks, seen: Dedupe, texts: Texts, o
     @api.post("/tickets/<ticket_id>/close")
     async def close(request: Request, ticket_id: str) -> HTTPResponse:
         return await change(
-            request, ticket_id, lambda _, t, data: end_handoff(queue, texts, outcomes, t.id, _text(data, "outcome"))
+            request,
+            ticket_id,
+            lambda _, t, data: end_handoff(queue, texts, outcomes, t.id, _text(data, "outcome")),
+            "close",
         )
 
     return api

@@ -17,14 +17,19 @@ class Counsellor:
         self.cookie: Optional[str] = None
         self.csrf = ""
 
-    def login(self, password: str = PASSWORD) -> int:
-        status, raw, headers = _call(
-            "POST", f"{self.base}/api/login", {"username": self.username, "password": password}
+    def login(self, password: str = PASSWORD, address: Optional[str] = None) -> int:
+        return self.login_answer(password, address)[0]
+
+    def login_answer(self, password: str = PASSWORD, address: Optional[str] = None) -> tuple[int, Any, dict]:
+        """Status, body and headers; ``address``: the client address a trusted proxy would forward."""
+        headers = {"X-Forwarded-For": address} if address else {}
+        status, raw, answer_headers = _call(
+            "POST", f"{self.base}/api/login", {"username": self.username, "password": password}, headers
         )
         if status == 200:
-            self.cookie = SimpleCookie(headers.get("Set-Cookie", "")).get("helpline_session").value
+            self.cookie = SimpleCookie(answer_headers.get("Set-Cookie", "")).get("helpline_session").value
             self.csrf = json.loads(raw)["csrf"]
-        return status
+        return status, json.loads(raw), answer_headers
 
     def get(self, path: str) -> tuple[int, Any]:
         status, raw, _ = _call("GET", self.base + path, None, self._headers(csrf=False))

@@ -13,6 +13,7 @@ from bot.handoff.counsellors import (
     ALL_HELPLINES,
     COUNSELLOR,
     GLOBAL_ADMIN,
+    SUPERVISOR,
     AccountError,
     Counsellors,
     hash_password,
@@ -23,7 +24,7 @@ from tests.conftest import redis_keys_removed
 
 def test_passwords_are_salted_slow_hashes():
     first, second = hash_password("a long password 1"), hash_password("a long password 1")
-    assert first != second and first.startswith("scrypt$") and "a long password" not in first
+    assert first != second and first.startswith("$argon2id$") and "a long password" not in first
     assert password_matches("a long password 1", first) and not password_matches("a long password 2", first)
     assert not password_matches("anything", "not-a-hash")
 
@@ -38,8 +39,8 @@ async def test_accounts_sessions_and_logout_on_redis():
         with pytest.raises(AccountError):
             await counsellors.add("amina", "KE", "short")
         await counsellors.add("amina", "ke", "a long enough password")
-        assert await counsellors.login("amina", "wrong password here") is None
-        session = await counsellors.login("amina", "a long enough password")
+        assert (await counsellors.login("amina", "wrong password here")).session is None
+        session = (await counsellors.login("amina", "a long enough password")).session
         assert session.helpline == "KE" and session.csrf != session.token
         assert (await counsellors.session(session.token)).username == "amina"
         ttl = await client.ttl(f"{prefix}session:{session.token}")
@@ -73,7 +74,9 @@ async def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys)
         for helpline, role in (("KE", "boss"), ("KE", GLOBAL_ADMIN), (None, ADMIN), ("", COUNSELLOR)):
             with pytest.raises(AccountError):
                 await counsellors.add("someone", helpline, password, role)
-        amina, wanjiru, chi = [await counsellors.login(name, password) for name in ("amina", "wanjiru", "chi-stats")]
+        amina, wanjiru, chi = [
+            (await counsellors.login(name, password)).session for name in ("amina", "wanjiru", "chi-stats")
+        ]
         assert (amina.role, amina.statistics_scope) == (COUNSELLOR, None)
         assert (wanjiru.role, wanjiru.helpline, wanjiru.statistics_scope) == (
             ADMIN,
@@ -87,7 +90,7 @@ async def test_roles_decide_whose_statistics_an_account_reads(redis_prefix_keys)
         await client.set(
             f"{prefix}account:old-timer", json.dumps({"helpline": "KE", "password": hash_password(password)})
         )
-        old = await counsellors.login("old-timer", password)
+        old = (await counsellors.login("old-timer", password)).session
         assert (old.role, old.statistics_scope) == (COUNSELLOR, None)
         await client.set(
             f"{prefix}session:old-token", json.dumps({"csrf": "c", "username": "old-timer", "helpline": "KE"})
@@ -112,6 +115,8 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
     assert add("--username", "chi-stats", "--role", "global-admin") == 0
     assert "global admin" in capsys.readouterr().out
     assert add("--helpline", "KE", "--username", "amina") == 0  # the default role
+    assert add("--helpline", "KE", "--username", "zawadi", "--role", "supervisor") == 0
+    assert "zawadi (supervisor) for helpline KE is ready" in capsys.readouterr().out
     assert add("--helpline", "KE", "--username", "shorty", password="short") == 1
     assert "at least 12 characters" in capsys.readouterr().err
     for wrong in (
@@ -128,8 +133,8 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
         try:
             counsellors = Counsellors(client, redis_prefix_keys + "console:")
             found = {}
-            for name in ("wanjiru", "chi-stats", "amina"):
-                session = await counsellors.login(name, "a long enough password")
+            for name in ("wanjiru", "chi-stats", "amina", "zawadi"):
+                session = (await counsellors.login(name, "a long enough password")).session
                 found[name] = (session.role, session.helpline)
             assert await client.get(f"{redis_prefix_keys}console:account:x-y-z") is None
             return found
@@ -141,4 +146,5 @@ def test_the_accounts_cli_creates_admins_and_global_admins(redis_prefix_keys, mo
         "wanjiru": (ADMIN, "KE"),
         "chi-stats": (GLOBAL_ADMIN, ""),
         "amina": (COUNSELLOR, "KE"),
+        "zawadi": (SUPERVISOR, "KE"),
     }

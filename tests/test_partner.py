@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator, FormatChecker, RefResolver, Validat
 
 from bot import PROJECT_ROOT
 from bot.conversation.dialogue import Dialogue
+from bot.handoff.audit import AuditLog
 from bot.handoff.desks import Desk, Desks, Webhook
 from bot.handoff.partner import (
     TOLERANCE_S,
@@ -444,6 +445,15 @@ async def test_the_partner_reads_claims_writes_to_the_child_and_closes(partner_c
     ended = Dialogue.load().texts.get("handoff_ended", ticket.language)
     assert len(told) == 1 and said[-1] == ("bot", ended)  # the child knows
     assert checked(base, "POST", ticket.id, "messages", {"text": "too late"})[0] == 409
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        logged = await AuditLog(client, API_PREFIX + "console:", keep_days=1).read("GH")
+    finally:
+        await client.close()
+    assert [(e.who, e.role, e.what, e.outcome) for e in logged if e.ticket == ticket.id] == [
+        ("partner:GH", "partner", "close", "counselling_given"),  # the desk's audit log, as a console's would be
+        ("partner:GH", "partner", "claim", ""),
+    ]
 
 
 async def test_requests_without_a_good_fresh_unused_signature_are_refused(partner_console, api_queue):

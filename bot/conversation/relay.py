@@ -26,10 +26,9 @@ from bot.conversation.triage import overrule
 from bot.delivery.outbox import Message
 from bot.handoff.desks import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
 from bot.handoff.intake import QUESTIONS, SKIP, answered, first_step
-from bot.handoff.outcomes import CHILD_LEFT, HANDED_BACK, Outcomes
+from bot.handoff.outcomes import CHILD_LEFT
 from bot.handoff.queue import HandoffQueue, Risk, State, Ticket, TicketError, raised
 from bot.language.detection import fold
-from bot.language.texts import Texts
 
 logger = logging.getLogger(__name__)
 
@@ -224,15 +223,6 @@ class Relay:
 
     def _text(self, key: str, language: str) -> BotMessage:
         return BotMessage(self.dialogue.texts.get(key, language))
-
-
-async def end_handoff(queue: HandoffQueue, texts: Texts, outcomes: Outcomes, ticket_id: str, outcome: str) -> Ticket:
-    """A counsellor (or a helpline's own system) closes the conversation with an outcome category,
-    or hands it back to the bot; the child is told, in their language, so they are never left waiting."""
-    ticket = await queue.close(ticket_id, outcomes.check(outcome))
-    notice = "handoff_returned" if outcome == HANDED_BACK else "handoff_ended"
-    await queue.send(ticket, "bot", texts.get(notice, ticket.language))
-    return ticket
 
 
 def _moment(now: float) -> dt.datetime:

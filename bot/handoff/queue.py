@@ -85,7 +85,7 @@ def check_owner(ticket: Ticket, counsellor: str) -> Ticket:
 class _Changes(TypedDict, total=False):
     """What a move may change besides the state (Ticket.moved)."""
 
-    counsellor: str
+    counsellor: Optional[str]
     outcome: str
     reminded: bool
     risk: Risk
@@ -165,16 +165,35 @@ class Ticket:
         return replace(self, state=state, updated_at=time.time(), history=self.history + (note,), **changes)
 
 
+CLAIMED_BY = "claimed by "  # the history note of a claim
+
+
 def claimed(ticket: Ticket, counsellor: str) -> Ticket:
     if ticket.state is not State.WAITING:
         raise TicketError(f"ticket is {ticket.state.value}, not waiting")
-    return ticket.moved(State.CLAIMED, f"claimed by {counsellor}", counsellor=counsellor)
+    return ticket.moved(State.CLAIMED, CLAIMED_BY + counsellor, counsellor=counsellor)
 
 
 def transferred(ticket: Ticket, counsellor: str) -> Ticket:
     if ticket.state is not State.CLAIMED:
         raise TicketError(f"ticket is {ticket.state.value}, not claimed")
     return ticket.moved(State.CLAIMED, f"transferred to {counsellor}", counsellor=counsellor)
+
+
+def taken_over(ticket: Ticket, counsellor: str) -> Ticket:
+    """A supervisor takes a live conversation from the counsellor who holds it."""
+    if ticket.state is not State.CLAIMED:
+        raise TicketError(f"ticket is {ticket.state.value}, not held by anyone: claim it instead")
+    if ticket.counsellor == counsellor:
+        raise TicketError("you hold this conversation already")
+    return ticket.moved(State.CLAIMED, f"taken over by {counsellor} from {ticket.counsellor}", counsellor=counsellor)
+
+
+def returned(ticket: Ticket) -> Ticket:
+    """Back to its desk's queue, in its old place (by risk and first arrival), for anyone there to claim."""
+    if ticket.state is not State.CLAIMED:
+        raise TicketError(f"ticket is {ticket.state.value}, not claimed")
+    return ticket.moved(State.WAITING, f"returned to desk {ticket.helpline}", counsellor=None)
 
 
 def closed(ticket: Ticket, outcome: str) -> Ticket:
@@ -411,7 +430,7 @@ class MemoryHandoffQueue(_StateChanges):
             if ticket is None:
                 raise TicketError("no such ticket")
             self._tickets[ticket_id] = changed = change(ticket)
-            if _first_claim(ticket, changed):
+            if first_claim(ticket, changed):
                 self._claims[changed.helpline] = [changed.updated_at, *self._claims.get(changed.helpline, [])][
                     :CLAIMS_KEPT
                 ]
@@ -601,7 +620,7 @@ class RedisHandoffQueue(_StateChanges):
                         keep = self._transcript_s(ticket.helpline)  # from now on the transcript ages
                         for name in (key, self._log(ticket_id), self._tickets_of(ticket.conversation)):
                             pipe.expire(name, keep)
-                    if _first_claim(before, ticket):
+                    if first_claim(before, ticket):
                         pipe.lpush(self._claims_key(ticket.helpline), ticket.updated_at)
                         pipe.ltrim(self._claims_key(ticket.helpline), 0, CLAIMS_KEPT - 1)
                     self._add_event(pipe, ticket.helpline, "changed", ticket_id)
@@ -655,8 +674,15 @@ class RedisHandoffQueue(_StateChanges):
         return _said(found[0][1])[:2] if found else None
 
 
-def _first_claim(before: Ticket, after: Ticket) -> bool:
-    return before.state is State.WAITING and after.state is State.CLAIMED
+def first_claim(before: Ticket, after: Ticket) -> bool:
+    """Claimed for the first time: not again after going back to its desk (counted once, in statistics
+    and in the pace a waiting child's estimate rests on)."""
+    return before.state is State.WAITING and after.state is State.CLAIMED and not ever_claimed(before)
+
+
+def ever_claimed(ticket: Ticket) -> bool:
+    """Has a counsellor ever held it (it may have gone back to its desk's queue since)?"""
+    return ticket.counsellor is not None or any(note.startswith(CLAIMED_BY) for note in ticket.history)
 
 
 def _said(fields: Mapping[Any, str | bytes]) -> Said:

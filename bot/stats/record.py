@@ -15,7 +15,7 @@ import time
 from typing import Callable, Collection, Optional, Union
 
 from bot.handoff.outcomes import CHILD_LEFT, Outcomes
-from bot.handoff.queue import Risk, State, Ticket
+from bot.handoff.queue import Risk, State, Ticket, ever_claimed, first_claim
 from bot.language.detection import LanguageRegistry
 from bot.routing.countries import is_country_code
 from bot.stats.categories import MENU_CHOICE, OTHER, Categories
@@ -117,7 +117,7 @@ class StatsRecorder:
         """As a handoff queue's observer (bot.handoff.queue.TicketObserver): opened, first claimed, ended."""
         if before is None:
             await self.record_ticket_opened(after)
-        elif before.state is State.WAITING and after.state is State.CLAIMED:
+        elif first_claim(before, after):
             await self.record_ticket_claimed(after)
         elif before.state in (State.WAITING, State.CLAIMED) and after.state in (State.CLOSED, State.EXPIRED):
             await self.record_ticket_closed(after)
@@ -140,7 +140,7 @@ class StatsRecorder:
                     outcome,
                 )
             ]
-            if ticket.counsellor is None and outcome in (EXPIRED, CHILD_LEFT):
+            if not ever_claimed(ticket) and outcome in (EXPIRED, CHILD_LEFT):
                 found.append(self._figure(ticket, ABANDONED))
             return found
 

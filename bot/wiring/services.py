@@ -19,8 +19,10 @@ import redis.asyncio as aioredis
 from bot.conversation.dialogue import Dialogue
 from bot.conversation.relay import Relay
 from bot.delivery.outbox import Outbox
+from bot.handoff.audit import AuditLog
 from bot.handoff.counsellors import Counsellors
 from bot.handoff.desks import Desks, erasure_hold, transcript_keeping
+from bot.handoff.logins import LoginPolicy
 from bot.handoff.outcomes import Outcomes
 from bot.handoff.queue import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue
 from bot.language.detection import LanguageRegistry
@@ -176,7 +178,19 @@ class Services:
 
     @cached_property
     def counsellors(self) -> Counsellors:
-        return Counsellors(self._client(), self.prefix + "console:")
+        settings = self.settings
+        policy = LoginPolicy(
+            settings.console_login_tries,
+            settings.console_address_tries,
+            settings.console_lock_s,
+            settings.console_lock_max_s,
+        )
+        return Counsellors(self._client(), self.prefix + "console:", policy)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """Who claimed, took over, transferred or closed which ticket (the console's audit log)."""
+        return AuditLog(self._client(), self.prefix + "console:", self.settings.console_audit_days)
 
     def redis_dedupe(self, name: str) -> RedisDedupe:
         """A dedupe store of its own under ``<prefix><name>:`` (e.g. partner webhooks)."""

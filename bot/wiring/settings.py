@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
@@ -27,6 +28,7 @@ from bot import DATA_DIR, PROJECT_ROOT
 DEFAULT_PREFIX = "helpline:"
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _CREDENTIAL_VARIABLE = re.compile(r"\$\{(\w+)\}")
+IPNetwork = IPv4Network | IPv6Network
 
 
 class SettingsError(ValueError):
@@ -115,6 +117,39 @@ class Settings:
         "After how long without a sign of life another server takes over the messages a server was sending.",
         (1, 3600),
     )
+    console_proxies: str = _setting(
+        "CONSOLE_PROXIES",
+        "",
+        "Addresses (or networks, `10.0.0.0/8`) of the reverse proxies in front of the console, comma-separated: "
+        "only their `X-Forwarded-For` is believed when failed logins are counted per client address.",
+    )
+    console_login_tries: int = _setting(
+        "CONSOLE_LOGIN_TRIES",
+        5,
+        "Failed logins on one account before it is locked for a while (each failure also waits a little longer).",
+        (1, 100),
+    )
+    console_address_tries: int = _setting(
+        "CONSOLE_ADDRESS_TRIES",
+        30,
+        "Failed logins from one client address (an IPv6 /64), whatever the accounts, before it is locked.",
+        (1, 10000),
+    )
+    console_lock_s: int = _setting(
+        "CONSOLE_LOCK_S",
+        60,
+        "The first lock after too many failed logins; each further failure doubles it, up to `CONSOLE_LOCK_MAX_S`.",
+        (1, 86400),
+    )
+    console_lock_max_s: int = _setting(
+        "CONSOLE_LOCK_MAX_S", 900, "The longest a login lock lasts (a failure counts for twice this).", (1, 86400)
+    )
+    console_audit_days: int = _setting(
+        "CONSOLE_AUDIT_DAYS",
+        365,
+        "How long the console's audit log (who claimed, took over, transferred or closed which ticket) is kept.",
+        (1, 3650),
+    )
     environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """The environment as read, for secrets whose variable a data file names (a desk's webhook
     ``secret_variable`` in handoff.yml) and for the credentials of the channels Rasa starts."""
@@ -165,6 +200,25 @@ class Settings:
         for variable, url in (("PUBLIC_URL", self.public_url), ("TELEGRAM_API_BASE_URL", self.telegram_api_base_url)):
             if url and urlsplit(url).scheme not in ("https", "http"):
                 raise SettingsError(f"{variable} must be an https:// address, not {url!r}")
+        self.proxies  # noqa: B018 - raises SettingsError on a malformed address
+        if self.console_lock_max_s < self.console_lock_s:
+            raise SettingsError(
+                f"CONSOLE_LOCK_MAX_S ({self.console_lock_max_s}) must be at least "
+                f"CONSOLE_LOCK_S ({self.console_lock_s})"
+            )
+
+    @property
+    def proxies(self) -> tuple[IPNetwork, ...]:
+        """CONSOLE_PROXIES, parsed: the proxies whose X-Forwarded-For header the console believes."""
+        found = []
+        for item in filter(None, (part.strip() for part in self.console_proxies.split(","))):
+            try:
+                found.append(ip_network(item, strict=False))
+            except ValueError:
+                raise SettingsError(
+                    f"CONSOLE_PROXIES must list addresses or networks (e.g. 127.0.0.1,10.0.0.0/8), not {item!r}"
+                ) from None
+        return tuple(found)
 
 
 def _redis_url(url: str) -> None:

@@ -5,7 +5,7 @@
 // its delivery state (waiting to be sent, sent, delivered, not delivered and why); a message that
 // could not be delivered is also said out loud, so the counsellor can try another way.
 "use strict";
-const state = { csrf: "", ticket: null, events: null, timer: null, waiting: null, draft: null, told: new Set() };
+const state = { csrf: "", helpline: "", ticket: null, events: null, timer: null, waiting: null, draft: null, told: new Set() };
 const $ = (id) => document.getElementById(id);
 const RISK = { 3: "Imminent", 2: "Abuse", 1: "Asked for a person" };
 
@@ -175,6 +175,7 @@ $("login-form").addEventListener("submit", async (event) => {
   const { status, data } = await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
   if (status !== 200) { $("login-error").textContent = data.error; return; }
   state.csrf = data.csrf;
+  state.helpline = data.helpline;
   if (data.role === "global_admin") { window.location.assign("/admin"); return; }  // no desk: their page is the statistics
   $("who").textContent = `${data.username} · helpline ${data.helpline}`;
   $("admin-link").hidden = data.role !== "admin";
@@ -217,6 +218,12 @@ $("handback").addEventListener("click", async () => {
 $("transfer-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const { status, data } = await api("POST", `/api/tickets/${state.ticket}/transfer`, { to: $("transfer-to").value });
+  if (status !== 200) { $("chat-error").textContent = data.error; return; }
+  endChat();
+});
+
+$("requeue").addEventListener("click", async () => {  // back to the desk's queue, for anyone there to claim
+  const { status, data } = await api("POST", `/api/tickets/${state.ticket}/transfer`, { desk: state.helpline });
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
   endChat();
 });
