@@ -28,6 +28,7 @@ from bot.handoff.canned import CannedReplies
 from bot.handoff.counsellors import SESSION_TTL_S, Session
 from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Ticket, TicketError
+from bot.wiring import http_guard
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from console.admin import admin_pages
@@ -67,6 +68,7 @@ def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
 def create_app(services: Services) -> Sanic:
     """The console over ``services`` (bot.wiring), which must have Redis: the bot's own."""
     app = Sanic("helpline_console")
+    app.register_listener(lambda *_: http_guard.install(), "before_server_start")  # framing: 400s, with reasons
     desks, queue, counsellors, texts = services.desks, services.queue, services.counsellors, services.texts
     outcomes, canned = services.outcomes, CannedReplies.load(services.registry.codes)
     app.blueprint(
