@@ -12,8 +12,6 @@ Rasa fails. Rasa only ever sees a keyed hash of the chat id.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 import re
 import sys
@@ -29,10 +27,12 @@ from telegram.error import TelegramError
 from bot.conversation.dialogue import BotMessage
 from bot.conversation.needs import COMMANDS
 from bot.language.input_text import clean
+from bot.privacy.secret_compare import same_secret
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.hints import deep_link_hints
 from bot.storage.stores import STORE_FAULTS
 from bot.wiring.faults import STORE_DOWN
+from bot.wiring.json_body import json_body
 from bot.wiring.settings import Settings
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
 from channels.services import ChannelServices, services
@@ -125,11 +125,10 @@ class TelegramChannel(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            given = (request.headers.get(SECRET_HEADER) or "").encode()
-            if not hmac.compare_digest(given, self._secret):
+            if not same_secret(request.headers.get(SECRET_HEADER), self._secret):
                 return response.json({"error": "forbidden"}, status=403)
             try:
-                payload = json.loads(request.body.decode("utf-8"))
+                payload = json_body(request.body)
                 update = Update.de_json(payload, self.bot) if isinstance(payload, dict) else None
             except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
                 update = None

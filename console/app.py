@@ -11,9 +11,7 @@ what any bot or console process did, without polling.
 
 from __future__ import annotations
 
-import hmac
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -28,7 +26,11 @@ from bot.handoff.canned import CannedReplies
 from bot.handoff.counsellors import SESSION_TTL_S, Session
 from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Ticket, TicketError
+from bot.privacy.secret_compare import same_secret
+from bot.storage.stores import STORE_FAULTS, is_cursor
 from bot.wiring import http_guard
+from bot.wiring.faults import STORE_DOWN
+from bot.wiring.json_body import BadBody, json_body
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from console.admin import admin_pages
@@ -43,7 +45,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_TEXT = 2000
-EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a Redis stream id, as the page echoes it back
 EVENT_WAIT_MS = 15_000  # an idle event stream sends a comment this often, so proxies keep it open
 
 
@@ -77,19 +78,20 @@ def create_app(services: Services) -> Sanic:
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
         session = await counsellors.session(request.cookies.get(COOKIE))
-        if session and change and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.csrf):
+        if session and change and not same_secret(request.headers.get("X-CSRF-Token"), session.csrf):
             return None
         return session
 
     stats = services.counter  # the bot's counters (bot.stats)
     app.blueprint(admin_pages(session_of, stats, SECURITY_HEADERS))  # /admin: the statistics, for admins
 
-    def body(request: Request) -> dict[str, Any]:
+    def body(request: Request) -> dict[str, Any] | HTTPResponse:
+        """The body as a JSON object (none: {}), or the 400 saying why it is not one."""
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+            data = json_body(request.body or b"{}")
+        except BadBody as error:
+            return response.json({"error": str(error)}, status=400)
+        return data if isinstance(data, dict) else response.json({"error": "body must be a JSON object"}, status=400)
 
     async def own_ticket(session: Session, ticket_id: str) -> Optional[Ticket]:
         ticket = await queue.get(ticket_id)
@@ -117,6 +119,8 @@ def create_app(services: Services) -> Sanic:
     @app.post("/api/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request)
+        if isinstance(data, HTTPResponse):
+            return data
         session = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")))
         if session is None:
             return response.json({"error": "wrong username or password"}, status=401)
@@ -181,17 +185,20 @@ def create_app(services: Services) -> Sanic:
         stream = await request.respond(
             content_type="text/event-stream", headers={"Cache-Control": "no-store", **SECURITY_HEADERS}
         )
+        await stream.send("retry: 1000\n\n")  # at once: the page knows it is connected, and comes back in 1 s
         after = request.headers.get("Last-Event-ID", "")  # a reconnecting page picks up where it left off
-        if not EVENT_ID.match(after):
-            after = await queue.last_event(session.helpline)
-            await stream.send("retry: 1000\n\n")
-        while await counsellors.session(session.token):  # ends when the session does
-            for event in await queue.events(session.helpline, after, block_ms=EVENT_WAIT_MS) or [None]:
-                if event is None:
-                    await stream.send(": still here\n\n")
-                    continue
-                after = event.id
-                await stream.send(sse(event))
+        try:
+            if not is_cursor(after):  # a Redis stream id, as the page echoes it back
+                after = await queue.last_event(session.helpline)
+            while await counsellors.session(session.token):  # ends when the session does
+                for event in await queue.events(session.helpline, after, block_ms=EVENT_WAIT_MS) or [None]:
+                    if event is None:
+                        await stream.send(": still here\n\n")
+                        continue
+                    after = event.id
+                    await stream.send(sse(event))
+        except STORE_FAULTS as error:  # Redis down, or its waiting connections all taken: the page reconnects
+            services.faults.count(STORE_DOWN, error, "the console's event stream")
         await stream.eof()
         return None
 
@@ -203,6 +210,8 @@ def create_app(services: Services) -> Sanic:
         if await own_ticket(session, ticket_id) is None:
             return response.json({"error": "no such ticket"}, status=404)
         data = body(request)
+        if isinstance(data, HTTPResponse):
+            return data
         text = str(data.get("text") or data.get("outcome") or data.get("to") or "").strip()[:MAX_TEXT]
         if action not in ("claim", "handback") and not text:
             return response.json({"error": "say what: text, outcome or to"}, status=400)

@@ -12,7 +12,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 from urllib.parse import urlsplit
 
 Text = Union[str, bytes]
@@ -102,8 +102,14 @@ def _parse(connection: socket.socket, received: bytes, timeout_s: float) -> Answ
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     status = int(parts[1])
-    if headers.get("content-type", "").startswith("text/event-stream"):
-        return Answer(status, headers, body)
+    chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+    if headers.get("content-type", "").startswith("text/event-stream"):  # endless: up to its first event
+        while b"\n\n" not in (_unchunked(body) if chunked else body):
+            chunk = _recv(connection, deadline)
+            if not chunk:
+                break
+            body += chunk
+        return Answer(status, headers, _unchunked(body) if chunked else body)
     if "content-length" in headers and headers["content-length"].isdigit():
         length = min(int(headers["content-length"]), MAX_ANSWER)
         while len(body) < length:
@@ -117,9 +123,7 @@ def _parse(connection: socket.socket, received: bytes, timeout_s: float) -> Answ
         if not chunk:
             break
         body += chunk
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = _unchunked(body)
-    return Answer(status, headers, body)
+    return Answer(status, headers, _unchunked(body) if chunked else body)
 
 
 def _recv(connection: socket.socket, deadline: float) -> bytes:
@@ -136,10 +140,14 @@ def _recv(connection: socket.socket, deadline: float) -> bytes:
 
 
 def _unchunked(body: bytes) -> bytes:
+    """The data of a chunked body, as far as it has arrived."""
     out, rest = b"", body
-    while rest:
+    while b"\r\n" in rest:
         size_line, _, rest = rest.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16)
+        try:
+            size = int(size_line.split(b";")[0] or b"0", 16)
+        except ValueError:
+            break
         if size == 0:
             break
         out, rest = out + rest[:size], rest[size + 2 :]
@@ -161,10 +169,3 @@ def request(
     address = (parts.hostname or "127.0.0.1", parts.port or 80)
     raw = encode_request(method, target, headers, body, content_length, parts.netloc)
     return exchange(address, raw, timeout_s, half_close)
-
-
-def status_reason(answer: Optional[Answer]) -> str:
-    """A short description of an answer for assertion messages."""
-    if answer is None:
-        return "no answer"
-    return f"{answer.status} {answer.body[:200]!r}"

@@ -1,0 +1,231 @@
+"""One focused test for each 5xx the fuzzing found (tests/test_fuzz.py), at its root and through the
+running server, so each stays fixed even when the fuzz run's random requests miss it. (Malformed
+HTTP framing, the other finding, is tests/test_http_guard.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from typing import Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.handoff.counsellors import ADMIN, Counsellors
+from bot.privacy.secret_compare import same_secret
+from bot.stats import export
+from bot.storage.stores import check_cursor, is_cursor
+from bot.wiring.json_body import BadBody, json_body
+from scripts.fake_apis import TELEGRAM_SECRET
+from scripts.local_bot import running_console
+from tests.conftest import CHANNEL_ENV
+from tests.console_client import PASSWORD, Counsellor
+from tests.raw_http import Answer, request
+
+DEEP = b"[" * 20_000 + b"]" * 20_000  # past Python's recursion limit (json.loads: RecursionError), under 64 KiB
+NOT_CURSORS = ["1-0\n", "\u0661-\u0660", "18446744073709551616-0", "0-18446744073709551616", "1-0 ", "+1-0", "-"]
+
+
+# -- a cursor Redis would refuse: the web inbox and the console's event stream answered 500 ----------
+
+
+@pytest.mark.parametrize("cursor", NOT_CURSORS)
+def test_a_cursor_redis_would_refuse_is_not_a_cursor(cursor):
+    assert not is_cursor(cursor)
+    with pytest.raises(ValueError, match="two numbers below 2\\^64"):
+        check_cursor(cursor)
+
+
+def test_the_largest_stream_id_is_a_cursor():
+    assert is_cursor("18446744073709551615-18446744073709551615") and is_cursor("0-0")
+
+
+@pytest.mark.parametrize("cursor", ["1-0%0A", "18446744073709551616-0", "%D9%A1-%D9%A0"])
+def test_the_inbox_refuses_such_a_cursor_with_the_reason(bot, cursor):
+    token = request(bot.base_url, "POST", "/webhooks/web/webhook", [], b'{"message": "hi"}').json()["token"]
+    answer = request(bot.base_url, "GET", f"/webhooks/web/inbox?after={cursor}", [("Authorization", f"Bearer {token}")])
+    assert (answer.status, answer.json()) == (
+        400,
+        {"error": "'after': a cursor is two numbers below 2^64 joined by '-', as the last message's id"},
+    )
+
+
+@pytest.fixture(scope="module")
+def own_console(tmp_path_factory, handoff_file) -> Iterator[str]:
+    """A console process of this module's own on the bot's Redis keys: one test takes up all its
+    waiting connections, which must not slow the other tests' console."""
+    env = {**CHANNEL_ENV, "HELPLINE_HANDOFF_FILE": str(handoff_file)}
+    with running_console(tmp_path_factory.mktemp("findings-console"), env) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def admin(own_console) -> Counsellor:
+    """A logged-in admin of KE (reads KE's statistics)."""
+    name = f"fuzz-admin-{secrets.token_hex(3)}"
+
+    async def add() -> None:
+        client = aioredis.from_url(CHANNEL_ENV["REDIS_URL"])
+        await Counsellors(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"] + "console:").add(name, "KE", PASSWORD, ADMIN)
+        await client.close()
+
+    asyncio.run(add())
+    counsellor = Counsellor(own_console, name)
+    assert counsellor.login() == 200
+    return counsellor
+
+
+def events(console: str, cookie: str, *headers: tuple[str, str]) -> Answer:
+    """The start of an event stream: its status, and its first event."""
+    return request(console, "GET", "/api/events", [("Cookie", f"helpline_session={cookie}"), *headers], timeout_s=10)
+
+
+@pytest.mark.parametrize("last_event", ["1-0\n", "99999999999999999999-0", "18446744073709551616-1"])
+def test_the_event_stream_starts_from_now_after_an_id_redis_would_refuse(own_console, admin, last_event):
+    answer = events(own_console, admin.cookie, ("Last-Event-ID", last_event))
+    assert (answer.status, answer.headers["content-type"], answer.body) == (
+        200,
+        "text/event-stream",
+        b"retry: 1000\n\n",
+    )
+
+
+def test_event_streams_beyond_the_consoles_waiting_connections_end_instead_of_failing(own_console, admin):
+    """A stream holds one of the console's 12 waiting Redis connections until it next writes (up to
+    15 s after its page is gone, when the page asked with Connection: close): 30 reconnecting pages
+    took them all, and the next streams answered 500. They now start, then end (the page comes back
+    in a second)."""
+    answers = [events(own_console, admin.cookie) for _ in range(30)]
+    assert {(a.status, a.body) for a in answers} == {(200, b"retry: 1000\n\n")}
+
+
+# -- a secret header that is not ASCII: compare_digest raised, the console and Telegram answered 500 --
+
+
+@pytest.mark.parametrize("given", ["é", "\udcff\udcfe", "\ud800", "", None])
+def test_any_text_is_simply_not_the_secret(given):
+    assert same_secret(given, "s3cret") is False and same_secret(given, b"s3cret") is False
+
+
+def test_the_secret_is_the_secret():
+    assert same_secret("s3cret", "s3cret") and same_secret("s3cret", b"s3cret")
+
+
+@pytest.mark.parametrize("csrf", ["é", b"\xff\xfe"])
+def test_a_csrf_token_that_is_not_ascii_is_refused_as_a_wrong_one(own_console, admin, csrf):
+    answer = request(
+        own_console,
+        "POST",
+        "/api/tickets/nope/claim",
+        [("Cookie", f"helpline_session={admin.cookie}"), ("X-CSRF-Token", csrf)],
+        b"{}",
+    )
+    assert (answer.status, answer.json()) == (401, {"error": "log in first (and send X-CSRF-Token)"})
+
+
+@pytest.mark.parametrize("secret", ["é" + TELEGRAM_SECRET, b"\xff\xfe"])
+def test_a_telegram_secret_header_that_is_not_ascii_is_forbidden(bot, secret):
+    answer = request(
+        bot.base_url, "POST", "/webhooks/telegram/webhook", [("X-Telegram-Bot-Api-Secret-Token", secret)], b"{}"
+    )
+    assert (answer.status, answer.json()) == (403, {"error": "forbidden"})
+
+
+# -- JSON nested past Python's recursion limit: RecursionError, not ValueError: 500 --------------------
+
+
+def test_json_nested_too_deeply_is_a_bad_body_with_the_reason():
+    with pytest.raises(BadBody, match="^body must be JSON nested less deeply$"):
+        json_body(DEEP)
+    with pytest.raises(BadBody, match="^body must be UTF-8 JSON$"):
+        json_body(b"\xff" + DEEP)
+    assert json_body(b"[[1]]") == [[1]]
+
+
+@pytest.mark.parametrize(
+    "path, headers, status, error",
+    [
+        ("/webhooks/rest/webhook", [], 400, "body must be JSON nested less deeply"),
+        ("/webhooks/web/webhook", [], 400, "body must be JSON nested less deeply"),
+        (
+            "/webhooks/telegram/webhook",
+            [("X-Telegram-Bot-Api-Secret-Token", TELEGRAM_SECRET)],
+            400,
+            "body must be a Telegram Update (JSON object)",
+        ),
+    ],
+)
+def test_the_bot_refuses_json_nested_too_deeply_with_the_reason(bot, path, headers, status, error):
+    answer = request(bot.base_url, "POST", path, [("Content-Type", "application/json"), *headers], DEEP)
+    assert (answer.status, answer.json()) == (status, {"error": error})
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (DEEP, "body must be JSON nested less deeply"),
+        (
+            b'{"username": "\\ud800", "password": "x"}',
+            "body must be Unicode text: a \\ud800-\\udfff escape must be half of a pair",
+        ),
+        (
+            b'{"username": "amina", "password": "\\udfff"}',
+            "body must be Unicode text: a \\ud800-\\udfff escape must be half of a pair",
+        ),
+        (b"[1]", "body must be a JSON object"),
+    ],
+    ids=["nested", "surrogate-username", "surrogate-password", "array"],
+)
+def test_a_login_that_is_not_a_json_object_of_text_is_a_400_with_the_reason(own_console, body, error):
+    answer = request(own_console, "POST", "/api/login", [("Content-Type", "application/json")], body)
+    assert (answer.status, answer.json()) == (400, {"error": error})
+
+
+def test_a_lone_surrogate_is_a_bad_body_and_a_pair_is_text():
+    with pytest.raises(BadBody, match="half of a pair"):
+        json_body(b'{"message": "\\ud800"}')
+    assert json_body(b'{"message": "\\ud83d\\ude00"}') == {"message": "\U0001f600"}
+
+
+@pytest.mark.parametrize("path", ["/webhooks/rest/webhook", "/webhooks/web/webhook"])
+def test_the_bot_refuses_a_lone_surrogate_with_the_reason(bot, path):
+    answer = request(bot.base_url, "POST", path, [], b'{"sender": "x", "message": "hi \\udc00"}')
+    assert (answer.status, answer.json()) == (
+        400,
+        {"error": "body must be Unicode text: a \\ud800-\\udfff escape must be half of a pair"},
+    )
+
+
+# -- statistics of a day with no ISO week we can name: '999-W01' failed to parse, 9999-12-31 overflowed --
+
+
+@pytest.mark.parametrize(
+    "day, why",
+    [
+        ("0999-01-01", "0999-01-01 is not between 2000-01-01 and 9998-12-31"),
+        ("9999-12-31", "9999-12-31 is not between 2000-01-01 and 9998-12-31"),
+        ("2026-02-30", "'2026-02-30' is not a date such as 2026-11-23"),
+    ],
+)
+def test_a_day_statistics_cannot_be_kept_for_is_refused_with_the_reason(day, why):
+    with pytest.raises(ValueError) as refused:
+        export.parse_day(day)
+    assert str(refused.value) == why
+
+
+def test_the_last_day_has_a_week_with_an_end():
+    weeks = export.weeks_between(export.LAST_DAY - dt.timedelta(days=10), export.LAST_DAY)
+    assert weeks == ["9998-W52", "9998-W53"]
+
+
+@pytest.mark.parametrize(
+    "query, why",
+    [
+        ("from=0999-01-01&to=1000-01-01", "0999-01-01 is not between 2000-01-01 and 9998-12-31"),
+        ("from=9999-12-27&to=9999-12-31", "9999-12-27 is not between 2000-01-01 and 9998-12-31"),
+    ],
+)
+def test_the_statistics_api_refuses_such_days_with_the_reason(admin, query, why):
+    status, answer = admin.get(f"/api/stats?{query}")
+    assert (status, answer) == (400, {"error": f"from and to must be dates such as 2026-11-23 ({why})"})
