@@ -129,9 +129,9 @@ class TelegramChannel(InputChannel):
                 return response.json({"error": "forbidden"}, status=403)
             try:
                 payload = json_body(request.body)
-                update = Update.de_json(payload, self.bot) if isinstance(payload, dict) else None
-            except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError):
-                update = None
+            except ValueError:
+                payload = None
+            update = read_update(payload, self.bot)
             if update is None:
                 return response.json({"error": "body must be a Telegram Update (JSON object)"}, status=400)
             chat = update.effective_chat
@@ -169,7 +169,9 @@ class TelegramChannel(InputChannel):
 
     async def _handle(self, payload: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """One journalled update (bot.storage.inbound), in its conversation's order."""
-        update = Update.de_json(payload["update"], self.bot)
+        update = read_update(payload["update"], self.bot)
+        if update is None:  # recorded before updates were checked as now: nothing to answer
+            return
         if update.my_chat_member:
             member = update.my_chat_member
             if member.new_chat_member.status == "kicked":  # the child blocked the bot: forget their chat
@@ -229,6 +231,28 @@ class TelegramChannel(InputChannel):
             before,
             self.services.erase,
         )
+
+
+def read_update(payload: Any, bot: Bot) -> Optional[Update]:
+    """The Update in a webhook's body, or None when Telegram could not have sent it.
+
+    python-telegram-bot raises whatever a malformed update makes it meet (TypeError, KeyError,
+    ValueError; OverflowError or OSError for a date out of range: found by fuzzing, each a 500), and
+    takes ids of any type, which failed only later, when the bot answered (``int(chat_id)``)."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        update = Update.de_json(payload, bot)
+        chat = update.effective_chat
+    except Exception:  # noqa: BLE001 - whatever its parser raises, this is not an update
+        return None
+    if not _whole(update.update_id) or (chat is not None and not _whole(chat.id)):
+        return None
+    return update
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _read(update: Update) -> Optional[tuple[MaybeInaccessibleMessage, Optional[str], Optional[str]]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import secrets
 from typing import Iterator
 
@@ -17,7 +18,7 @@ from bot.privacy.secret_compare import same_secret
 from bot.stats import export
 from bot.storage.stores import check_cursor, is_cursor
 from bot.wiring.json_body import BadBody, json_body
-from scripts.fake_apis import TELEGRAM_SECRET
+from scripts.fake_apis import TELEGRAM_SECRET, TELEGRAM_TOKEN
 from scripts.local_bot import running_console
 from tests.conftest import CHANNEL_ENV
 from tests.console_client import PASSWORD, Counsellor
@@ -229,3 +230,62 @@ def test_the_last_day_has_a_week_with_an_end():
 def test_the_statistics_api_refuses_such_days_with_the_reason(admin, query, why):
     status, answer = admin.get(f"/api/stats?{query}")
     assert (status, answer) == (400, {"error": f"from and to must be dates such as 2026-11-23 ({why})"})
+
+
+# -- Telegram updates of unexpected shape: a date out of range raised OverflowError or OSError (500), and
+# -- an id of another type was taken, to fail when the bot answered (int("x")) ----------------------------
+
+SOUND_UPDATE = {
+    "update_id": 7,
+    "message": {
+        "message_id": 1,
+        "date": 1_800_000_000,
+        "chat": {"id": 9_100_000_001, "type": "private"},
+        "from": {"id": 9_100_000_001, "is_bot": False, "first_name": "A"},
+        "text": "hi",
+    },
+}
+
+
+def changed(path: tuple[str, ...], value: object) -> dict:
+    update = json.loads(json.dumps(SOUND_UPDATE))
+    *parents, last = path
+    part = update
+    for key in parents:
+        part = part[key]
+    part[last] = value
+    return update
+
+
+ODD_UPDATES = {
+    "date-past-time_t": changed(("message", "date"), 2**70),
+    "date-too-large-for-the-os": changed(("message", "date"), 1e308),
+    "chat-id-a-word": changed(("message", "chat", "id"), "x"),
+    "chat-id-a-fraction": changed(("message", "chat", "id"), 1.5),
+    "chat-id-true": changed(("message", "chat", "id"), True),
+    "update-id-a-word": changed(("update_id",), "abc"),
+    "update-id-a-list": changed(("update_id",), [1]),
+    "chat-a-list": changed(("message", "chat"), []),
+}
+
+
+@pytest.mark.parametrize("payload", ODD_UPDATES.values(), ids=ODD_UPDATES.keys())
+def test_an_update_telegram_could_not_have_sent_is_not_an_update(payload):
+    from telegram import Bot
+
+    from channels.telegram import read_update
+
+    bot = Bot(TELEGRAM_TOKEN)
+    assert read_update(payload, bot) is None and read_update(SOUND_UPDATE, bot) is not None
+
+
+@pytest.mark.parametrize("payload", ODD_UPDATES.values(), ids=ODD_UPDATES.keys())
+def test_the_webhook_refuses_such_an_update_with_the_reason(bot, payload):
+    answer = request(
+        bot.base_url,
+        "POST",
+        "/webhooks/telegram/webhook",
+        [("X-Telegram-Bot-Api-Secret-Token", TELEGRAM_SECRET), ("Content-Type", "application/json")],
+        json.dumps(payload).encode(),
+    )
+    assert (answer.status, answer.json()) == (400, {"error": "body must be a Telegram Update (JSON object)"})
