@@ -47,11 +47,13 @@ def encode_request(
     host: Text = "127.0.0.1",
 ) -> bytes:
     """The request's bytes as given: ``content_length`` None sends no Content-Length header, any
-    other value is sent as it is (a lie, a word, a negative number)."""
+    other value is sent as it is (a lie, a word, a negative number); by default the body's length,
+    left out as browsers do for a GET or HEAD without a body."""
     lines = [_bytes(method) + b" " + _bytes(target) + b" HTTP/1.1", b"Host: " + _bytes(host), b"Connection: close"]
     lines += [_bytes(name) + b": " + _bytes(value) for name, value in headers]
     if content_length is AUTO:
-        lines.append(b"Content-Length: " + str(len(body)).encode())
+        if body or _bytes(method) not in (b"GET", b"HEAD"):
+            lines.append(b"Content-Length: " + str(len(body)).encode())
     elif content_length is not None:
         lines.append(
             b"Content-Length: " + _bytes(str(content_length) if isinstance(content_length, int) else content_length)
