@@ -238,15 +238,22 @@ def read_update(payload: Any, bot: Bot) -> Optional[Update]:
 
     python-telegram-bot raises whatever a malformed update makes it meet (TypeError, KeyError,
     ValueError; OverflowError or OSError for a date out of range: found by fuzzing, each a 500), and
-    takes ids of any type, which failed only later, when the bot answered (``int(chat_id)``)."""
+    takes any part missing or of any type, which failed only later, when the bot answered: a chat
+    id ``"x"`` (``int(chat_id)``), a message without its chat, a text or language code that is no
+    string. So the parts the bot reads are read here, and must be what Telegram sends."""
     if not isinstance(payload, dict):
         return None
     try:
         update = Update.de_json(payload, bot)
         chat = update.effective_chat
+        _, text, language = _read(update) or (None, None, None)
+        member = update.my_chat_member
+        status, member_chat = (member.new_chat_member.status, member.chat.id) if member else (None, 0)
     except Exception:  # noqa: BLE001 - whatever its parser raises, this is not an update
         return None
-    if not _whole(update.update_id) or (chat is not None and not _whole(chat.id)):
+    if not all(_whole(id_) for id_ in (update.update_id, member_chat, chat.id if chat else 0)):
+        return None
+    if not all(part is None or isinstance(part, str) for part in (text, language, status)):
         return None
     return update
 

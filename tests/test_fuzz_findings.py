@@ -9,16 +9,18 @@ import datetime as dt
 import json
 import secrets
 from typing import Iterator
+from urllib.parse import urlencode
 
 import pytest
 import redis.asyncio as aioredis
+from twilio.request_validator import RequestValidator
 
 from bot.handoff.counsellors import ADMIN, Counsellors
 from bot.privacy.secret_compare import same_secret
 from bot.stats import export
 from bot.storage.stores import check_cursor, is_cursor
 from bot.wiring.json_body import BadBody, json_body
-from scripts.fake_apis import TELEGRAM_SECRET, TELEGRAM_TOKEN
+from scripts.fake_apis import PUBLIC_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN, TWILIO_TOKEN
 from scripts.local_bot import running_console
 from tests.conftest import CHANNEL_ENV
 from tests.console_client import PASSWORD, Counsellor
@@ -247,13 +249,35 @@ SOUND_UPDATE = {
 }
 
 
-def changed(path: tuple[str, ...], value: object) -> dict:
-    update = json.loads(json.dumps(SOUND_UPDATE))
+USER = SOUND_UPDATE["message"]["from"]
+SOUND_BLOCK = {
+    "update_id": 8,
+    "my_chat_member": {
+        "chat": {"id": 9_100_000_001, "type": "private"},
+        "from": USER,
+        "date": 1_800_000_000,
+        "old_chat_member": {"status": "member", "user": USER},
+        "new_chat_member": {"status": "kicked", "user": USER, "until_date": 0},
+    },
+}
+SOUND_PRESS = {
+    "update_id": 9,
+    "callback_query": {"id": "1", "from": USER, "chat_instance": "1", "message": SOUND_UPDATE["message"], "data": "1"},
+}
+REMOVED = object()
+
+
+def changed(path: tuple[str, ...], value: object, update: dict = SOUND_UPDATE) -> dict:
+    """``update`` with the part at ``path`` set to ``value`` (or removed)."""
+    update = json.loads(json.dumps(update))
     *parents, last = path
     part = update
     for key in parents:
         part = part[key]
-    part[last] = value
+    if value is REMOVED:
+        del part[last]
+    else:
+        part[last] = value
     return update
 
 
@@ -266,6 +290,14 @@ ODD_UPDATES = {
     "update-id-a-word": changed(("update_id",), "abc"),
     "update-id-a-list": changed(("update_id",), [1]),
     "chat-a-list": changed(("message", "chat"), []),
+    "message-without-its-chat": changed(("message", "chat"), REMOVED),
+    "text-a-number": changed(("message", "text"), 5),
+    "language-a-list": changed(("message", "from", "language_code"), ["en"]),
+    "block-without-the-new-member": changed(("my_chat_member", "new_chat_member"), REMOVED, SOUND_BLOCK),
+    "block-without-its-chat": changed(("my_chat_member", "chat"), REMOVED, SOUND_BLOCK),
+    "block-status-a-number": changed(("my_chat_member", "new_chat_member", "status"), 1, SOUND_BLOCK),
+    "press-without-who": changed(("callback_query", "from"), REMOVED, SOUND_PRESS),
+    "press-data-a-dict": changed(("callback_query", "data"), {"a": 1}, SOUND_PRESS),
 }
 
 
@@ -276,7 +308,8 @@ def test_an_update_telegram_could_not_have_sent_is_not_an_update(payload):
     from channels.telegram import read_update
 
     bot = Bot(TELEGRAM_TOKEN)
-    assert read_update(payload, bot) is None and read_update(SOUND_UPDATE, bot) is not None
+    assert read_update(payload, bot) is None
+    assert all(read_update(sound, bot) is not None for sound in (SOUND_UPDATE, SOUND_BLOCK, SOUND_PRESS))
 
 
 @pytest.mark.parametrize("payload", ODD_UPDATES.values(), ids=ODD_UPDATES.keys())
@@ -289,3 +322,22 @@ def test_the_webhook_refuses_such_an_update_with_the_reason(bot, payload):
         json.dumps(payload).encode(),
     )
     assert (answer.status, answer.json()) == (400, {"error": "body must be a Telegram Update (JSON object)"})
+
+
+# -- a sender number with a final newline or digits of another script passed the check ("$", "\d") ------
+
+
+@pytest.mark.parametrize(
+    "sender", ["+2348012345678\n", "+\u0662\u0663\u0664\u0668\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668"]
+)
+def test_a_twilio_sender_that_is_not_a_number_in_ascii_digits_is_refused(bot, sender):
+    form = {"MessageSid": "SM" + "a" * 32, "From": sender, "Body": "hi"}
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(f"{PUBLIC_URL}/webhooks/sms/webhook", form)
+    answer = request(
+        bot.base_url,
+        "POST",
+        "/webhooks/sms/webhook",
+        [("X-Twilio-Signature", signature), ("Content-Type", "application/x-www-form-urlencoded")],
+        urlencode(form).encode(),
+    )
+    assert (answer.status, answer.json()) == (400, {"error": "a Twilio message needs MessageSid and From"})
