@@ -1,6 +1,6 @@
 """The part every one of our channels' blueprints shares: Rasa's naming, a health route (with the
 process's fault counts), the start-up objects frozen once the model is loaded (bot.wiring.heap),
-and malformed HTTP framing refused with a reason (bot.wiring.http_guard)."""
+and malformed HTTP framing refused with a reason (console.http_guard)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.wiring import http_guard
 from bot.wiring.heap import freeze_startup_objects
 from channels.services import services
+from console import http_guard
 
 
 def webhook_blueprint(channel: InputChannel) -> Blueprint:
@@ -30,7 +30,7 @@ def webhook_blueprint(channel: InputChannel) -> Blueprint:
     async def settle(*_: object) -> None:
         freeze_startup_objects()
 
-    @blueprint.listener("before_server_start")  # malformed framing: a 400 with the reason (bot.wiring.http_guard)
+    @blueprint.listener("before_server_start")  # malformed framing: a 400 with the reason (console.http_guard)
     async def guard(*_: object) -> None:
         http_guard.install()
 

@@ -28,11 +28,11 @@ from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Ticket, TicketError
 from bot.privacy.secret_compare import same_secret
 from bot.storage.stores import STORE_FAULTS, is_cursor
-from bot.wiring import http_guard
 from bot.wiring.faults import STORE_DOWN
 from bot.wiring.json_body import BadBody, json_body
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
+from console import http_guard
 from console.admin import admin_pages
 from console.partner_api import partner_api
 

@@ -1,4 +1,4 @@
-"""Malformed HTTP framing gets a 400 with the reason from both servers (bot.wiring.http_guard), and
+"""Malformed HTTP framing gets a 400 with the reason from both servers (console.http_guard), and
 the server goes on answering. Each case was a 500, a silent close or, for a negative
 Content-Length, a process frozen at full CPU, before the guard (found by tests/test_fuzz.py)."""
 

@@ -1,4 +1,5 @@
-"""Refuse malformed HTTP framing with a 400 that says why, in both of our Sanic servers.
+"""Refuse malformed HTTP framing with a 400 that says why, in both of our Sanic servers (the
+console, and the Rasa server through our channels' blueprints: channels/webhook.py).
 
 Sanic 21.12 (Rasa 3.6 pins it) reads a request's head and then trusts it. Found by fuzzing
 (tests/test_fuzz.py), against the Rasa server and the console alike:
