@@ -9,7 +9,9 @@ Sanic 21.12 (Rasa 3.6 pins it) reads a request's head and then trusts it. Found 
 - ``Content-Length: abc`` (or ``1e3``) answered 500, from ``int()`` of the header;
 - ``Transfer-Encoding: gzip`` without a Content-Length answered 500 (a KeyError);
 - a request target with a byte that is not ASCII, or a control character, closed the connection
-  without any answer: the URL failed to parse again while building the error page.
+  without any answer: the URL failed to parse again while building the error page;
+- a malformed chunk was answered 400, then read again "to consume the body", which logged a
+  traceback (``protocol.connection_task uncaught``) for each such request.
 
 Each is now a 400 with the reason, before any of the body is read, and the connection is closed
 after it (the rest of what was sent cannot be trusted). So are a Content-Length given twice with
@@ -20,7 +22,7 @@ each read their own way (request smuggling).
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from httptools import HttpParserError
 from sanic.exceptions import InvalidUsage
@@ -31,13 +33,14 @@ _DIGITS = re.compile(r"[0-9]+")  # RFC 9110: 1*DIGIT (int() also takes "+5", "1_
 
 
 def install() -> None:
-    """Check every request's head in this process's Sanic servers; once, whoever asks first.
+    """Check every request's head and chunks in this process's Sanic servers; once, whoever asks first.
 
-    Call it from a ``before_server_start`` listener: at start-up Sanic recompiles this method from
-    its source (sanic.touchup), which would drop a wrapper installed before."""
+    Call it from a ``before_server_start`` listener: at start-up Sanic recompiles these methods from
+    their source (sanic.touchup), which would drop a wrapper installed before."""
     if getattr(Http, _INSTALLED, False):
         return
     sanic_read_head: Callable[[Http], Awaitable[None]] = Http.http1_request_header
+    sanic_read_body: Callable[[Http], Awaitable[Optional[bytes]]] = Http.read
 
     async def read_head(http: Http) -> None:
         try:
@@ -51,7 +54,16 @@ def install() -> None:
             http.url = "/"  # Sanic builds its error page's request from this; the real one did not parse
             raise InvalidUsage(reason)
 
+    async def read_body(http: Http) -> Optional[bytes]:
+        try:
+            return await sanic_read_body(http)
+        except InvalidUsage:  # a malformed chunk: after the 400, read nothing more of it
+            http.request_body = None
+            http.keep_alive = False
+            raise
+
     Http.http1_request_header = read_head  # type: ignore[method-assign]
+    Http.read = read_body  # type: ignore[method-assign, assignment]
     setattr(Http, _INSTALLED, True)
 
 

@@ -4,6 +4,8 @@ Content-Length, a process frozen at full CPU, before the guard (found by tests/t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.raw_http import request
@@ -55,6 +57,11 @@ def servers(bot, console) -> dict[str, tuple[str, str]]:
     return {"bot": (bot.base_url, "/webhooks/rest/webhook"), "console": (console, "/api/login")}
 
 
+@pytest.fixture(scope="module")
+def logs(bot, console_folder) -> dict[str, Path]:
+    return {"bot": bot.log, "console": console_folder / "console.log"}
+
+
 def reason(body: bytes) -> str:
     """The reason line of Sanic's text error page (its third line)."""
     return body.decode().split("\n")[2]
@@ -82,3 +89,15 @@ def test_a_length_too_large_to_take_is_a_413(servers, server):
     base, path = servers[server]
     answer = request(base, "POST", path, [], b"{}", "9" * 25, timeout_s=10, half_close=True)
     assert answer.status == 413
+
+
+@pytest.mark.parametrize("server", ["bot", "console"])
+def test_a_malformed_chunk_is_a_400_and_logs_no_traceback(servers, logs, server):
+    base, path = servers[server]
+    before = logs[server].stat().st_size
+    answer = request(base, "POST", path, [("Transfer-Encoding", "chunked")], b"zz\r\n{}\r\n", None, 10, True)
+    assert (answer.status, reason(answer.body)) == (400, "Bad chunked encoding")
+    assert request(base, "GET", "/", timeout_s=10).status == 200
+    with logs[server].open("rb") as log:
+        log.seek(before)
+        assert b"Traceback" not in log.read()
