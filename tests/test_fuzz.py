@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -115,17 +117,22 @@ def bases(bot: RunningBot, fuzz_console: str, log_marks: dict[Path, int]) -> dic
     return {fuzz.BOT: bot.base_url, fuzz.CONSOLE: fuzz_console}
 
 
-def logged_errors(marks: dict[Path, int]) -> list[str]:
-    """The error lines and tracebacks the servers logged since ``marks``: failures off the request
-    (a journalled Telegram update the worker could not handle) show there, not in a status."""
-    found = []
+EXCEPTION_LINE = re.compile(r"^([a-z_]+\.)*[A-Z]\w*(: |$)")  # a traceback's last line: "ValueError: ..."
+TIMESTAMP = re.compile(r"^\[?\d{4}-\d\d-\d\d[ T][\d:.,]+( [+-]\d{4})?\]?\s*(\[\d+\]\s*)?")
+
+
+def logged_errors(marks: dict[Path, int]) -> Counter[str]:
+    """The error lines and the exceptions of tracebacks the servers logged since ``marks``, counted:
+    failures off the request (a journalled Telegram update the worker could not handle) show
+    there, not in a status."""
+    found: Counter[str] = Counter()
     for path, start in marks.items():
         with path.open("rb") as log:
             log.seek(start)
             text = log.read().decode("utf-8", "replace")
-        found += [
-            f"{path.name}: {line.strip()}" for line in text.splitlines() if "ERROR" in line or "Traceback" in line
-        ]
+        for line in text.splitlines():
+            if "ERROR" in line or EXCEPTION_LINE.match(line):
+                found[f"{path.name}: {TIMESTAMP.sub('', line.strip())[:200]}"] += 1
     return found
 
 
@@ -278,10 +285,10 @@ def test_partner_api_from_its_openapi_document(bases, keys, operation, mode):
 def test_the_run_sent_more_than_10000_requests_and_no_5xx(request, capsys, log_marks):
     """The statistics of the whole run, printed; checked when all of the module ran (one property alone sends fewer)."""
     errors = logged_errors(log_marks)
-    figures = {"requests": TALLY.total, "unanswered": sum(TALLY.unanswered.values()), "logged_errors": len(errors)}
+    figures = {"requests": TALLY.total, "unanswered": sum(TALLY.unanswered.values())}
     figures.update({str(status): count for status, count in sorted(TALLY.by_status().items())})
     with capsys.disabled():
-        print("\n" + "\n".join([*TALLY.report(), *(f"  logged: {line[:300]}" for line in errors[:30])]))
+        print("\n" + "\n".join([*TALLY.report(), *(f"  logged x{n}: {line}" for line, n in errors.most_common())]))
         print(json.dumps({"bench": "fuzz", "metric": "answers_by_status", "value": figures, "unit": "requests"}))
     if len([item for item in request.session.items if item.module is request.module]) < 19:
         pytest.skip("only part of the fuzz run was selected")
