@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console eval-crisis clean
+.PHONY: run shell test test-fast test-fuzz lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -21,6 +21,10 @@ test: $(STAMP) model validate lint
 # The tests that need neither a trained model nor servers of ours (Redis still): under 2 minutes.
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m "not rasa and not servers"
+
+# Over 10,000 malformed requests to every endpoint of the running bot and console: no 5xx (a few minutes).
+test-fuzz: $(STAMP) model
+	$(VENV)/bin/python -m pytest -q -m fuzz
 
 # ruff (lint and format) and mypy (strict on bot/, checked on channels/ and actions/).
 lint: $(STAMP)

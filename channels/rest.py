@@ -9,7 +9,6 @@ action server fails or is slow, the reply is the helpline and emergency number (
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
@@ -20,6 +19,7 @@ from sanic.response import HTTPResponse
 
 from bot.language.input_text import clean
 from bot.routing.hints import BadHints, ChannelHints
+from bot.wiring.json_body import BadBody, json_body
 from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
 from channels.services import services
 from channels.webhook import webhook_blueprint
@@ -39,9 +39,9 @@ def json_object(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("body must be UTF-8 JSON") from None
+        data = json_body(body)
+    except BadBody as error:
+        raise BadRequest(str(error)) from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     return data

@@ -42,7 +42,7 @@ for _name in ("twilio.http_client", "twilio.async_http_client"):
 
 _SID = re.compile(r"^AC[0-9a-f]{32}$")
 _TOKEN = re.compile(r"^[0-9a-zA-Z]{16,}$")
-_FROM = re.compile(r"^\+[1-9]\d{6,14}$")
+_FROM = re.compile(r"^\+[1-9][0-9]{6,14}\Z")  # ASCII digits; \Z: "$" would take a final newline
 _SMS_SEGMENTS = 3
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # What the journal keeps of a webhook until it is answered (bot.storage.inbound): no name, no media URL.

@@ -5,12 +5,15 @@ server starts (a counsellor's reply, a waiting-time notice) waits in the child's
 (``bot.storage.stores.Inbox``, in Redis when deployed) until the page fetches it with a long poll. So a
 web child can be handed to a counsellor like a child on Telegram, SMS or WhatsApp.
 
-A conversation is named by a random token the page makes and keeps in ``sessionStorage`` (gone
-when the tab closes, which matters on a shared computer) and sends as a bearer token; the bot
-only sees a keyed hash of it, so only the token's holder can write to or read the conversation.
+A conversation is named by a token the server issues (bot.privacy.chat_tokens) in the answer to
+the first message; the page keeps it in ``sessionStorage`` (gone when the tab closes, which
+matters on a shared computer) and sends it as a bearer token. A message with no token, or with one
+the server did not issue, starts a new conversation with a new token, never someone else's; an
+inbox read with such a token gets 401. The bot only sees a keyed hash of the token, so only its
+holder can write to or read the conversation.
 
     GET  /webhooks/web/chat?lang=fr&country=FR    the page (language and country are optional hints)
-    POST /webhooks/web/webhook  {"message", "id"?, "metadata"?}   -> {"messages": [...], "erased"}
+    POST /webhooks/web/webhook  {"message", "id"?, "metadata"?}   -> {"messages": [...], "erased", "token"}
     GET  /webhooks/web/inbox?after=<id>                         -> {"messages": [...], "cursor"}
 """
 
@@ -40,8 +43,7 @@ from channels.webhook import webhook_blueprint
 STATIC = Path(__file__).parent / "static"
 PAGE, SCRIPT, STYLE = STATIC / "webchat.html", STATIC / "webchat.js", STATIC / "webchat.css"
 PAGE_TEXTS = ("web_title", "web_message_label", "web_send", "web_leave", "web_not_sent", "web_if_stuck")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" would let a final newline through
 POLL_WAIT_S = 25.0  # under the 30-60 s after which proxies commonly cut an idle request
 STORE_DOWN_PAUSE_S = 2.0  # an inbox read that failed answers after this, so pages don't poll in a tight loop
 
@@ -123,30 +125,33 @@ class WebChatChannel(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            sender = self._sender(request)
-            if sender is None:
-                return _refused(
-                    401, "send the chat's token as 'Authorization: Bearer <token>' (32-128 letters, digits, - or _)"
-                )
             if len(request.body) > MAX_BODY_BYTES:
                 return _refused(413, f"body is larger than {MAX_BODY_BYTES} bytes")
             try:
                 data = json_object(request.body)
                 text, metadata = message_and_hints(data)
                 message_id = data.get("id")
-                if message_id is not None and (not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id)):
+                if message_id is not None and (
+                    not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id)
+                ):
                     raise BadRequest("'id' must be 1-64 letters, digits, - or _")
             except BadRequest as exc:
                 return _refused(400, str(exc))
+            token = self._issued_token(request) or self.services.core.chat_tokens.issue()  # else a new chat
+            sender = self.services.sender_ids.of(self.name(), token)
             if message_id and not await self._first_time(f"web:{sender}:{message_id}"):
-                return response.json({"messages": [], "erased": False, "repeated": True})
-            return response.json(await self._turn(on_new_message, sender, text, {**metadata, "channel": self.name()}))
+                return response.json({"messages": [], "erased": False, "repeated": True, "token": token})
+            answer = await self._turn(on_new_message, sender, text, {**metadata, "channel": self.name()})
+            return response.json({**answer, "token": token})
 
         @webhook.route("/inbox", methods=["GET"])
         async def inbox(request: Request) -> HTTPResponse:
-            sender = self._sender(request)
-            if sender is None:
+            if not _bearer(request):
                 return _refused(401, "send the chat's token as 'Authorization: Bearer <token>'")
+            token = self._issued_token(request)
+            if token is None:
+                return _refused(401, "this token was not issued by this server: send a message to start a chat")
+            sender = self.services.sender_ids.of(self.name(), token)
             after = request.args.get("after", "0-0")
             try:
                 check_cursor(after)
@@ -171,12 +176,10 @@ class WebChatChannel(InputChannel):
             self.services.faults.count(STORE_DOWN, error, "the web chat's dedupe")
             return True
 
-    def _sender(self, request: Request) -> Optional[str]:
-        """The keyed hash of the bearer token, or None if there is no well-formed one."""
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not _TOKEN.match(token.strip()):
-            return None
-        return self.services.sender_ids.of(self.name(), token.strip())
+    def _issued_token(self, request: Request) -> Optional[str]:
+        """The bearer token if this server's key issued it, else None."""
+        token = _bearer(request)
+        return token if token and self.services.core.chat_tokens.issued(token) else None
 
     async def _turn(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]], sender: str, text: str, metadata: dict[str, Any]
@@ -219,6 +222,12 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+def _bearer(request: Request) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; empty when there is none."""
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _refused(status: int, reason: str) -> HTTPResponse:

@@ -1,5 +1,6 @@
 """The part every one of our channels' blueprints shares: Rasa's naming, a health route (with the
-process's fault counts), and the start-up objects frozen once the model is loaded (bot.wiring.heap)."""
+process's fault counts), the start-up objects frozen once the model is loaded (bot.wiring.heap),
+and malformed HTTP framing refused with a reason (console.http_guard)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sanic.response import HTTPResponse
 
 from bot.wiring.heap import freeze_startup_objects
 from channels.services import services
+from console import http_guard
 
 
 def webhook_blueprint(channel: InputChannel) -> Blueprint:
@@ -27,5 +29,9 @@ def webhook_blueprint(channel: InputChannel) -> Blueprint:
     @blueprint.listener("after_server_start")  # Rasa loads the model before the server starts
     async def settle(*_: object) -> None:
         freeze_startup_objects()
+
+    @blueprint.listener("before_server_start")  # malformed framing: a 400 with the reason (console.http_guard)
+    async def guard(*_: object) -> None:
+        http_guard.install()
 
     return blueprint

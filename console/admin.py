@@ -15,7 +15,6 @@ on one page carries to the other.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 from collections import OrderedDict
 from pathlib import Path
@@ -62,13 +61,6 @@ class _Rows:
         return self._kept[key]
 
 
-def _day(text: Optional[str]) -> Optional[dt.date]:
-    try:
-        return dt.date.fromisoformat(text or "")
-    except ValueError:
-        return None
-
-
 def _error(message: str, status: int) -> HTTPResponse:
     return response.json({"error": message}, status=status)
 
@@ -113,9 +105,10 @@ def admin_pages(session_of: SessionOf, counter: StatsCounter, headers: Mapping[s
         scope = session.statistics_scope
         if scope is None:
             return _error("only a helpline's admin reads its statistics", 403)
-        start, end = _day(request.args.get("from")), _day(request.args.get("to"))
-        if start is None or end is None:
-            return _error("from and to must be dates such as 2026-11-23", 400)
+        try:
+            start, end = export.parse_day(request.args.get("from", "")), export.parse_day(request.args.get("to", ""))
+        except ValueError as error:
+            return _error(f"from and to must be dates such as 2026-11-23 ({error})", 400)
         if start > end:
             return _error(f"from ({start}) is after to ({end})", 400)
         weeks = export.weeks_between(start, end)

@@ -16,7 +16,6 @@ what any bot or console process did, without polling.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 import sys
@@ -35,8 +34,13 @@ from bot.handoff.counsellors import SESSION_TTL_S, Session
 from bot.handoff.logins import client_address, refusal
 from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Said, Ticket, TicketError
+from bot.privacy.secret_compare import same_secret
+from bot.storage.stores import STORE_FAULTS, is_cursor
+from bot.wiring.faults import STORE_DOWN
+from bot.wiring.json_body import BadBody, json_body
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
+from console import http_guard
 from console.admin import admin_pages
 from console.partner_api import partner_api
 
@@ -49,7 +53,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 MAX_TEXT = 2000
-EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a Redis stream id, as the page echoes it back
 EVENT_WAIT_MS = 15_000  # an idle event stream sends a comment this often, so proxies keep it open
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # the page makes one per message it sends
 AUDIT_PAGE = 100  # audit entries per answer unless asked (limit), at most AUDIT_PAGE_MAX
@@ -87,6 +90,7 @@ def message_view(said: Said, status: Optional[Status]) -> dict[str, Any]:
 def create_app(services: Services) -> Sanic:
     """The console over ``services`` (bot.wiring), which must have Redis: the bot's own."""
     app = Sanic("helpline_console")
+    app.register_listener(lambda *_: http_guard.install(), "before_server_start")  # framing: 400s, with reasons
     desks, queue, counsellors, texts = services.desks, services.queue, services.counsellors, services.texts
     outcomes, canned = services.outcomes, CannedReplies.load(services.registry.codes)
     casework = Casework(queue, counsellors, services.audit, texts, outcomes)
@@ -97,19 +101,20 @@ def create_app(services: Services) -> Sanic:
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
         session = await counsellors.session(request.cookies.get(COOKIE))
-        if session and change and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), session.csrf):
+        if session and change and not same_secret(request.headers.get("X-CSRF-Token"), session.csrf):
             return None
         return session
 
     stats = services.counter  # the bot's counters (bot.stats)
     app.blueprint(admin_pages(session_of, stats, SECURITY_HEADERS))  # /admin: the statistics, for admins
 
-    def body(request: Request) -> dict[str, Any]:
+    def body(request: Request) -> dict[str, Any] | HTTPResponse:
+        """The body as a JSON object (none: {}), or the 400 saying why it is not one."""
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+            data = json_body(request.body or b"{}")
+        except BadBody as error:
+            return response.json({"error": str(error)}, status=400)
+        return data if isinstance(data, dict) else response.json({"error": "body must be a JSON object"}, status=400)
 
     async def readable(request: Request, ticket_id: str) -> Ticket | HTTPResponse:
         """The session's own ticket, or the refusal to answer with (401, or 404 as if it did not exist)."""
@@ -136,6 +141,8 @@ def create_app(services: Services) -> Sanic:
     @app.post("/api/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request)
+        if isinstance(data, HTTPResponse):
+            return data
         address = client_address(request.ip, request.headers.get("X-Forwarded-For"), proxies)
         attempt = await counsellors.login(str(data.get("username", "")), str(data.get("password", "")), address)
         session = attempt.session
@@ -211,17 +218,20 @@ def create_app(services: Services) -> Sanic:
         stream = await request.respond(
             content_type="text/event-stream", headers={"Cache-Control": "no-store", **SECURITY_HEADERS}
         )
+        await stream.send("retry: 1000\n\n")  # at once: the page knows it is connected, and comes back in 1 s
         after = request.headers.get("Last-Event-ID", "")  # a reconnecting page picks up where it left off
-        if not EVENT_ID.match(after):
-            after = await queue.last_event(session.helpline)
-            await stream.send("retry: 1000\n\n")
-        while await counsellors.session(session.token):  # ends when the session does
-            for event in await queue.events(session.helpline, after, block_ms=EVENT_WAIT_MS) or [None]:
-                if event is None:
-                    await stream.send(": still here\n\n")
-                    continue
-                after = event.id
-                await stream.send(sse(event))
+        try:
+            if not is_cursor(after):  # a Redis stream id, as the page echoes it back
+                after = await queue.last_event(session.helpline)
+            while await counsellors.session(session.token):  # ends when the session does
+                for event in await queue.events(session.helpline, after, block_ms=EVENT_WAIT_MS) or [None]:
+                    if event is None:
+                        await stream.send(": still here\n\n")
+                        continue
+                    after = event.id
+                    await stream.send(sse(event))
+        except STORE_FAULTS as error:  # Redis down, or its waiting connections all taken: the page reconnects
+            services.faults.count(STORE_DOWN, error, "the console's event stream")
         await stream.eof()
         return None
 
@@ -231,6 +241,8 @@ def create_app(services: Services) -> Sanic:
         if session is None:
             return response.json({"error": "log in first (and send X-CSRF-Token)"}, status=401)
         data = body(request)
+        if isinstance(data, HTTPResponse):
+            return data
         key = data.get("key") or ""
         if key and not (isinstance(key, str) and IDEMPOTENCY_KEY.match(key)):
             return response.json({"error": "key must be 8-64 letters, digits, - or _"}, status=400)
@@ -272,7 +284,7 @@ def create_app(services: Services) -> Sanic:
         limit, before = request.args.get("limit", str(AUDIT_PAGE)), request.args.get("before", "")
         if not limit.isdigit() or not 1 <= int(limit) <= AUDIT_PAGE_MAX:
             return response.json({"error": f"limit must be a whole number from 1 to {AUDIT_PAGE_MAX}"}, status=400)
-        if before and not EVENT_ID.match(before):
+        if before and not is_cursor(before):
             return response.json({"error": "before must be an entry's id, such as 1767225600000-0"}, status=400)
         try:
             found = await casework.entries(session, int(limit), before)

@@ -11,7 +11,6 @@ are in the desk's audit log (bot.handoff.audit) like the console's, with the rol
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Awaitable, Callable
 
@@ -27,6 +26,7 @@ from bot.handoff.partner import DESK_HEADER, SIGNATURE_HEADER, TOLERANCE_S, sign
 from bot.handoff.queue import HandoffQueue, Ticket, TicketError
 from bot.language.texts import Texts
 from bot.storage.stores import Dedupe
+from bot.wiring.json_body import BadBody, json_body
 
 MAX_BODY = 64 * 1024
 MAX_TEXT = 2000  # as in the console
@@ -42,9 +42,9 @@ class _Refused(Exception):
 def _json(request: Request) -> dict[str, Any]:
     """The body as a JSON object (empty body: {}); 400 for anything else, never a 500."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested past Python's limit
-        raise _Refused(400, "the body must be JSON") from None
+        data = json_body(request.body or b"{}")
+    except BadBody as error:
+        raise _Refused(400, str(error)) from None
     if not isinstance(data, dict):
         raise _Refused(400, "the body must be a JSON object")
     return data

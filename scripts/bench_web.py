@@ -24,6 +24,8 @@ import redis.asyncio as aioredis
 
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.stores import RedisInbox
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
 from scripts.bench_handoff import forget, percentiles
 from scripts.bench_server import resident_mib
 from scripts.local_bot import MODEL, running_bot
@@ -33,34 +35,34 @@ CHILDREN = 20
 CREDENTIALS = "channels.rest.RestChannel:\nchannels.web.WebChatChannel:\n"
 
 
-async def replies(client: httpx.AsyncClient, base: str, run: str) -> list[float]:
+async def replies(client: httpx.AsyncClient, base: str) -> list[float]:
     """Message-to-reply times of CHILDREN web children writing at once, one message each, twice."""
 
     async def child(index: int) -> list[float]:
-        token, times = f"{run}child{index:04d}".ljust(40, "x"), []
+        headers: dict[str, str] = {}  # as the page: no token until the first answer gives one
+        times = []
         for text in ("hi", "i need help with bullying"):
             started = time.perf_counter()
             answer = await client.post(
-                f"{base}/webhook",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"message": text, "metadata": {"country": "KE"}},
+                f"{base}/webhook", headers=headers, json={"message": text, "metadata": {"country": "KE"}}
             )
             assert answer.status_code == 200 and answer.json()["messages"], answer.text
             times.append((time.perf_counter() - started) * 1000)
+            headers = {"Authorization": f"Bearer {answer.json()['token']}"}
         return times
 
     return [t for times in await asyncio.gather(*(child(i) for i in range(CHILDREN))) for t in times]
 
 
 async def measure(base: str, env: dict[str, str], rasa_pid: int) -> dict[str, float]:
-    run = secrets.token_hex(4)
     redis = aioredis.from_url(env["REDIS_URL"], decode_responses=True)
     inbox = RedisInbox(redis, env["HELPLINE_REDIS_PREFIX"])
     ids = SenderIds(env["HELPLINE_SENDER_KEY"].encode())
+    chat_tokens = Services(Settings.from_environ(env)).chat_tokens  # the bot's key: its tokens
     figures: dict[str, float] = {"clients_before": (await redis.info("clients"))["connected_clients"]}
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        alone = await replies(client, base, run + "a")
+        alone = await replies(client, base)
         arrived: dict[str, float] = {}
 
         async def page(token: str) -> None:  # as webchat.js: one long poll after another
@@ -74,12 +76,12 @@ async def measure(base: str, env: dict[str, str], rasa_pid: int) -> dict[str, fl
                     arrived.setdefault(token, time.perf_counter())
                 cursor = found["cursor"]
 
-        tokens = [f"{run}page{i:05d}".ljust(40, "x") for i in range(PAGES)]
+        tokens = [chat_tokens.issue() for _ in range(PAGES)]  # as the server issued them to open pages
         pages = [asyncio.ensure_future(page(token)) for token in tokens]
         await asyncio.sleep(3)  # every page is now waiting
         figures["clients_with_pages"] = (await redis.info("clients"))["connected_clients"]
         figures["rasa_rss_mib"] = resident_mib(rasa_pid)
-        crowded = await replies(client, base, run + "b")
+        crowded = await replies(client, base)
         delivery = []
         for token in tokens[:CHILDREN]:
             written = time.perf_counter()

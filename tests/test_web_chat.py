@@ -15,7 +15,10 @@ import pytest
 import redis
 
 from bot.conversation.dialogue import Dialogue
+from bot.privacy.chat_tokens import ChatTokens
 from bot.privacy.sender_ids import SenderIds
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
 from channels.rest import MAX_BODY_BYTES
 from scripts.local_bot import http
 from tests.conftest import CHANNEL_ENV
@@ -33,25 +36,28 @@ def texts():
 
 
 class WebChild:
-    """A child's web chat, as the page talks to the server."""
+    """A child's web chat, as the page talks to the server: no token until the first answer gives one."""
 
     def __init__(self, bot: Any, token: Optional[str] = None) -> None:
         self.base = f"{bot.base_url}/webhooks/web"
-        self.token = token or secrets.token_hex(32)
+        self.token = token
         self.cursor = "0-0"
 
     @property
     def sender(self) -> str:
+        assert self.token is not None
         return SenderIds(CHANNEL_ENV["HELPLINE_SENDER_KEY"].encode()).of("web", self.token)
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        return {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
 
     def say(self, text: str, **fields: Any) -> dict[str, Any]:
         body = json.dumps({"message": text, "metadata": {"country": "NG", "language": "en"}, **fields}).encode()
         status, raw = http("POST", f"{self.base}/webhook", body, self.headers())
         assert status == 200, raw
-        return json.loads(raw)
+        answer = json.loads(raw)
+        self.token = answer["token"]
+        return answer
 
     def inbox(self) -> list[dict[str, Any]]:
         """What the server wrote since the last look (waits up to the channel's poll time)."""
@@ -138,18 +144,92 @@ def test_another_token_cannot_read_or_write_the_conversation(bot, console, accou
     stranger = WebChild(bot)
     amina.post(f"/api/tickets/{ticket['id']}/reply", {"text": "Only for the first child."})
     assert "Only for the first child." in [m["text"] for m in eventually(child.inbox)]
-    assert stranger.inbox() == []
     stranger.say("hello")
+    assert stranger.token != child.token and stranger.inbox() == []
     time.sleep(0.5)
     assert not said_to_counsellor(amina, ticket["id"], "hello")
     amina.post(f"/api/tickets/{ticket['id']}/close", {"outcome": "counselling_given"})
+
+
+def test_the_first_message_gets_a_token_the_server_issued_and_the_next_ones_keep_it(bot, texts):
+    child = WebChild(bot)
+    first = child.say("hi")
+    assert tokens().issued(first["token"]) and len(first["token"]) == 87
+    assert said(first)[0] == texts.get("privacy_notice", "en", days=30)  # a new conversation's first reply
+    again = child.say("what is the helpline number")
+    assert again["token"] == first["token"]
+    assert texts.get("privacy_notice", "en", days=30) not in said(again)  # the same conversation goes on
+
+
+def tokens() -> ChatTokens:
+    """The tokens the bot under test issues: its key, built as its own process builds it."""
+    return Services(Settings.from_environ(CHANNEL_ENV)).chat_tokens
+
+
+def forged(token: str) -> str:
+    """``token`` with one letter of its random part changed: its tag no longer fits."""
+    return ("B" if token[0] == "A" else "A") + token[1:]
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        lambda real: "z" * 32,  # chosen by the client
+        lambda real: secrets.token_hex(32),  # a random one, as pages made them before
+        forged,
+        lambda real: real.split(".")[0] + "." + real.split(".")[0],  # a tag made up
+        lambda real: ChatTokens(secrets.token_bytes(32)).issue(),  # issued with another key
+        lambda real: real[:-1],
+    ],
+    ids=["chosen", "random", "forged", "made-up-tag", "other-key", "cut-short"],
+)
+def test_a_token_the_server_did_not_issue_gets_a_new_conversation_never_someone_elses(bot, texts, make_token):
+    owner = WebChild(bot)
+    owner.say("hi")
+    owner.say("i am from nigeria")
+    intruder = WebChild(bot, token=make_token(owner.token))
+    status, raw = http(
+        "POST",
+        f"{intruder.base}/webhook",
+        json.dumps({"message": "hi", "metadata": {"country": "NG", "language": "en"}}).encode(),
+        {"Authorization": f"Bearer {intruder.token}", "Content-Type": "application/json"},
+    )
+    answer = json.loads(raw)
+    assert status == 200 and answer["token"] not in (owner.token, intruder.token) and tokens().issued(answer["token"])
+    assert said(answer)[0] == texts.get("privacy_notice", "en", days=30)  # a first reply: a conversation of its own
+
+
+@pytest.mark.parametrize(
+    "authorization, reason",
+    [
+        (None, "send the chat's token as 'Authorization: Bearer <token>'"),
+        ("Basic " + "a" * 40, "send the chat's token as 'Authorization: Bearer <token>'"),
+        ("Bearer " + "z" * 32, "this token was not issued by this server: send a message to start a chat"),
+        ("Bearer " + secrets.token_hex(32), "this token was not issued by this server: send a message to start a chat"),
+        (
+            "Bearer " + ChatTokens(b"k" * 32).issue(),
+            "this token was not issued by this server: send a message to start a chat",
+        ),
+    ],
+    ids=["none", "basic", "chosen", "random", "other-key"],
+)
+def test_an_inbox_read_with_a_token_the_server_did_not_issue_is_refused_with_the_reason(bot, authorization, reason):
+    child = WebChild(bot)
+    child.say("hi")
+    status, raw = http("GET", f"{child.base}/inbox", None, {"Authorization": authorization} if authorization else {})
+    assert (status, json.loads(raw)) == (401, {"error": reason})
+    status, raw = http("GET", f"{child.base}/inbox", None, {"Authorization": f"Bearer {forged(child.token)}"})
+    assert (status, json.loads(raw)) == (
+        401,
+        {"error": "this token was not issued by this server: send a message to start a chat"},
+    )
 
 
 def test_a_repeated_message_id_is_handled_once(bot):
     child = WebChild(bot)
     first = child.say("hello", id="m-1")
     again = child.say("hello", id="m-1")
-    assert first["messages"] and again == {"messages": [], "erased": False, "repeated": True}
+    assert first["messages"] and again == {"messages": [], "erased": False, "repeated": True, "token": first["token"]}
 
 
 def test_an_empty_message_gets_a_kind_reply(bot, texts):
@@ -162,9 +242,6 @@ def test_an_empty_message_gets_a_kind_reply(bot, texts):
 @pytest.mark.parametrize(
     "headers, body, status, words",
     [
-        ({}, b'{"message": "hi"}', 401, "Bearer"),
-        ({"Authorization": "Bearer short"}, b'{"message": "hi"}', 401, "Bearer"),
-        ({"Authorization": "Basic " + "a" * 40}, b'{"message": "hi"}', 401, "Bearer"),
         (None, b"\xff\xfe\x00binary", 400, "UTF-8 JSON"),
         (None, b"{not json", 400, "JSON"),
         (None, b"[1, 2]", 400, "object"),
@@ -182,7 +259,7 @@ def test_bad_messages_are_refused_with_a_reason(bot, headers, body, status, word
 
 def test_a_bad_inbox_request_is_refused_with_a_reason(bot):
     child = WebChild(bot)
-    assert http("GET", f"{child.base}/inbox", None, {})[0] == 401
+    child.say("hi")
     status, raw = http("GET", f"{child.base}/inbox?after=latest", None, child.headers())
     assert status == 400 and "after" in json.loads(raw)["error"]
 
@@ -258,8 +335,12 @@ def test_the_page_in_chromium_chats_hands_off_and_shows_a_counsellors_html_as_te
         assert "/webhooks/web/chat" not in page.url
         page.goto(f"{bot.base_url}/webhooks/web/chat?lang=en&country=NG")  # a new, empty chat
         expect(page.get_by_role("heading", name="Chat with a helpline")).to_be_visible()
-        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") not in (None, old_token)
         expect(page.locator("#messages li")).to_have_count(0)
+        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") is None  # none until the server gives one
+        box.fill("hello again")
+        page.keyboard.press("Enter")
+        expect(page.locator("#messages li.bot").first).to_be_visible(timeout=15_000)
+        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") not in (None, old_token)
     finally:
         page.close()
 
@@ -299,7 +380,41 @@ def test_delete_my_data_on_the_page_clears_the_screen_and_starts_a_new_chat(bot,
         page.locator("#messages li.bot").get_by_role("button", name="Yes").last.click()  # the page's button
         done = texts.get("deleted", "en")
         expect(page.locator("#messages li")).to_have_text([done], timeout=15_000)
-        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") != old_token
+        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") is None
         assert "Zawadi" not in page.evaluate("JSON.stringify(sessionStorage)")
+        page.get_by_label("Your message").fill("hi")
+        page.keyboard.press("Enter")  # a new chat, with a new token
+        for _ in range(150):  # the page's CSP forbids eval, so wait_for_function cannot run there
+            if page.evaluate("sessionStorage.getItem('helpline-chat-token')") is not None:
+                break
+            page.wait_for_timeout(100)
+        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") not in (None, old_token)
+    finally:
+        page.close()
+
+
+def test_the_page_sends_one_message_at_a_time_each_with_the_token_the_answer_before_gave(bot, browser):
+    page = browser.new_page(viewport={"width": 400, "height": 800})
+    sent: list[Optional[str]] = []
+    answers: list[Any] = []
+    page.on("request", lambda r: sent.append(r.headers.get("authorization")) if r.url.endswith("/webhook") else None)
+    page.on("response", lambda r: answers.append(r) if r.url.endswith("/webhook") else None)
+    try:
+        page.goto(f"{bot.base_url}/webhooks/web/chat?lang=en&country=KE")
+        page.evaluate(  # three messages in one go: all written before the first answer can arrive
+            """texts => { const box = document.getElementById("message"), form = document.getElementById("write");
+                for (const text of texts) { box.value = text; form.requestSubmit(); } }""",
+            ["hi", "i am being bullied", "what can i do"],
+        )
+        for _ in range(300):
+            if len(answers) == 3:
+                break
+            page.wait_for_timeout(100)
+        tokens_given = [answer.json()["token"] for answer in answers]
+        token = tokens_given[0]
+        assert sent == [None, f"Bearer {token}", f"Bearer {token}"] and tokens_given == [token] * 3
+        assert page.evaluate("sessionStorage.getItem('helpline-chat-token')") == token and tokens().issued(token)
+        expect_texts = page.locator("#messages li.child").all_inner_texts()
+        assert expect_texts == ["hi", "i am being bullied", "what can i do"]
     finally:
         page.close()

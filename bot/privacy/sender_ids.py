@@ -40,3 +40,8 @@ class SenderIds:
         """A stable id for one address on one channel, e.g. "sms-3f9a..."."""
         digest = hmac.new(self._key, f"{channel}:{address}".encode("utf-8"), hashlib.sha256).hexdigest()
         return f"{channel}-{digest[:40]}"
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for another use of the same secret (bot.privacy.chat_tokens): nothing
+        made with it can stand for a sender id, nor the other way round."""
+        return hmac.new(self._key, f"key for {purpose}".encode("utf-8"), hashlib.sha256).digest()

@@ -58,6 +58,22 @@ FIGURES = (CONVERSATIONS, OPENED, CLAIMED, *PARTITION)  # the handoff rows of a 
 Row = dict[str, Any]
 
 
+# Counters are kept by ISO week, named "YYYY-Www": before year 1000 a name has fewer digits, and the
+# last week of 9999 ends past the last date Python has. No statistics exist outside these days anyway.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(9998, 12, 31)
+
+
+def parse_day(text: str) -> dt.date:
+    """A day statistics are asked for ("2026-11-23", FIRST_DAY to LAST_DAY); ValueError saying why not."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date such as 2026-11-23") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{day} is not between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
 def weeks_between(start: dt.date, end: dt.date) -> list[str]:
     """The ISO weeks from the one holding ``start`` to the one holding ``end``: counters are kept by week."""
     weeks, day = [], start - dt.timedelta(days=start.weekday())

@@ -104,14 +104,23 @@ class InboxMessage(TypedDict):
     buttons: list[dict[str, str]]  # [{"title", "payload"}]
 
 
-_CURSOR = re.compile(r"^\d{1,20}-\d{1,20}$")
+# fullmatch, ASCII digits: "$" would let "1-0\n" through and \d takes "١-٠", both of which Redis refuses.
+_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_LARGEST_PART = 2**64 - 1  # each half of a Redis stream id is an unsigned 64-bit number
 INBOX_KEPT = 50  # an inbox holds the newest messages only: a page that was away long reloads
 
 
+def is_cursor(cursor: str) -> bool:
+    """Whether ``cursor`` is a Redis stream id ("<number>-<number>", each below 2^64), as inboxes
+    and event streams hand them out: anything else would be refused by Redis mid-request."""
+    found = _CURSOR.fullmatch(cursor)
+    return found is not None and all(int(part) <= _LARGEST_PART for part in found.groups())
+
+
 def check_cursor(cursor: str) -> str:
-    """A cursor as inboxes hand them out ("<number>-<number>"); ValueError otherwise."""
-    if not _CURSOR.match(cursor):
-        raise ValueError("a cursor is two numbers joined by '-', as the last message's id")
+    """A cursor as inboxes hand them out; ValueError otherwise."""
+    if not is_cursor(cursor):
+        raise ValueError("a cursor is two numbers below 2^64 joined by '-', as the last message's id")
     return cursor
 
 

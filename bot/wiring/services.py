@@ -27,6 +27,7 @@ from bot.handoff.outcomes import Outcomes
 from bot.handoff.queue import HandoffQueue, MemoryHandoffQueue, RedisHandoffQueue
 from bot.language.detection import LanguageRegistry
 from bot.language.texts import Texts
+from bot.privacy.chat_tokens import PURPOSE, ChatTokens
 from bot.privacy.erasure import Eraser
 from bot.privacy.sender_ids import SenderIds
 from bot.stats.counters import MemoryStats, RedisStats, StatsCounter
@@ -171,6 +172,11 @@ class Services:
     @cached_property
     def sender_ids(self) -> SenderIds:
         return SenderIds.from_setting(self.settings.sender_key, in_memory=self.settings.in_memory)
+
+    @cached_property
+    def chat_tokens(self) -> ChatTokens:
+        """Web chat tokens; any process with the same ``HELPLINE_SENDER_KEY`` accepts them."""
+        return ChatTokens(self.sender_ids.derived_key(PURPOSE))
 
     @cached_property
     def eraser(self) -> Eraser:

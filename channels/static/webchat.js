@@ -1,7 +1,8 @@
 // The web chat page: sends the child's messages, shows the replies, and fetches what a
-// counsellor writes (a long poll of the inbox). The chat's token and what the page shows live in
-// sessionStorage only, so a reload keeps the chat and closing the tab ends it; "Leave this page
-// quickly" forgets both at once.
+// counsellor writes (a long poll of the inbox). The chat's token is issued by the server in the
+// answer to the first message, so messages go one at a time: each uses the token the answer
+// before it gave. The token and what the page shows live in sessionStorage only, so a reload
+// keeps the chat and closing the tab ends it; "Leave this page quickly" forgets both at once.
 "use strict";
 (() => {
   const TOKEN = "helpline-chat-token", CURSOR = "helpline-chat-cursor", SHOWN = "helpline-chat-shown";
@@ -13,24 +14,25 @@
   const problem = document.getElementById("problem");
   const seen = new Set();
   let polling = null;
+  let sending = Promise.resolve(); // the messages still on their way, one after another
 
   function randomId(bytes) {
     const values = crypto.getRandomValues(new Uint8Array(bytes));
     return Array.from(values, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  function token() {
-    let value = sessionStorage.getItem(TOKEN);
-    if (!value) {
-      value = randomId(32);
-      sessionStorage.setItem(TOKEN, value);
-      sessionStorage.setItem(CURSOR, "0-0");
-    }
-    return value;
+  function headers() {
+    const token = sessionStorage.getItem(TOKEN);
+    return Object.assign({ "Content-Type": "application/json" }, token ? { "Authorization": "Bearer " + token } : {});
   }
 
-  function headers() {
-    return { "Authorization": "Bearer " + token(), "Content-Type": "application/json" };
+  // The server names the chat: a first message (or one whose token it refused) gets a new token.
+  function keep(token) {
+    if (!token || token === sessionStorage.getItem(TOKEN)) return;
+    sessionStorage.setItem(TOKEN, token);
+    sessionStorage.setItem(CURSOR, "0-0");
+    if (polling) polling.abort();
+    poll();
   }
 
   function shown() {
@@ -71,9 +73,13 @@
     item.scrollIntoView({ block: "end" });
   }
 
-  async function send(text, label) {
+  function send(text, label) {
     problem.hidden = true;
     show({ text: label || text }, "child");
+    sending = sending.then(() => post(text));
+  }
+
+  async function post(text) {
     try {
       const answer = await fetch("webhook", {
         method: "POST", headers: headers(),
@@ -82,6 +88,7 @@
       if (!answer.ok) throw new Error(String(answer.status));
       const reply = await answer.json();
       if (reply.erased) startOver();
+      else keep(reply.token);
       for (const message of reply.messages) show(message, "bot");
     } catch (error) {
       problem.textContent = document.body.dataset.notSent;
@@ -89,14 +96,15 @@
     }
   }
 
-  // After "delete my data": nothing of the old chat stays on the page or in the browser.
+  // After "delete my data": nothing of the old chat stays on the page or in the browser; the next
+  // message starts a new chat with a new token.
   function startOver() {
     sessionStorage.removeItem(TOKEN);
+    sessionStorage.removeItem(CURSOR);
     sessionStorage.removeItem(SHOWN);
     list.replaceChildren();
     seen.clear();
     if (polling) polling.abort();
-    poll();
   }
 
   async function poll() {
@@ -105,6 +113,7 @@
       try {
         const cursor = sessionStorage.getItem(CURSOR) || "0-0";
         const answer = await fetch("inbox?after=" + encodeURIComponent(cursor), { headers: headers(), signal: stop.signal });
+        if (answer.status === 401) return; // a token this server no longer takes: the next message gets a new one
         if (!answer.ok) throw new Error(String(answer.status));
         const inbox = await answer.json();
         for (const message of inbox.messages) show(message, "bot");
@@ -134,5 +143,5 @@
     location.replace("https://www.google.com/");
   });
   for (const entry of shown()) render(entry.message, entry.who);
-  poll();
+  if (sessionStorage.getItem(TOKEN)) poll(); // a reload of a chat under way
 })();
