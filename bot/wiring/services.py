@@ -28,6 +28,7 @@ from bot.privacy.erasure import Eraser
 from bot.privacy.sender_ids import SenderIds
 from bot.stats.counters import MemoryStats, RedisStats, StatsCounter
 from bot.stats.record import StatsRecorder, recorder
+from bot.storage.guard import GuardedPool, RedisGuard
 from bot.storage.inbound import Journal, MemoryJournal, RedisJournal
 from bot.storage.retention import Retention
 from bot.storage.stores import (
@@ -73,10 +74,17 @@ class Services:
             return None
         return self._pool(max(2, self.settings.redis_max_connections // 4), socket_timeout=LONGEST_WAIT_S + 5)
 
+    @cached_property
+    def redis_guard(self) -> RedisGuard:
+        """Shared by both pools: once Redis fails, every call fails at once until it answers a try
+        (bot.storage.guard), so a turn's several calls cost one time limit, not one each."""
+        return RedisGuard()
+
     def _pool(self, size: int, socket_timeout: float) -> aioredis.Redis[str]:
         limit_s = self.settings.redis_timeout_ms / 1000
-        pool: aioredis.ConnectionPool[aioredis.Connection] = aioredis.BlockingConnectionPool.from_url(
+        pool: aioredis.ConnectionPool[aioredis.Connection] = GuardedPool.from_url(
             self.settings.redis_url,
+            guard=self.redis_guard,
             max_connections=size,
             timeout=limit_s,
             socket_connect_timeout=limit_s,

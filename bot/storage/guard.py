@@ -1,0 +1,142 @@
+"""A Redis that stopped answering costs one time limit, not one per call.
+
+Every Redis call is bounded (``REDIS_TIMEOUT_MS``), but one child's turn makes several calls in a
+row (the handoff lookup, the conversation, the statistics...), and a frozen Redis would charge
+each of them the full limit: a second or more before the fail-safe reply. So the process's
+connection pools share one guard. A connection that is refused, breaks or times out marks Redis
+down; while it is down, every call fails at once (:class:`RedisDown`, a redis ``ConnectionError``,
+so callers' fault handling is unchanged), and once every ``retry_after_s`` one call is let through
+to try again. The first answer Redis gives (an error reply counts: Redis is there) marks it up, and
+the bot carries on without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 1.0  # while Redis is down, how often one call tries it again
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+
+
+class RedisDown(RedisConnectionError):
+    """Refused without trying: Redis failed moments ago and it is not yet time to try again."""
+
+
+class RedisGuard:
+    """Whether this process's Redis answers (see the module's docstring)."""
+
+    def __init__(self, retry_after_s: float = RETRY_AFTER_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._retry_after_s, self._clock = retry_after_s, clock
+        self._down_since: Optional[float] = None
+        self._next_try = 0.0
+        self.outages = 0  # how many times Redis went down since the process started
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def admit(self) -> None:
+        """Let a call go to Redis, or raise :class:`RedisDown` at once while it is down. One call
+        per ``retry_after_s`` goes through all the same, to find out whether Redis is back."""
+        if self._down_since is None:
+            return
+        now = self._clock()
+        if now < self._next_try:
+            raise RedisDown("Redis failed moments ago; trying again shortly")
+        self._next_try = now + self._retry_after_s  # this call is the try; the others keep failing fast
+
+    def failed(self, error: BaseException) -> None:
+        """A connection was refused, broke or timed out."""
+        now = self._clock()
+        self._next_try = now + self._retry_after_s
+        if self._down_since is None:
+            self._down_since = now
+            self.outages += 1
+            logger.error(
+                "Redis unreachable (%s): its calls fail at once, one try every %.1f s until it answers",
+                type(error).__name__,
+                self._retry_after_s,
+            )
+
+    def answered(self) -> None:
+        """Redis answered a command: it is up."""
+        if self._down_since is not None:
+            logger.warning("Redis answers again after %.1f s down", self._clock() - self._down_since)
+            self._down_since = None
+
+
+class _Guarded:
+    """Mixed into redis-py's connection classes: reports to the pool's guard how each connection
+    and each answer went. Cancellation (a web page that went away) says nothing about Redis."""
+
+    guard: RedisGuard
+
+    def __init__(self, *args: Any, guard: RedisGuard, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard = guard
+
+    async def connect(self) -> None:
+        try:
+            await super().connect()  # type: ignore[misc]
+        except _UNREACHABLE as error:
+            self.guard.failed(error)
+            raise
+
+    async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
+        except _UNREACHABLE as error:
+            self.guard.failed(error)
+            raise
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            response = await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except _UNREACHABLE as error:
+            self.guard.failed(error)
+            raise
+        except Exception:
+            self.guard.answered()  # an error reply (NOSCRIPT, WRONGTYPE...): Redis is there
+            raise
+        if response is not None or kwargs.get("timeout") is None:  # None after a wait the caller set: no answer
+            self.guard.answered()
+        return response
+
+
+_GUARDED: dict[type[aioredis.Connection], type[aioredis.Connection]] = {}
+
+
+def _guarded(connection_class: type[aioredis.Connection]) -> type[aioredis.Connection]:
+    """``connection_class`` (plain, TLS or Unix socket, as the URL says) reporting to a guard."""
+    if connection_class not in _GUARDED:
+        _GUARDED[connection_class] = type(f"Guarded{connection_class.__name__}", (_Guarded, connection_class), {})
+    return _GUARDED[connection_class]
+
+
+if TYPE_CHECKING:
+    _Pool = aioredis.BlockingConnectionPool[aioredis.Connection]
+else:
+    _Pool = aioredis.BlockingConnectionPool
+
+
+class GuardedPool(_Pool):
+    """redis-py's bounded pool whose connections report to ``guard``, and which refuses at once
+    while ``guard`` says Redis is down."""
+
+    def __init__(
+        self, guard: RedisGuard, connection_class: type[aioredis.Connection] = aioredis.Connection, **kwargs: Any
+    ) -> None:
+        super().__init__(connection_class=_guarded(connection_class), guard=guard, **kwargs)
+        self.guard = guard
+
+    async def get_connection(self, command_name: Any, *keys: Any, **options: Any) -> aioredis.Connection:
+        self.guard.admit()
+        return await super().get_connection(command_name, *keys, **options)

@@ -1,0 +1,143 @@
+"""The Redis guard (bot.storage.guard): once Redis fails, its calls fail at once instead of each
+waiting out the time limit, one try a second finds it back, and the process carries on. Against a
+private redis-server that is killed, restarted and frozen for real."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.storage.guard import RedisDown, RedisGuard
+from bot.storage.stores import STORE_FAULTS
+from bot.wiring.services import Services
+from bot.wiring.settings import Settings
+from tests.private_redis import PrivateRedis
+
+TIMEOUT_MS = 200
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_failure_refuses_calls_at_once_until_one_try_finds_redis_back():
+    clock = Clock()
+    guard = RedisGuard(retry_after_s=1.0, clock=clock)
+    guard.admit()  # up: nothing refused
+    guard.failed(RedisTimeoutError("frozen"))
+    assert guard.down and guard.outages == 1
+    with pytest.raises(RedisDown):
+        guard.admit()
+    clock.now += 0.99
+    with pytest.raises(RedisDown):
+        guard.admit()
+    clock.now += 0.02
+    guard.admit()  # the one try
+    with pytest.raises(RedisDown):  # the others still fail fast while it is under way
+        guard.admit()
+    guard.failed(RedisConnectionError("refused"))  # the try failed: another second
+    assert guard.outages == 1
+    clock.now += 1.01
+    guard.admit()
+    guard.answered()
+    assert not guard.down
+    guard.admit()
+    guard.admit()
+
+
+def test_redis_down_is_a_store_fault_the_channels_already_handle():
+    assert isinstance(RedisDown("x"), STORE_FAULTS)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.close()
+
+
+def services_on(server: PrivateRedis) -> Services:
+    return Services(
+        Settings.from_environ(
+            {"REDIS_URL": server.url, "HELPLINE_REDIS_PREFIX": "guard-test:", "REDIS_TIMEOUT_MS": str(TIMEOUT_MS)}
+        )
+    )
+
+
+async def timed_failure(call) -> tuple[float, type]:
+    start = time.monotonic()
+    with pytest.raises(STORE_FAULTS) as failure:
+        await call()
+    return time.monotonic() - start, failure.type
+
+
+async def test_refused_redis_costs_calls_nothing_and_a_restarted_one_is_found_without_restart(private_redis):
+    services = services_on(private_redis)
+    client = services.redis
+    assert client is not None
+    try:
+        assert await client.set("k", "v") is True
+        private_redis.kill()
+        took, kind = await timed_failure(lambda: client.get("k"))
+        assert kind is not RedisDown and took < TIMEOUT_MS / 1000  # refused: known at once
+        assert services.redis_guard.down
+        took, kind = await timed_failure(lambda: client.get("k"))
+        assert kind is RedisDown and took < 0.01
+        # the blocking pool (web chat's long poll) shares the guard
+        took, kind = await timed_failure(lambda: services.redis_blocking.xread({"s": "0-0"}, block=1000))
+        assert kind is RedisDown and took < 0.01
+        private_redis.start()
+        await asyncio.sleep(1.1)
+        assert await client.set("k", "again") is True  # the try: Redis answers, the guard opens
+        assert not services.redis_guard.down
+        assert await client.get("k") == "again"
+        assert services.redis_guard.outages == 1
+    finally:
+        await services.close()
+
+
+async def test_frozen_redis_costs_one_time_limit_then_calls_fail_at_once_and_it_comes_back(private_redis):
+    services = services_on(private_redis)
+    client = services.redis
+    assert client is not None
+    try:
+        assert await client.set("k", "v") is True
+        private_redis.freeze()
+        took, kind = await timed_failure(lambda: client.get("k"))
+        assert kind is RedisTimeoutError and TIMEOUT_MS / 1000 <= took < 2 * TIMEOUT_MS / 1000
+        # ten calls in a row, as a turn makes: together far less than one time limit
+        start = time.monotonic()
+        for _ in range(10):
+            await timed_failure(lambda: client.get("k"))
+        assert time.monotonic() - start < 0.05
+        private_redis.thaw()
+        await asyncio.sleep(1.1)
+        assert await client.get("k") == "v"
+        assert not services.redis_guard.down
+    finally:
+        await services.close()
+
+
+async def test_an_error_reply_means_redis_is_there(private_redis):
+    services = services_on(private_redis)
+    client = services.redis
+    assert client is not None
+    try:
+        await client.set("text", "v")
+        with pytest.raises(ResponseError):
+            await client.incr("text")  # WRONGTYPE-like: not an integer
+        assert not services.redis_guard.down
+    finally:
+        await services.close()
