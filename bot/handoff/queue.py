@@ -629,7 +629,8 @@ class RedisHandoffQueue(_StateChanges):
             await self._redis.xgroup_create(self._outbox, "channels", id="0", mkstream=True)
         except ResponseError:
             pass  # the group exists already
-        answer = await self._redis.xreadgroup("channels", consumer, {self._outbox: ">"}, count=20, block=block_ms)
+        reader = self._blocking if block_ms else self._redis  # a wait longer than a command's time limit
+        answer = await reader.xreadgroup("channels", consumer, {self._outbox: ">"}, count=20, block=block_ms or None)
         found = []
         for _, entries in answer or []:
             for entry, fields in entries:
