@@ -75,20 +75,28 @@ class RedisGuard:
 
 class _Guarded:
     """Mixed into redis-py's connection classes: reports to the pool's guard how each connection
-    and each answer went. Cancellation (a web page that went away) says nothing about Redis."""
+    and each answer went. Cancellation (a web page that went away) says nothing about Redis.
+
+    A connection opened before Redis last went down is reopened when it is next taken from the
+    pool: a restarted Redis has closed it, and each such connection would otherwise fail once
+    more and mark Redis down again, a second each time, long after it came back."""
 
     guard: RedisGuard
 
     def __init__(self, *args: Any, guard: RedisGuard, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.guard = guard
+        self._opened_after = guard.outages  # how many outages there had been when it was opened
 
     async def connect(self) -> None:
+        if self.is_connected and self._opened_after != self.guard.outages:  # type: ignore[attr-defined]
+            await self.disconnect()  # type: ignore[attr-defined]
         try:
             await super().connect()  # type: ignore[misc]
         except _UNREACHABLE as error:
             self.guard.failed(error)
             raise
+        self._opened_after = self.guard.outages
 
     async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
         try:
