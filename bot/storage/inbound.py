@@ -266,6 +266,11 @@ class Worker:
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
+    @property
+    def stopping(self) -> bool:
+        """Told to stop: takes no more conversations."""
+        return self._stopping
+
     def start(self, conversation: str) -> None:
         """Answer the conversation's messages now, unless this process already is."""
         if self._stopping or conversation in self._draining:

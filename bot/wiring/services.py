@@ -26,6 +26,7 @@ from bot.language.detection import LanguageRegistry
 from bot.language.texts import Texts
 from bot.privacy.erasure import Eraser
 from bot.privacy.sender_ids import SenderIds
+from bot.routing.hints import RecentHints
 from bot.stats.counters import MemoryStats, RedisStats, StatsCounter
 from bot.stats.record import StatsRecorder, recorder
 from bot.storage.guard import GuardedPool, RedisGuard
@@ -187,6 +188,11 @@ class Services:
     @cached_property
     def faults(self) -> Faults:
         return Faults()
+
+    @cached_property
+    def recent_hints(self) -> RecentHints:
+        """Recent children's country and language, for fail-safe replies while Redis is down."""
+        return RecentHints()
 
     @cached_property
     def journal(self) -> Journal:
