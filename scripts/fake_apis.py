@@ -97,7 +97,7 @@ class FakeApi:
     def since(self, start: int, predicate: Callable[[str, dict[str, Any]], bool]) -> list[tuple[float, dict[str, Any]]]:
         """(when, parameters) of the matching calls at index ``start`` or later, in order."""
         with self._lock:
-            found = zip(self.times[start:], self.calls[start:])
+            found = zip(self.times[start:], self.calls[start:], strict=True)
             return [(at, params) for at, (path, params) in found if predicate(path, params)]
 
     def first_call_after(

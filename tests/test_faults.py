@@ -104,8 +104,17 @@ class Platforms:
     def __init__(self, telegram: FakeTelegram, twilio: FakeTwilio) -> None:
         self.telegram, self.twilio = telegram, twilio
 
-    def say(self, bot: RunningBot, child: Child, text: str, wait_s: float = LIMIT_S + 2) -> Answer:
-        """Post ``text`` as ``child`` and collect what reaches them within ``wait_s``."""
+    def say(
+        self,
+        bot: RunningBot,
+        child: Child,
+        text: str,
+        wait_s: float = LIMIT_S + 2,
+        until: Optional[Callable[[str], bool]] = None,
+    ) -> Answer:
+        """Post ``text`` as ``child`` and collect what reaches them until ``until`` holds of it (by
+        default: both numbers are there), at most ``wait_s``."""
+        until = until or child.done
         api: Optional[Any] = None
         match: Callable[[str, dict[str, Any]], bool] = lambda path, params: False  # noqa: E731
         if child.channel == "telegram":
@@ -122,7 +131,7 @@ class Platforms:
         timeline = [(answered, line) for line in inline]
         if api is not None:
             deadline = start + wait_s
-            while time.monotonic() < deadline and not child.done("\n".join(t for _, t in timeline)):
+            while time.monotonic() < deadline and not until("\n".join(t for _, t in timeline)):
                 time.sleep(0.02)
                 timeline = [(answered, line) for line in inline] + [
                     (at, str(params.get("text") or params.get("Body"))) for at, params in api.since(mark, match)
@@ -233,8 +242,10 @@ def report(row: str, crowd: list[Child], answers: list[Answer]) -> tuple[int, li
 
 def carries_on(platforms: Platforms, bot: RunningBot, crowd: list[Child], since: float) -> None:
     """One child per channel writes again: a normal answer (Rasa's, not the fail-safe one)."""
+    assert bot.actions is not None
+    assert (bot.server.poll(), bot.actions.poll()) == (None, None), "a server of the bot exited"
     one_each = [next(c for c in crowd if c.channel == channel) for channel in CHANNELS]
-    answers = [platforms.say(bot, child, child.words, wait_s=20) for child in one_each]
+    answers = [platforms.say(bot, child, child.words, wait_s=20, until=lambda said: bool(said)) for child in one_each]
     normal = [a.status == 200 and bool(a.texts) and not a.fail_safe for a in answers]
     print(f"  after {time.monotonic() - since:.1f} s: {sum(normal)}/{len(one_each)} channels answer normally again")
     assert all(normal), [(c.channel, a.status, a.texts) for c, a in zip(one_each, answers, strict=True)]
@@ -262,9 +273,11 @@ class Servers:
     def __init__(self, model: Path, folder: Path, platforms: Platforms, redis: PrivateRedis) -> None:
         self._model, self._folder, self._platforms, self._redis = model, folder, platforms, redis
         self._running: dict[int, ExitStack] = {}  # id of a started bot -> what stops it
+        self.started = 0
 
     def start(self) -> RunningBot:
-        folder = self._folder / f"bot{len(self._running) + 1}"
+        self.started += 1
+        folder = self._folder / f"bot{self.started}"
         folder.mkdir()
         credentials = channel_credentials(self._platforms.telegram, self._platforms.twilio)
         env = {**ENV, "REDIS_URL": self._redis.url}
