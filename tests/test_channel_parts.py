@@ -289,3 +289,35 @@ async def test_a_slow_turn_gets_the_fallback_and_still_ends_before_the_childs_ne
     await queues.drain()
     assert happened == ["first", "second"]
     assert output.texts == ["fallback", "answer to first", "answer to second"]
+
+
+def test_recent_hints_keep_the_latest_children_only():
+    from bot.routing.hints import RecentHints
+
+    hints = RecentHints(size=2)
+    hints.note("a", "KE", "sw")
+    hints.note("b", "FR", None)
+    hints.note("a", "KE", "en")  # a again: now the latest
+    hints.note("c", None, "de")
+    hints.note("d", None, None)  # nothing known: nothing kept
+    assert hints.completed("b", {}) == {}  # the oldest went first
+    assert hints.completed("a", {}) == {"country": "KE", "language": "en"}
+    assert hints.completed("c", {"phone": "+33612345678"}) == {"phone": "+33612345678", "language": "de"}
+    assert hints.completed("d", {}) == {}
+
+
+async def test_the_fail_safe_reply_gives_a_known_childs_numbers_in_their_language_until_they_erase(dialogue):
+    from channels.services import ChannelServices
+
+    ids = SenderIds(b"k" * 32)
+    services = ChannelServices(in_memory(dialogue, ids), SenderQueues())
+    sender = ids.of("telegram", "4343")
+    telegram = {"channel": "telegram", "language": "en"}  # what a Telegram message says: no country
+    unknown = [m.text for m in services.fallback(sender, "help", telegram)]
+    assert dialogue.texts.get("emergency_unknown", "en") in unknown
+    services.core.recent_hints.note(sender, "KE", "sw")
+    known = "\n".join(m.text for m in services.fallback(sender, "help", telegram))
+    assert known.startswith(dialogue.texts.get("fallback_intro", "sw"))
+    assert gives(known, helpline_number("KE")) and gives(known, emergency("KE"))
+    await services.erase(sender)
+    assert [m.text for m in services.fallback(sender, "help", telegram)] == unknown
