@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from redis.exceptions import RedisError
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -28,6 +29,7 @@ from bot.handoff.canned import CannedReplies
 from bot.handoff.counsellors import SESSION_TTL_S, Session
 from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
 from bot.handoff.queue import Event, Ticket, TicketError
+from bot.wiring.faults import STORE_DOWN
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from console.admin import admin_pages
@@ -220,6 +222,12 @@ def create_app(services: Services) -> Sanic:
         except TicketError as error:
             return response.json({"error": str(error)}, status=409)
         return response.json({"ticket": summary(ticket)})
+
+    @app.exception(RedisError)
+    async def store_down(_: Request, error: Exception) -> HTTPResponse:
+        """Redis refused, frozen or slow: a 503 with a reason the page shows, not a bare 500."""
+        services.faults.count(STORE_DOWN, error, "the console")
+        return response.json({"error": "the queue cannot be reached just now: try again in a moment"}, status=503)
 
     return app
 

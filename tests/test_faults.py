@@ -14,6 +14,7 @@ them. Each row prints its figure (`make test-faults` shows them).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -28,9 +29,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pytest
+import redis.asyncio as aioredis
 from twilio.request_validator import RequestValidator
 
 from bot.conversation.dialogue import Dialogue
+from bot.handoff.counsellors import Counsellors
 from scripts.fake_apis import (
     PUBLIC_URL,
     TELEGRAM_SECRET,
@@ -39,7 +42,9 @@ from scripts.fake_apis import (
     FakeTwilio,
     channel_credentials,
 )
-from scripts.local_bot import RunningBot, http, running_bot
+from scripts.local_bot import RunningBot, http, running_bot, running_console
+from tests.conftest import HANDOFF_FILE
+from tests.console_client import PASSWORD, Counsellor
 from tests.numbers import emergency, gives, helpline_number
 from tests.private_redis import PrivateRedis
 
@@ -347,6 +352,36 @@ def health(bot: RunningBot) -> dict[str, Any]:
     status, raw = http("GET", f"{bot.base_url}/webhooks/rest/")
     assert status == 200
     return json.loads(raw)
+
+
+# -- the counsellors' console ------------------------------------------------------------------
+
+
+def test_a_counsellor_is_told_the_queue_cannot_be_reached_while_redis_is_frozen(private_redis, tmp_path):
+    env = {**ENV, "REDIS_URL": private_redis.url, "HELPLINE_HANDOFF_FILE": str(HANDOFF_FILE)}
+    name = f"amina-{secrets.token_hex(3)}"
+
+    async def create() -> None:
+        client = aioredis.from_url(private_redis.url)
+        await Counsellors(client, ENV["HELPLINE_REDIS_PREFIX"] + "console:").add(name, "NG", PASSWORD)
+        await client.close()
+
+    asyncio.run(create())
+    with running_console(tmp_path, env) as base:
+        counsellor = Counsellor(base, name)
+        assert counsellor.login() == 200 and counsellor.get("/api/queue")[0] == 200
+        private_redis.freeze()
+        try:
+            start = time.monotonic()
+            status, answer = counsellor.get("/api/queue")
+            took = time.monotonic() - start
+        finally:
+            private_redis.thaw()
+        time.sleep(1.5)
+        back = counsellor.get("/api/queue")[0]
+    print(f"\nconsole, Redis frozen: {status} in {took * 1000:.0f} ms ({answer.get('error')}); thawed: {back}")
+    assert status == 503 and answer == {"error": "the queue cannot be reached just now: try again in a moment"}
+    assert took < LIMIT_S and back == 200
 
 
 # -- the action server --------------------------------------------------------------------------
