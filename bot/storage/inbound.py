@@ -76,9 +76,6 @@ class Journal(Protocol):
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         """Conversations with messages waiting for longer than ORPHAN_AFTER_MS (whoever holds them)."""
 
-    async def forget(self, conversation: str) -> None:
-        """Erase the conversation's waiting messages (the child asked to delete their data)."""
-
 
 # --- Redis -----------------------------------------------------------------------------------
 
@@ -166,12 +163,6 @@ class RedisJournal:
         found = await self._redis.zrangebyscore(self._ready, "-inf", now_ms - ORPHAN_AFTER_MS, 0, SWEEP_BATCH)
         return [as_text(conversation) for conversation in found]
 
-    async def forget(self, conversation: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._stream(conversation))
-            pipe.zrem(self._ready, conversation)
-            await pipe.execute()
-
 
 def _payload(raw: str) -> dict[str, Any]:
     try:
@@ -240,10 +231,6 @@ class MemoryJournal:
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         return [c for c, since in self._since.items() if since <= now_ms - ORPHAN_AFTER_MS][:SWEEP_BATCH]
-
-    async def forget(self, conversation: str) -> None:
-        self._waiting.pop(conversation, None)
-        self._since.pop(conversation, None)
 
 
 # --- working through it ----------------------------------------------------------------------
