@@ -14,6 +14,7 @@ from rasa.core.channels.channel import UserMessage
 from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.privacy.sender_ids import MissingSecret, SenderIds
 from bot.routing.hints import deep_link_hints
+from bot.storage.inbound import Lease
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from channels.active_credentials import active
@@ -321,3 +322,23 @@ async def test_the_fail_safe_reply_gives_a_known_childs_numbers_in_their_languag
     assert gives(known, helpline_number("KE")) and gives(known, emergency("KE"))
     await services.erase(sender)
     assert [m.text for m in services.fallback(sender, "help", telegram)] == unknown
+
+
+async def test_a_stopping_server_says_so_and_leaves_new_messages_to_others(dialogue):
+    from channels.services import ChannelServices
+
+    services = ChannelServices(in_memory(dialogue, SenderIds(b"k" * 32)), SenderQueues())
+    answered: list[dict[str, Any]] = []
+
+    async def handle(payload: dict[str, Any]) -> None:
+        answered.append(payload)
+
+    services.worker.handlers["sms"] = handle
+    services.start_delivery()
+    assert services.health() == {"status": "ok", "redis": "none", "faults": {}}
+    await services.stop()
+    assert services.health()["status"] == "stopping"
+    assert await services.core.journal.record("sms-1", "sms:sms-1:SM1", 60, {"channel": "sms"})
+    services.accept("sms-1")  # acknowledged, kept for another server: not started here
+    await asyncio.sleep(0.05)
+    assert answered == [] and len(await services.core.journal.entries(Lease("sms-1", "other"))) == 1

@@ -320,16 +320,25 @@ def test_redis_refused_every_child_gets_both_numbers_within_a_second_and_the_bot
 ):
     crowd = children()
     greet(platforms, faulty_bot, crowd)
+    faults_before = health(faulty_bot)["faults"].get("store_unavailable", 0)
     private_redis.kill()
     try:
         got, misses = report("Redis refused (killed)", crowd, all_at_once(platforms, faulty_bot, crowd))
+        during = health(faulty_bot)
     finally:
         private_redis.start()
     back = time.monotonic()
     time.sleep(1.5)  # the bot tries Redis again once a second
     carries_on(platforms, faulty_bot, crowd, back)
+    after = health(faulty_bot)
+    counted = during["faults"].get("store_unavailable", 0) - faults_before
+    print(f"  health while down: {during['status']}, Redis {during['redis']}, {counted} store faults counted")
     assert got == len(crowd), misses
-    assert health(faulty_bot)["faults"].get("store_unavailable", 0) >= len(crowd)
+    assert (during["status"], during["redis"]) == ("degraded", "down") and counted >= len(crowd)
+    assert (after["status"], after["redis"]) == ("ok", "up")
+
+
+FROZEN_S = 4.0
 
 
 def test_redis_frozen_every_child_gets_both_numbers_within_a_second_and_the_bot_carries_on(
@@ -338,14 +347,20 @@ def test_redis_frozen_every_child_gets_both_numbers_within_a_second_and_the_bot_
     crowd = children()
     greet(platforms, faulty_bot, crowd)
     private_redis.freeze()
+    frozen = time.monotonic()
     try:
         got, misses = report("Redis frozen (SIGSTOP)", crowd, all_at_once(platforms, faulty_bot, crowd))
+        time.sleep(max(0.0, FROZEN_S - (time.monotonic() - frozen)))
+        late = children()  # a second wave, seconds into the freeze
+        got_late, misses_late = report(f"  ...{FROZEN_S:.0f} s into it", late, all_at_once(platforms, faulty_bot, late))
     finally:
         private_redis.thaw()
     back = time.monotonic()
     time.sleep(1.5)
     carries_on(platforms, faulty_bot, crowd, back)
     assert got == len(crowd), misses
+    assert got_late == len(late), misses_late
+    assert health(faulty_bot)["redis"] == "up"
 
 
 def health(bot: RunningBot) -> dict[str, Any]:
@@ -407,20 +422,23 @@ def burst(bot: RunningBot) -> tuple[list[str], list[int]]:
     phones = [phone(PEOPLE[i % len(PEOPLE)][2]) for i in range(BURST)]
 
     def send(number: str) -> int:
-        form = {
-            "MessageSid": f"SM{secrets.token_hex(16)}",
-            "AccountSid": "AC" + "0" * 32,
-            "From": number,
-            "To": "+15005550006",
-            "Body": "hi",
-            "NumMedia": "0",
-        }
-        status, inline = post_twilio(bot, "sms", form)
+        status, inline = post_twilio(bot, "sms", sms_form(number))
         assert not inline, "a fail-safe reply: the message was not journalled"
         return status
 
     with ThreadPoolExecutor(BURST) as pool:
         return phones, list(pool.map(send, phones))
+
+
+def sms_form(number: str, text: str = "hi") -> dict[str, str]:
+    return {
+        "MessageSid": f"SM{secrets.token_hex(16)}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": number,
+        "To": "+15005550006",
+        "Body": text,
+        "NumMedia": "0",
+    }
 
 
 def answered(twilio: FakeTwilio, phones: list[str], mark: int) -> set[str]:
@@ -446,20 +464,48 @@ def test_sigterm_mid_burst_exits_cleanly_and_a_new_server_answers_every_acknowle
     assert statuses == [200] * BURST
     victim.server.send_signal(signal.SIGTERM)
     stopping = time.monotonic()
+    late = while_stopping(victim)
     try:
         code = victim.server.wait(timeout=60)
     except subprocess.TimeoutExpired:
         code = None
     took = time.monotonic() - stopping
     by_victim = answered(platforms.twilio, phones, mark)
+    stopped = re.search(r"stopped in [\d.]+ s: (\d+) conversations handed back", victim.log.read_text())
     servers.retire(victim)
+    acknowledged = [number for number, status in late if status == 200]
     print(
-        f"\nSIGTERM mid-burst: exit code {code} after {took:.1f} s; {len(by_victim)}/{BURST} answered before it exited"
+        f"\nSIGTERM mid-burst: exit code {code} after {took:.1f} s; {len(by_victim)}/{BURST} answered before it, "
+        f"{stopped.group(1) if stopped else '?'} conversations handed back; SMS sent while it stopped: "
+        f"{len(acknowledged)} acknowledged, {len(late) - len(acknowledged)} refused"
     )
-    everyone = finished_by_a_new_server(servers, platforms.twilio, phones, mark)
-    print(f"  a new server on the same Redis: {len(everyone)}/{BURST} answered")
-    assert code == 0
-    assert everyone == set(phones)
+    everyone = finished_by_a_new_server(servers, platforms.twilio, phones + acknowledged, mark)
+    print(f"  a new server on the same Redis: {len(everyone)}/{BURST + len(acknowledged)} acknowledged SMS answered")
+    print(f"  answered twice: {len(twice(platforms.twilio, phones + acknowledged, mark))}")
+    assert code == 0 and stopped is not None
+    assert everyone == set(phones + acknowledged)
+    assert all(status in (200, None) for _, status in late)  # acknowledged, or the connection refused: never a 5xx
+
+
+def while_stopping(bot: RunningBot) -> list[tuple[str, Optional[int]]]:
+    """SMS sent one after another while ``bot`` stops: (number, status or None if refused)."""
+    sent: list[tuple[str, Optional[int]]] = []
+    while bot.server.poll() is None and len(sent) < BURST:
+        number = phone(PEOPLE[len(sent) % len(PEOPLE)][2])
+        try:
+            status: Optional[int] = post_twilio(bot, "sms", sms_form(number))[0]
+        except OSError:
+            status = None
+        sent.append((number, status))
+    return sent
+
+
+def twice(twilio: FakeTwilio, phones: list[str], mark: int) -> list[str]:
+    """Numbers sent the same text twice: a turn answered by two servers."""
+    bodies: dict[str, list[str]] = {}
+    for _, params in twilio.since(mark, lambda path, params: params.get("To") in phones):
+        bodies.setdefault(str(params.get("To")), []).append(str(params.get("Body")))
+    return [number for number, said in bodies.items() if len(said) != len(set(said))]
 
 
 def test_sigkill_mid_burst_a_new_server_answers_every_acknowledged_sms(servers, platforms, private_redis):
@@ -474,4 +520,5 @@ def test_sigkill_mid_burst_a_new_server_answers_every_acknowledged_sms(servers, 
     print(f"\nSIGKILL mid-burst: {len(by_victim)}/{BURST} answered before it died")
     everyone = finished_by_a_new_server(servers, platforms.twilio, phones, mark)
     print(f"  a new server on the same Redis: {len(everyone)}/{BURST} answered")
+    print(f"  answered twice: {len(twice(platforms.twilio, phones, mark))}")
     assert everyone == set(phones)
