@@ -146,7 +146,7 @@ class TelegramChannel(InputChannel):
                     sender,
                     f"telegram:{sender}:{update.update_id}",
                     self.services.dialogue.retention.dedupe_s,
-                    {"channel": self.name(), "update": payload},
+                    {"channel": self.name(), "update": _without_names(payload)},
                 )
             except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
                 self.services.faults.count(STORE_DOWN, error, "the Telegram webhook")
@@ -237,6 +237,19 @@ class TelegramChannel(InputChannel):
             self.services.erase,
             faults=self.services.faults,
         )
+
+
+_NAMES = ("first_name", "last_name", "username")
+
+
+def _without_names(data: Any) -> Any:
+    """An update as the journal keeps it until it is answered: the child's and chat's names blanked
+    (python-telegram-bot needs a user's ``first_name``, so it stays, empty)."""
+    if isinstance(data, list):
+        return [_without_names(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    return {key: "" if key in _NAMES else _without_names(value) for key, value in data.items()}
 
 
 def _read(update: Update) -> Optional[tuple[MaybeInaccessibleMessage, Optional[str], Optional[str]]]:

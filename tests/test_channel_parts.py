@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from dataclasses import replace
 from typing import Any, Sequence
@@ -342,3 +343,26 @@ async def test_a_stopping_server_says_so_and_leaves_new_messages_to_others(dialo
     services.accept("sms-1")  # acknowledged, kept for another server: not started here
     await asyncio.sleep(0.05)
     assert answered == [] and len(await services.core.journal.entries(Lease("sms-1", "other"))) == 1
+
+
+def test_the_journal_keeps_a_telegram_update_without_the_childs_names():
+    from telegram import Bot, Update
+
+    from channels.telegram import _without_names
+
+    person = {"id": 77, "is_bot": False, "first_name": "Amina", "last_name": "K", "username": "amina_k"}
+    payload = {
+        "update_id": 1,
+        "message": {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": 77, "type": "private", "first_name": "Amina", "username": "amina_k"},
+            "from": {**person, "language_code": "sw"},
+            "text": "nisaidie",
+        },
+    }
+    kept = _without_names(payload)
+    assert "Amina" not in json.dumps(kept) and "amina_k" not in json.dumps(kept) and '"K"' not in json.dumps(kept)
+    update = Update.de_json(kept, Bot("123456789:TESTtokenTESTtokenTESTtokenTEST12345"))
+    message = update.message
+    assert (message.chat.id, message.text, message.from_user.language_code) == (77, "nisaidie", "sw")
