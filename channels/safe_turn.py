@@ -15,11 +15,11 @@ from abc import abstractmethod
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from redis.exceptions import RedisError
 
 from bot.conversation.dialogue import BotMessage
 from bot.privacy.erasure import asks_to_erase
-from bot.storage.stores import STORE_FAULTS
-from bot.wiring.faults import RASA_FAILED, RASA_SILENT, RASA_SLOW, STORE_DOWN, Faults
+from bot.wiring.faults import STORE_DOWN, TURN_FAILED, TURN_SILENT, TURN_SLOW, Faults
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +111,11 @@ async def answer(
     try:
         await asyncio.wait_for(asyncio.shield(turn), timeout_s)
     except asyncio.TimeoutError as error:
-        fault = (RASA_SLOW, error)
+        fault = (TURN_SLOW, error)
     except Exception as error:  # noqa: BLE001 - any failure must still leave the child a number
-        fault = (STORE_DOWN if isinstance(error, STORE_FAULTS) else RASA_FAILED, error)
+        fault = (STORE_DOWN if isinstance(error, RedisError) else TURN_FAILED, error)  # RedisError: the tracker store
     if fault is None and output.sent == expected:
-        fault = (RASA_SILENT, None)
+        fault = (TURN_SILENT, None)
     if fault is not None and faults is not None:
         faults.count(*fault, f"a {message.input_channel} turn")
     if output.sent == expected:

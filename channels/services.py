@@ -25,7 +25,7 @@ from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.inbound import Handler, Worker
 from bot.storage.stores import STORE_FAULTS, Stores
-from bot.wiring.faults import RASA_FAILED, STORE_DOWN, Faults
+from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
 from channels.safe_turn import CountingOutput, SenderQueues, answer
@@ -238,7 +238,7 @@ class ChannelServices:
         cancelled = turn.done() and turn.cancelled()  # shutting down
         error = None if cancelled or not turn.done() else turn.exception()
         if (cancelled or error is not None) and not output.sent:  # never silence
-            self.faults.count(RASA_FAILED, error, f"a {message.input_channel} turn")
+            self.faults.count(TURN_FAILED, error, f"a {message.input_channel} turn")
             said = self.fallback(message.sender_id, message.text, message.metadata)
             await output.send_messages(message.sender_id, said)
 

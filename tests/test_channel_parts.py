@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -15,7 +15,9 @@ from rasa.core.channels.channel import UserMessage
 from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.privacy.sender_ids import MissingSecret, SenderIds
 from bot.routing.hints import deep_link_hints
+from bot.storage.guard import RedisDown
 from bot.storage.inbound import Lease
+from bot.wiring.faults import Faults
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from channels.active_credentials import active
@@ -40,11 +42,11 @@ class Recorder(CountingOutput):
         return True
 
 
-async def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5) -> list[str]:
+async def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5, faults: Optional[Faults] = None) -> list[str]:
     output = Recorder()
     metadata = {"country": "KE", "channel": "sms"}
     message = UserMessage("nisaidie", output, "sms-abc", input_channel="sms", metadata=metadata)
-    await answer(rasa, message, output, lambda: dialogue.fallback("nisaidie", metadata), timeout_s)
+    await answer(rasa, message, output, lambda: dialogue.fallback("nisaidie", metadata), timeout_s, faults=faults)
     return output.texts
 
 
@@ -76,15 +78,27 @@ async def test_an_erasure_asked_for_happens_after_the_turn_even_if_rasa_is_then_
     assert erased == ["sms-abc"] and output.texts == ["Done. I deleted our chat."]
 
 
-@pytest.mark.parametrize("failure", ["raises", "too slow", "silent"])
-async def test_a_failed_turn_still_gives_the_helpline_and_emergency_number(dialogue, failure):
+@pytest.mark.parametrize(
+    "failure, counted",
+    [
+        ("raises", "turn_failed"),
+        ("store down", "store_unavailable"),
+        ("too slow", "turn_slow"),
+        ("silent", "turn_silent"),
+    ],
+)
+async def test_a_failed_turn_still_gives_the_helpline_and_emergency_number_and_is_counted(dialogue, failure, counted):
     async def rasa(message: UserMessage) -> None:
         if failure == "raises":
-            raise ConnectionError("action server down")
+            raise ConnectionError("the platform's API is down")  # an OSError, but not Redis's
+        if failure == "store down":
+            raise RedisDown("the tracker store")
         if failure == "too slow":
             await asyncio.sleep(5)
 
-    texts = await run_turn(dialogue, rasa)
+    faults = Faults()
+    texts = await run_turn(dialogue, rasa, faults=faults)
+    assert faults.counts() == {counted: 1}
     joined = " ".join(texts)
     assert texts[0] == dialogue.texts.get("fallback_intro", "sw")  # Kenya's first language, from the text
     assert helpline("KE").name in joined and gives(joined, helpline_number("KE")), texts

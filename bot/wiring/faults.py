@@ -14,9 +14,9 @@ from typing import Optional
 logger = logging.getLogger(__name__)
 
 STORE_DOWN = "store_unavailable"  # Redis refused, frozen or timed out
-RASA_FAILED = "rasa_failed"  # a turn raised: the child got the fail-safe reply unless Rasa had answered
-RASA_SLOW = "rasa_slow"  # a turn took longer than the channel's reply limit: the fail-safe reply went first
-RASA_SILENT = "rasa_silent"  # a turn answered nothing (the action server down or failing): the fail-safe reply
+TURN_FAILED = "turn_failed"  # a turn raised: the child got the fail-safe reply unless Rasa had answered
+TURN_SLOW = "turn_slow"  # a turn took longer than the channel's reply limit: the fail-safe reply went first
+TURN_SILENT = "turn_silent"  # a turn answered nothing (the action server down or failing): the fail-safe reply
 
 
 class Faults:
