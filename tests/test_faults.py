@@ -356,11 +356,25 @@ def test_redis_frozen_every_child_gets_both_numbers_within_a_second_and_the_bot_
     finally:
         private_redis.thaw()
     back = time.monotonic()
+    marks = platforms.telegram.mark(), platforms.twilio.mark()
     time.sleep(1.5)
     carries_on(platforms, faulty_bot, crowd, back)
+    time.sleep(2)
+    again = answered_after_thaw(platforms, crowd, marks)
+    print(f"  answered again after the thaw (journalled as Redis woke up): {again}/{3 * len(PEOPLE) - 3}")
     assert got == len(crowd), misses
     assert got_late == len(crowd), misses_late
     assert health(faulty_bot)["redis"] == "up"
+
+
+def answered_after_thaw(platforms: Platforms, crowd: list[Child], marks: tuple[int, int]) -> int:
+    """Telegram, SMS and WhatsApp children (but the one per channel who wrote again) sent something
+    after the thaw: a message whose journalling timed out, recorded all the same when Redis woke."""
+    wrote_again = {next(c for c in crowd if c.channel == channel).address for channel in CHANNELS}
+    every = lambda path, params: True  # noqa: E731
+    sent_to = {str(params.get("chat_id")) for _, params in platforms.telegram.since(marks[0], every)}
+    sent_to |= {str(q.get("To")).removeprefix("whatsapp:") for _, q in platforms.twilio.since(marks[1], every)}
+    return len({c.address for c in crowd if c.address in sent_to} - wrote_again)
 
 
 def health(bot: RunningBot) -> dict[str, Any]:
