@@ -252,6 +252,7 @@ class Worker:
         self.handlers: dict[str, Handler] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self._handed_back = 0
 
     @property
     def stopping(self) -> bool:
@@ -300,11 +301,14 @@ class Worker:
         finally:
             renewing.cancel()
             if self._stopping:
-                await self._hand_back(lease)
+                await self._leave(lease)
 
-    async def _hand_back(self, lease: Lease) -> None:
+    async def _leave(self, lease: Lease) -> None:
+        """Stopping: let the conversation go, to another server if messages still wait."""
         try:
-            await self.journal.hand_back(lease)
+            if not await self.journal.release(lease):
+                await self.journal.hand_back(lease)
+                self._handed_back += 1
         except Exception as error:  # noqa: BLE001 - then the lease lapses by itself
             logger.warning("could not hand a conversation back (%s)", type(error).__name__)
 
@@ -329,14 +333,14 @@ class Worker:
                 logger.warning("renewing a conversation's lease failed (%s)", type(error).__name__)
 
     async def stop(self, limit_s: float) -> int:
-        """Stop taking conversations; let the turns under way finish within ``limit_s``. What is
-        left stays in the journal for another server. Returns how many drains were cut short."""
+        """Stop taking conversations; let the turns under way finish within ``limit_s`` (those
+        past it are cut). What is left stays in the journal for another server. Returns how many
+        conversations were handed back with messages still waiting."""
         self._stopping = True
         running = list(self._draining.values())
-        if not running:
-            return 0
-        _, late = await asyncio.wait(running, timeout=limit_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)  # each hands its conversation back
-        return len(late)
+        if running:
+            _, late = await asyncio.wait(running, timeout=limit_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)  # each hands its conversation back
+        return self._handed_back
