@@ -1,6 +1,7 @@
 """What the messaging channels share in one server process: the process's services (bot.wiring:
 the dialogue for the fallback reply, the keyed sender ids, the stores, the handoff relay), the
-per-sender queues, and the delivery of counsellors' messages to children.
+per-sender queues, and the sender that empties the outbox of messages to children (bot.delivery)
+on every channel this server runs.
 
 Built once, on the first channel's start-up, so a missing secret stops the server there.
 """
@@ -9,18 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
 from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.conversation.relay import Relay
+from bot.delivery.policy import Policy
+from bot.delivery.sender import Sender, default_consumer
+from bot.delivery.transports import Transport
 from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.inbound import Handler, Worker
@@ -40,10 +42,21 @@ SWEEP_EVERY_S = 1.0  # how often this server looks for messages a dead server le
 class ChannelServices:
     core: Services  # the process's (bot.wiring)
     queues: SenderQueues
-    outputs: dict[str, Callable[[], OutputChannel]] = field(default_factory=dict)  # channel -> sender
-    _delivery: Optional[asyncio.Task] = None
+    _notices: Optional[asyncio.Task] = None  # waiting children told of a longer wait
+    _sending: Optional[asyncio.Task] = None  # the outbox's sender
     _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.handoff.partner)
     _sweep: Optional[asyncio.Task] = None  # journalled messages a dead server left (bot.storage.inbound)
+
+    @cached_property
+    def sender(self) -> Sender:
+        """Sends the outbox's messages (counsellors', notices) on the channels attached here."""
+        settings = self.core.settings
+        return Sender(
+            self.core.outbox,
+            Policy(max_age_s=settings.delivery_max_age_s),
+            settings.outbox_consumer or default_consumer(),
+            settings.outbox_claim_idle_s,
+        )
 
     @cached_property
     def worker(self) -> Worker:
@@ -74,12 +87,13 @@ class ChannelServices:
         self,
         webhook: Blueprint,
         channel: str,
-        make_output: Callable[[], OutputChannel],
+        transport: Transport,
         handle: Optional[Handler] = None,
     ) -> None:
-        """Let counsellors' messages and waiting-time notices reach children on ``channel``, and
-        ``handle`` its journalled messages (channels that answer off the request)."""
-        self.outputs[channel] = make_output
+        """Let the outbox's messages (counsellors', waiting-time notices) reach children on
+        ``channel`` through ``transport``, and ``handle`` its journalled messages (channels that
+        answer off the request)."""
+        self.sender.transports[channel] = transport
         if handle is not None:
             self.worker.handlers[channel] = handle
 
@@ -92,33 +106,40 @@ class ChannelServices:
             await self.stop()
 
     def start_delivery(self) -> None:
-        """Start the process's background work, once, in its event loop: counsellors' messages to
-        children, tickets to helplines' own systems, and messages a dead server left unanswered."""
-        if self._delivery is None:
+        """Start the process's background work, once, in its event loop: the outbox's messages to
+        children, notices to waiting children, tickets to helplines' own systems, and messages a
+        dead server left unanswered."""
+        if self._sending is None:
             loop = asyncio.get_running_loop()
-            self._delivery = loop.create_task(self._deliver_forever())
+            self._sending = loop.create_task(self.sender.run())
+            self._notices = loop.create_task(self._notice_forever())
             self._partners = loop.create_task(
                 deliver_to_partners(self.core.queue, self.core.desks, self.core.redis, self.core.prefix)
             )
             self._sweep = loop.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
-        """SIGTERM: the server no longer takes webhooks; let the turns under way finish (within
-        HELPLINE_SHUTDOWN_S) and leave what is left in the journal for another server. Once."""
-        if self._delivery is None or self._delivery.done():
+        """SIGTERM: the server no longer takes webhooks; let the turns and sends under way finish
+        (within HELPLINE_SHUTDOWN_S) and leave what is left in the journal and the outbox for
+        another server. Once."""
+        if self._sending is None or self._sending.done():
             return
-        for task in (self._delivery, self._partners, self._sweep):
+        for task in (self._notices, self._partners, self._sweep):
             if task is not None:
                 task.cancel()
         limit_s = self.core.settings.shutdown_s
         started = time.monotonic()
-        cut = await self.worker.stop(limit_s)
+        cut, handed = await asyncio.gather(self.worker.stop(limit_s), self.sender.stop(limit_s))
         try:  # web chat and rest turns under way, within what is left of the limit
             await asyncio.wait_for(self.queues.drain(), max(0.0, limit_s - (time.monotonic() - started)))
         except asyncio.TimeoutError:
             logger.warning("stopping: web chat or rest turns still running after %d s were cut short", limit_s)
-        took = time.monotonic() - started
-        logger.warning("stopped in %.1f s: %d conversations handed back to other servers", took, cut)
+        logger.warning(
+            "stopped in %.1f s: %d conversations and %d outgoing messages handed to other servers",
+            time.monotonic() - started,
+            cut,
+            handed,
+        )
 
     def health(self) -> dict[str, Any]:
         """What the health route says: ``stopping`` once SIGTERM came, ``degraded`` while Redis is
@@ -141,26 +162,15 @@ class ChannelServices:
             except STORE_FAULTS as error:
                 logger.warning("looking for unanswered messages failed (%s)", type(error).__name__)
 
-    async def _deliver_forever(self) -> None:
-        consumer = f"{socket.gethostname()}-{os.getpid()}"
-        last_check = 0.0
+    async def _notice_forever(self) -> None:
         while True:
             try:
-                if time.monotonic() - last_check >= OVERDUE_CHECK_S:
-                    last_check = time.monotonic()
-                    await self.tell_waiting()
-                for item in await self.relay.queue.outgoing(consumer, block_ms=1000):
-                    make = self.outputs.get(item.channel)
-                    if make is None:
-                        logger.error("a counsellor's message for %s, a channel this server does not run", item.channel)
-                    else:
-                        await make().send_text_message(item.conversation, item.text)
-                    await self.relay.queue.sent(item)
+                await self.relay.tell_waiting()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - keep delivering after a failure
-                logger.error("delivering a counsellor's message failed (%s)", type(error).__name__)
-                await asyncio.sleep(1)
+            except Exception as error:  # noqa: BLE001 - keep checking after a failure
+                logger.error("telling waiting children failed (%s)", type(error).__name__)
+            await asyncio.sleep(OVERDUE_CHECK_S)
 
     def fallback(self, sender: str, text: str, metadata: Optional[dict[str, Any]]) -> list[BotMessage]:
         """The fail-safe reply: the numbers for the child's country, in their language, from what
@@ -241,16 +251,6 @@ class ChannelServices:
             self.faults.count(TURN_FAILED, error, f"a {message.input_channel} turn")
             said = self.fallback(message.sender_id, message.text, message.metadata)
             await output.send_messages(message.sender_id, said)
-
-    async def tell_waiting(self, now: Optional[float] = None) -> int:
-        """Tell waiting children what changed: a longer wait, or the helpline's own number."""
-        told = 0
-        for ticket, said in await self.relay.notices(now):
-            make = self.outputs.get(ticket.channel)
-            if make is not None:
-                await make().send_messages(ticket.conversation, said)
-                told += 1
-        return told
 
 
 @lru_cache(maxsize=1)

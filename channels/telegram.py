@@ -23,11 +23,12 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
+from telegram import Bot, MaybeInaccessibleMessage, Update
 from telegram.error import TelegramError
 
 from bot.conversation.dialogue import BotMessage
 from bot.conversation.needs import COMMANDS
+from bot.delivery.transports import TelegramTransport, keyboard
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.hints import deep_link_hints
@@ -58,7 +59,8 @@ def read_secret(value: Any, variable: str, pattern: re.Pattern[str]) -> str:
 
 
 class TelegramOutput(CountingOutput):
-    """Sends to a chat; the chat id is known for replies, looked up for server-initiated messages."""
+    """Sends a turn's replies to a chat (known for replies, else looked up by the hashed id); what
+    the server sends on its own goes through the outbox (bot.delivery)."""
 
     def __init__(self, bot: Bot, services: ChannelServices, chat_id: Optional[str] = None) -> None:
         super().__init__()
@@ -73,11 +75,7 @@ class TelegramOutput(CountingOutput):
         if chat_id is None:
             logger.warning("no Telegram chat known for a recipient (expired or deleted); message not sent")
             return False
-        markup = None
-        if buttons:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b["title"], callback_data=str(b["payload"])[:64])] for b in buttons]
-            )
+        markup = keyboard([(str(b["title"]), str(b["payload"])) for b in buttons])
         await self._bot.send_message(chat_id=int(chat_id), text=text, reply_markup=markup)
         return True
 
@@ -121,7 +119,7 @@ class TelegramChannel(InputChannel):
         async def handle(payload: dict[str, Any]) -> None:
             await self._handle(payload, on_new_message)
 
-        self.services.attach(webhook, self.name(), self.get_output_channel, handle)
+        self.services.attach(webhook, self.name(), TelegramTransport(self.bot, self.services.stores.addresses), handle)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

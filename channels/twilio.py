@@ -1,4 +1,5 @@
-"""SMS and WhatsApp through Twilio: signed webhooks, exactly-once handling, non-blocking replies.
+"""SMS and WhatsApp through Twilio: signed webhooks, exactly-once handling, non-blocking replies,
+and delivery reports (``POST /webhooks/<sms|whatsapp>/status``, signed too) for the outbox.
 
 Rasa's own Twilio channel never checks ``X-Twilio-Signature``, sends with a blocking call and
 crashes on a message without ``Body``. Here each request must carry a valid signature computed on
@@ -24,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.conversation.sms import split
+from bot.delivery.transports import TwilioTransport, twilio_report
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.countries import from_phone
@@ -55,7 +57,8 @@ def _setting(credentials: dict[str, Any], key: str, variable: str, pattern: re.P
 
 
 class TwilioOutput(CountingOutput):
-    """Sends through Twilio's REST API without blocking the event loop."""
+    """Sends a turn's replies through Twilio's REST API without blocking the event loop; what the
+    server sends on its own goes through the outbox (bot.delivery)."""
 
     def __init__(self, channel: "TwilioChannel", address: Optional[str] = None) -> None:
         super().__init__()
@@ -103,6 +106,7 @@ class TwilioChannel(InputChannel):
         self._validator = RequestValidator(auth_token)
         self.sender = self.address_prefix + sender
         self._webhook_url = f"{public_url.rstrip('/')}/webhooks/{self.name()}/webhook"
+        self._status_url = f"{public_url.rstrip('/')}/webhooks/{self.name()}/status"  # Twilio's delivery reports
         self._timeout_s = reply_timeout_s
 
     @classmethod
@@ -143,17 +147,36 @@ class TwilioChannel(InputChannel):
         async def handle(payload: dict[str, Any]) -> None:
             await self._handle(payload, on_new_message)
 
-        self.services.attach(webhook, self.name(), self.get_output_channel, handle)
+        transport = TwilioTransport(
+            lambda: self.client,
+            self.sender,
+            self.address_prefix,
+            self.parts,
+            self._status_url,
+            self.services.stores.addresses,
+            self.name(),
+        )
+        self.services.attach(webhook, self.name(), transport, handle)
+
+        @webhook.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            form = self._signed_form(request, self._status_url)
+            if isinstance(form, HTTPResponse):
+                return form
+            report = twilio_report(form, self.name())
+            if report is not None and form.get("MessageSid"):
+                try:
+                    await self.services.core.outbox.report(form["MessageSid"], *report)
+                except STORE_FAULTS as error:
+                    self.services.faults.count(STORE_DOWN, error, f"the {self.name()} status callback")
+                    return response.json({"error": "not recorded, try again"}, status=503)
+            return response.empty()
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:  # parsed here, not by Sanic: Twilio signs empty fields (a photo's Body="") too
-                form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
-            except (UnicodeDecodeError, ValueError):
-                return response.json({"error": "body must be a URL-encoded form"}, status=400)
-            signature = request.headers.get("X-Twilio-Signature", "")
-            if not signature or not self._validator.validate(self._webhook_url, form, signature):
-                return response.json({"error": "forbidden"}, status=403)
+            form = self._signed_form(request, self._webhook_url)
+            if isinstance(form, HTTPResponse):
+                return form
             address = form.get("From", "").removeprefix(self.address_prefix)
             if not form.get("MessageSid") or not _FROM.match(address):
                 return response.json({"error": "a Twilio message needs MessageSid and From"}, status=400)
@@ -174,6 +197,17 @@ class TwilioChannel(InputChannel):
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook
+
+    def _signed_form(self, request: Request, url: str) -> dict[str, str] | HTTPResponse:
+        """The request's form if Twilio signed it for ``url``; else the refusal to answer with."""
+        try:  # parsed here, not by Sanic: Twilio signs empty fields (a photo's Body="") too
+            form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+        except (UnicodeDecodeError, ValueError):
+            return response.json({"error": "body must be a URL-encoded form"}, status=400)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not self._validator.validate(url, form, signature):
+            return response.json({"error": "forbidden"}, status=403)
+        return form
 
     def _metadata(self, address: str) -> dict[str, Any]:
         # Only the country goes to Rasa (and so into its stores), never the number or the name.

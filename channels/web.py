@@ -28,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.delivery.transports import InboxTransport
 from bot.routing.countries import is_country_code
 from bot.storage.stores import STORE_FAULTS, check_cursor
 from bot.wiring.faults import STORE_DOWN
@@ -100,7 +101,8 @@ class WebChatChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
-        self.services.attach(webhook, self.name(), self.get_output_channel)
+        to_inbox = InboxTransport(self.services.stores.inbox, self.services.core.retention.web_inbox_s)
+        self.services.attach(webhook, self.name(), to_inbox)
 
         @webhook.route("/chat", methods=["GET"])
         async def page(request: Request) -> HTTPResponse:

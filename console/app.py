@@ -25,10 +25,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversation.relay import end_handoff
+from bot.delivery.outbox import Status
 from bot.handoff.canned import CannedReplies
 from bot.handoff.counsellors import SESSION_TTL_S, Session
 from bot.handoff.outcomes import HANDED_BACK, UnknownOutcome
-from bot.handoff.queue import Event, Ticket, TicketError
+from bot.handoff.queue import Event, Said, Ticket, TicketError
 from bot.wiring.faults import STORE_DOWN
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
@@ -46,6 +47,7 @@ SECURITY_HEADERS = {
 MAX_TEXT = 2000
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a Redis stream id, as the page echoes it back
 EVENT_WAIT_MS = 15_000  # an idle event stream sends a comment this often, so proxies keep it open
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # the page makes one per message it sends
 
 
 def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
@@ -64,6 +66,15 @@ def summary(ticket: Ticket, position: Optional[int] = None) -> dict[str, Any]:
         "last_messages": list(ticket.last_messages),
         "position": position,
     }
+
+
+def message_view(said: Said, status: Optional[Status]) -> dict[str, Any]:
+    """One message of the conversation; a message to the child has its delivery state (queued,
+    sent, delivered, failed) and, failed or retried, the reason."""
+    shown: dict[str, Any] = {"author": said.author, "text": said.text}
+    if status is not None:
+        shown["delivery"] = {"state": status.state.value, "reason": status.reason}
+    return shown
 
 
 def create_app(services: Services) -> Sanic:
@@ -155,8 +166,10 @@ def create_app(services: Services) -> Sanic:
         ticket = await readable(request, ticket_id)
         if isinstance(ticket, HTTPResponse):
             return ticket
-        said = await queue.messages(ticket_id)
-        return response.json({"ticket": summary(ticket), "messages": [{"author": a, "text": t} for a, t in said]})
+        said = await queue.transcript(ticket_id)
+        states = await services.outbox.status([s.delivery for s in said if s.delivery])
+        shown = [message_view(s, states.get(s.delivery)) for s in said]
+        return response.json({"ticket": summary(ticket), "messages": shown})
 
     @app.get("/api/outcomes")
     async def outcome_list(request: Request) -> HTTPResponse:
@@ -206,11 +219,14 @@ def create_app(services: Services) -> Sanic:
         text = str(data.get("text") or data.get("outcome") or data.get("to") or "").strip()[:MAX_TEXT]
         if action not in ("claim", "handback") and not text:
             return response.json({"error": "say what: text, outcome or to"}, status=400)
+        key = data.get("key") or ""
+        if key and not (isinstance(key, str) and IDEMPOTENCY_KEY.match(key)):
+            return response.json({"error": "key must be 8-64 letters, digits, - or _"}, status=400)
         try:
             if action == "claim":
                 ticket = await queue.claim(ticket_id, session.username)
             elif action == "reply":
-                ticket = await queue.reply(ticket_id, session.username, text)
+                ticket = await queue.reply(ticket_id, session.username, text, key)  # sent once per key
             elif action == "transfer":
                 ticket = await queue.transfer(ticket_id, text)
             else:

@@ -1,7 +1,9 @@
 """Fake Telegram Bot API and Twilio REST servers on 127.0.0.1, recording what the bot sends (and when).
 
 They answer in the real formats (python-telegram-bot and twilio parse the answers), so the
-channels run their real clients against them.
+channels run their real clients against them. Tests switch them into failure at any time: down
+(503, or connections refused), flood control (429 with Telegram's ``retry_after``), the child
+blocked the bot (403), Twilio's error codes; ``recover()`` ends it.
 """
 
 from __future__ import annotations
@@ -32,19 +34,25 @@ class _QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> _Server:
-    """A server for ``handler`` on a free loopback port, answering in a background thread."""
-    server = _Server(("127.0.0.1", 0), handler)
+def _serve(handler: type[BaseHTTPRequestHandler], port: int = 0) -> _Server:
+    """A server for ``handler`` on ``port`` (0: a free loopback port), answering in a background thread."""
+    server = _Server(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 class FakeApi:
-    """A recording HTTP server; ``calls`` holds (path, parameters) of every POST, ``times`` when."""
+    """A recording HTTP server; ``calls`` holds (path, parameters) of every POST, ``times`` when and
+    ``statuses`` what it answered. Calls that send a message (``sends``) can be made to fail."""
+
+    sends = ""  # the end of the path of a call that sends a message
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.times: list[float] = []  # time.monotonic() of each call
+        self.statuses: list[int] = []
+        self._failure: Optional[tuple[int, Any]] = None
+        self._failures_left: Optional[int] = None  # None: until recover()
         self._lock = threading.Condition()
         api = self
 
@@ -57,10 +65,12 @@ class FakeApi:
                 else:
                     params = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
                 with api._lock:
+                    failing = api._failing(self.path)
+                    status, answer = failing or api.answer(self.path, params)
                     api.calls.append((self.path, params))
                     api.times.append(time.monotonic())
+                    api.statuses.append(status)
                     api._lock.notify_all()
-                status, answer = api.answer(self.path, params)
                 raw = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -76,14 +86,54 @@ class FakeApi:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+        self._handler = Handler
         self._server = _serve(Handler)
+        self._port = self._server.server_address[1]
+        self._refusing = False
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._port}"
 
     def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         raise NotImplementedError
+
+    def fail(self, status: int, answer: Any, count: Optional[int] = None) -> None:
+        """Answer the next ``count`` sending calls (all of them until :meth:`recover` when None) so."""
+        with self._lock:
+            self._failure, self._failures_left = (status, answer), count
+
+    def refuse_connections(self) -> None:
+        """Down for good: the port is closed, so every connection is refused until :meth:`recover`."""
+        if not self._refusing:
+            self._refusing = True
+            self._server.shutdown()
+            self._server.server_close()
+
+    def recover(self) -> None:
+        """Answer normally again (on the same port)."""
+        with self._lock:
+            self._failure = self._failures_left = None
+        if self._refusing:
+            self._server = _serve(self._handler, self._port)
+            self._refusing = False
+
+    def _failing(self, path: str) -> Optional[tuple[int, Any]]:
+        """The failure to answer this call with, if any (under the lock)."""
+        if self._failure is None or not path.endswith(self.sends):
+            return None
+        failure = self._failure
+        if self._failures_left is not None:
+            self._failures_left -= 1
+            if self._failures_left <= 0:
+                self._failure = self._failures_left = None
+        return failure
+
+    def log(self) -> list[tuple[str, dict[str, Any], int, float]]:
+        """Every call so far: (path, parameters, status answered, time.monotonic() it came)."""
+        with self._lock:
+            calls = zip(self.calls, self.statuses, self.times, strict=True)
+            return [(path, params, status, at) for (path, params), status, at in calls]
 
     def sent(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[dict[str, Any]]:
         with self._lock:
@@ -129,11 +179,28 @@ class FakeApi:
         return self.sent(predicate)
 
     def close(self) -> None:
-        self._server.shutdown()
+        if not self._refusing:
+            self._server.shutdown()
+            self._server.server_close()
 
 
 class FakeTelegram(FakeApi):
     """``POST /bot<token>/<method>`` of the Bot API."""
+
+    sends = "/sendMessage"
+
+    def down(self) -> None:
+        self.fail(503, {"ok": False, "error_code": 503, "description": "Service Unavailable"})
+
+    def flood(self, retry_after_s: int, count: int = 1) -> None:
+        """Flood control: 429 with ``parameters.retry_after`` (python-telegram-bot raises RetryAfter)."""
+        said = f"Too Many Requests: retry after {retry_after_s}"
+        answer = {"ok": False, "error_code": 429, "description": said, "parameters": {"retry_after": retry_after_s}}
+        self.fail(429, answer, count)
+
+    def blocked(self) -> None:
+        """The child blocked the bot: 403, as Telegram words it (python-telegram-bot raises Forbidden)."""
+        self.fail(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
 
     def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         method = path.rsplit("/", 1)[-1]
@@ -165,6 +232,15 @@ class FakeTelegram(FakeApi):
 
 class FakeTwilio(FakeApi):
     """``POST /2010-04-01/Accounts/<sid>/Messages.json`` of Twilio's REST API."""
+
+    sends = "/Messages.json"
+
+    def down(self) -> None:
+        self.fail(503, {"code": 20500, "message": "Service unavailable", "status": 503})
+
+    def error(self, code: int, status: int = 400, count: Optional[int] = None) -> None:
+        """Twilio refuses with an error code (21211: not a valid number, 21610: unsubscribed...)."""
+        self.fail(status, {"code": code, "message": f"Error {code}", "more_info": "", "status": status}, count)
 
     def answer(self, path: str, params: dict[str, Any]) -> tuple[int, Any]:
         return 201, {

@@ -13,6 +13,7 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 
 from bot.conversation.dialogue import BotMessage, Dialogue
+from bot.delivery.attempt import Attempt
 from bot.privacy.sender_ids import MissingSecret, SenderIds
 from bot.routing.hints import deep_link_hints
 from bot.storage.guard import RedisDown
@@ -40,6 +41,17 @@ class Recorder(CountingOutput):
     async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
         self.texts.append(text)
         return True
+
+
+class SmsRecorder:
+    """The outbox's transport for SMS, noting the texts it was given (bot.delivery.transports)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def send(self, conversation: str, text: str, buttons: Sequence[tuple[str, str]]) -> Attempt:
+        self.texts.append(text)
+        return Attempt.sent()
 
 
 async def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5, faults: Optional[Faults] = None) -> list[str]:
@@ -269,18 +281,27 @@ async def test_a_child_waiting_too_long_gets_the_number_and_a_choice(dialogue):
 
     dialogue = rebuilt(dialogue, desks=Desks({"NG": Desk("NG", "Test desk NG", 5)}))
     services = ChannelServices(in_memory(dialogue, SenderIds(b"k" * 32)), SenderQueues())
-    sent = Recorder()
-    services.outputs["sms"] = lambda: sent
+    sent = SmsRecorder()
+    services.sender.transports["sms"] = sent  # the notices go through the outbox, as in the server
+    sending = asyncio.ensure_future(services.sender.run())
     queue = services.relay.queue
     made = replace(Ticket.new("NG", "sms-x", "sms", "NG", "en", Risk.IMMINENT, "self_harm"), told_at=time.time())
     await queue.open(made)
-    assert await services.tell_waiting(now=made.created_at + 4 * 60) == 0  # within the desk's 5 minutes
-    assert await services.tell_waiting(now=made.created_at + 6 * 60) == 1
-    assert await services.tell_waiting(now=made.created_at + 9 * 60) == 0  # told once only
+    relay = services.relay
+    assert await relay.tell_waiting(now=made.created_at + 4 * 60) == 0  # within the desk's 5 minutes
+    assert await relay.tell_waiting(now=made.created_at + 6 * 60) == 1
+    assert await relay.tell_waiting(now=made.created_at + 9 * 60) == 0  # told once only
+    choice = "1. Keep waiting\n2. Talk to the bot instead"
+    for _ in range(100):
+        if choice in sent.texts:
+            break
+        await asyncio.sleep(0.05)
+    await services.sender.stop(1)
+    await sending
     assert sent.texts[0] == dialogue.texts.get("handoff_overdue", "en", helpline="Test desk NG")
     emergency = dialogue.table.get("NG").emergency[0].number.dial
     assert dialogue.texts.get("emergency_known", "en", emergency=emergency) in sent.texts
-    assert sent.texts[-1] == "1. Keep waiting\n2. Talk to the bot instead"
+    assert sent.texts[-1] == choice
     assert await services.counsellor_has("sms-x", "1") == [
         BotMessage(dialogue.texts.get("handoff_still_waiting", "en"))
     ]

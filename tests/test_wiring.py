@@ -27,6 +27,7 @@ LAYERS = {
     "storage": 1,
     "language": 1,
     "routing": 2,
+    "delivery": 2,
     "handoff": 3,
     "privacy": 4,
     "stats": 4,

@@ -23,6 +23,7 @@ from typing import Optional
 from bot.conversation.dialogue import BotMessage, Dialogue, parse_choice
 from bot.conversation.needs import IMMINENT_NEEDS
 from bot.conversation.triage import overrule
+from bot.delivery.outbox import Message
 from bot.handoff.desks import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
 from bot.handoff.intake import QUESTIONS, SKIP, answered, first_step
 from bot.handoff.outcomes import CHILD_LEFT, HANDED_BACK, Outcomes
@@ -51,7 +52,8 @@ def estimate_minutes(claims: list[float], position: int, now: float) -> Optional
 
 
 class Relay:
-    """What the bot does and says around a handoff; the channels send what it returns."""
+    """What the bot does and says around a handoff: the channels send what it returns in answer
+    to a child's message; what it says on its own goes through the queue's outbox."""
 
     def __init__(self, dialogue: Dialogue, queue: HandoffQueue) -> None:
         self.dialogue = dialogue
@@ -169,6 +171,16 @@ class Relay:
                 if said:
                     found.append((ticket, said))
         return found
+
+    async def tell_waiting(self, now: Optional[float] = None) -> int:
+        """Queue in the outbox what waiting children should be told now (:meth:`notices`);
+        returns how many children were told something."""
+        told = await self.notices(now)
+        for ticket, said in told:
+            for message in said:
+                buttons = tuple((choice.title, choice.payload) for choice in message.choices)
+                await self.queue.outbox.enqueue(Message(ticket.conversation, ticket.channel, message.text, buttons))
+        return len(told)
 
     async def _notice(
         self, desk: Desk, ticket: Ticket, position: int, claims: list[float], now: float

@@ -40,6 +40,7 @@ TOLERANCE_S = 300  # a signature older (or newer) than this is refused: clocks m
 HTTP_TIMEOUT_S = 5.0
 LOCK_MS = 30_000  # a crashed server's desks are taken over within this and a third more
 EVENT_TYPES = {"opened": "ticket.opened", "changed": "ticket.updated", "message": "ticket.message"}
+NOT_SENT = ("delivery",)  # a message's delivery state: for the console, not in the webhook's contract (yet)
 _SIGNATURE = re.compile(r"t=(\d{1,12}),v1=([0-9a-fA-F]{64})", re.ASCII)
 
 
@@ -245,7 +246,8 @@ class PartnerDelivery:
         cursor = await self._store.cursor(desk.helpline)
         while True:
             for event in await self._queue.events(desk.helpline, after=cursor, block_ms=self._poll_ms):
-                await self._deliver(desk, event)
+                if event.kind not in NOT_SENT:
+                    await self._deliver(desk, event)
                 if not await self._store.advance(desk.helpline, self._owner, event.id):
                     raise _LockLost
                 cursor = event.id

@@ -15,11 +15,12 @@ import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional, Protocol, TypedDict
 
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError, WatchError
 
+from bot.delivery.outbox import MemoryOutbox, Message, Outbox, Queued, RedisOutbox, Transcript
 from bot.storage.stores import RedisClient, as_text, stream_field
 
 if TYPE_CHECKING:
@@ -51,22 +52,22 @@ class TicketError(ValueError):
     """A change the ticket's state does not allow (already claimed, closed...)."""
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A counsellor's message on its way to the child, for the channel process that can send it."""
+class Said(NamedTuple):
+    """One message of a ticket's conversation; ``delivery`` names a message to the child in the
+    outbox (bot.delivery.outbox), whose state the console shows next to it."""
 
-    entry: str  # the queue's id for it, to acknowledge once sent
-    conversation: str  # hashed sender id: the channel finds the address from it
-    channel: str
+    author: str
     text: str
+    delivery: str = ""
 
 
 @dataclass(frozen=True)
 class Event:
     """Something happened to one of a helpline's tickets: consoles refresh, webhooks deliver.
 
-    ``kind`` is "opened", "changed" (claimed, transferred, closed, expired, reminded, intake) or
-    "message"; for a message, ``entry`` is its id in the ticket's conversation.
+    ``kind`` is "opened", "changed" (claimed, transferred, closed, expired, reminded, intake),
+    "message" or "delivery" (a message to the child was sent, delivered or failed); for the last
+    two, ``entry`` is the message's id in the ticket's conversation.
     """
 
     id: str  # the event's place in the helpline's stream: read on from here
@@ -208,6 +209,8 @@ class TicketObserver(Protocol):
 
 
 class HandoffQueue(Protocol):
+    outbox: Outbox  # where messages to children wait until sent (bot.delivery)
+
     async def open(self, ticket: Ticket) -> Ticket:
         """Queue a ticket; if the conversation already has an open one, that one is returned."""
 
@@ -239,14 +242,18 @@ class HandoffQueue(Protocol):
     async def append(self, ticket: Ticket, author: str, text: str) -> None:
         """Add a message to the ticket's conversation ("child" or a counsellor's name)."""
 
-    async def send(self, ticket: Ticket, author: str, text: str) -> None:
-        """A message to the child: kept with the ticket and queued for the child's channel."""
+    async def send(self, ticket: Ticket, author: str, text: str, key: str = "") -> Queued:
+        """A message to the child: kept with the ticket and queued in the outbox for the child's
+        channel, once per ``key`` (an idempotency key; empty: a fresh one)."""
 
     async def recent_claims(self, helpline: str) -> list[float]:
         """When the helpline's last tickets were claimed (Unix times), newest first."""
 
     async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
         """The ticket's conversation so far: (author, text), oldest first."""
+
+    async def transcript(self, ticket_id: str) -> list[Said]:
+        """The ticket's conversation so far, with the outbox's id of each message to the child."""
 
     async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
         """One message of the ticket's conversation, by the id its event gave."""
@@ -259,26 +266,23 @@ class HandoffQueue(Protocol):
         """The id of the helpline's latest event ("0" if none): a reader's starting point that,
         unlike "$", misses nothing between two reads."""
 
-    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
-        """A counsellor's message: kept with the ticket and queued for the child's channel."""
-
-    async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
-        """Counsellors' messages not yet sent; each is given to one consumer only."""
-
-    async def sent(self, item: Outgoing) -> None:
-        """Acknowledge a message once the channel has sent it (and forget it)."""
+    async def reply(self, ticket_id: str, counsellor: str, text: str, key: str = "") -> Ticket:
+        """A counsellor's message: kept with the ticket and queued for the child's channel, once
+        per ``key`` (the console makes one per message written, so a double click sends it once)."""
 
     async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
         """The child asked to delete their data: remove every ticket of the conversation and its
         messages, except where ``keep_s(helpline)`` says a helpline must keep them by law (then
-        they expire after that many seconds). Returns how many tickets were removed or held."""
+        they expire after that many seconds). Returns how many tickets were removed or held.
+        The messages to the child still in the outbox go too."""
 
 
 class _StateChanges:
     """What both queues do the same way, through each queue's own atomic ``_change``, ``get``,
-    ``append`` and ``_post``."""
+    ``transcript`` and ``_transcript`` (where the outbox writes a message to the child)."""
 
     observer: Optional[TicketObserver] = None
+    outbox: Outbox
 
     async def _observed(self, before: Optional[Ticket], after: Ticket) -> None:
         if self.observer is not None:
@@ -290,24 +294,26 @@ class _StateChanges:
     async def get(self, ticket_id: str) -> Optional[Ticket]:
         raise NotImplementedError
 
-    async def append(self, ticket: Ticket, author: str, text: str) -> None:
+    async def transcript(self, ticket_id: str) -> list[Said]:
         raise NotImplementedError
 
-    async def _post(self, ticket: Ticket, text: str) -> None:
-        """Queue a message for the child's channel."""
+    def _transcript(self, ticket: Ticket, author: str) -> Transcript:
         raise NotImplementedError
 
-    async def reply(self, ticket_id: str, counsellor: str, text: str) -> Ticket:
+    async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
+        return [(said.author, said.text) for said in await self.transcript(ticket_id)]
+
+    async def reply(self, ticket_id: str, counsellor: str, text: str, key: str = "") -> Ticket:
         ticket = await self.get(ticket_id)
         if ticket is None:
             raise TicketError("no such ticket")
         check_owner(ticket, counsellor)
-        await self.send(ticket, counsellor, text)
+        await self.send(ticket, counsellor, text, key)
         return ticket
 
-    async def send(self, ticket: Ticket, author: str, text: str) -> None:
-        await self.append(ticket, author, text)
-        await self._post(ticket, text)
+    async def send(self, ticket: Ticket, author: str, text: str, key: str = "") -> Queued:
+        message = Message(ticket.conversation, ticket.channel, text, key=key)
+        return await self.outbox.enqueue(message, self._transcript(ticket, author))
 
     async def claim(self, ticket_id: str, counsellor: str) -> Ticket:
         return await self._change(ticket_id, lambda t: claimed(t, counsellor))
@@ -333,9 +339,9 @@ class MemoryHandoffQueue(_StateChanges):
 
     def __init__(self, observer: Optional[TicketObserver] = None) -> None:
         self.observer = observer
+        self.outbox = self._outbox = MemoryOutbox(transcripts=self)  # it writes messages into their tickets
         self._tickets: dict[str, Ticket] = {}
-        self._logs: dict[str, list[tuple[str, str]]] = {}
-        self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self._logs: dict[str, list[Said]] = {}
         self._events: dict[str, list[Event]] = {}
         self._claims: dict[str, list[float]] = {}
         self._new_event = asyncio.Condition()
@@ -414,11 +420,21 @@ class MemoryHandoffQueue(_StateChanges):
         return changed
 
     async def append(self, ticket: Ticket, author: str, text: str) -> None:
-        log = self._logs.setdefault(ticket.id, [])
-        log.append((author, text))
-        await self._event(ticket.helpline, "message", ticket.id, str(len(log)))
+        await self.write(self._transcript(ticket, author), text, "")
 
-    async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
+    def _transcript(self, ticket: Ticket, author: str) -> Transcript:
+        return Transcript(ticket.id, author, ticket.helpline)
+
+    async def write(self, transcript: Transcript, text: str, delivery: str) -> str:
+        log = self._logs.setdefault(transcript.ticket, [])
+        log.append(Said(transcript.author, text, delivery))
+        await self._event(transcript.helpline, "message", transcript.ticket, str(len(log)))
+        return str(len(log))
+
+    async def announce(self, transcript: Transcript, entry: str) -> None:
+        await self._event(transcript.helpline, "delivery", transcript.ticket, entry)
+
+    async def transcript(self, ticket_id: str) -> list[Said]:
         return list(self._logs.get(ticket_id, []))
 
     async def recent_claims(self, helpline: str) -> list[float]:
@@ -426,21 +442,10 @@ class MemoryHandoffQueue(_StateChanges):
 
     async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
         log = self._logs.get(ticket_id, [])
-        return log[int(entry) - 1] if entry.isdigit() and 0 < int(entry) <= len(log) else None
-
-    async def _post(self, ticket: Ticket, text: str) -> None:
-        await self._outbox.put(Outgoing(uuid.uuid4().hex, ticket.conversation, ticket.channel, text))
-
-    async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
-        try:
-            return [await asyncio.wait_for(self._outbox.get(), block_ms / 1000)]
-        except asyncio.TimeoutError:
-            return []
-
-    async def sent(self, item: Outgoing) -> None:
-        return None
+        return log[int(entry) - 1][:2] if entry.isdigit() and 0 < int(entry) <= len(log) else None
 
     async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
+        await self._outbox.forget(conversation)
         async with self._lock:  # in memory nothing expires: a held transcript is kept until restart
             mine = [t for t in self._tickets.values() if t.conversation == conversation and not keep_s(t.helpline)]
             for ticket in mine:
@@ -467,6 +472,7 @@ class RedisHandoffQueue(_StateChanges):
         self._redis, self._prefix, self._transcript_s = client, prefix, transcript_s
         self._blocking = blocking or client
         self.observer = observer
+        self.outbox = RedisOutbox(client, prefix, self._blocking, EVENTS_KEPT)  # messages to children, until sent
 
     def _tickets_of(self, conversation: str) -> str:
         return f"{self._prefix}of:{conversation}"  # the conversation's ticket ids: what erasure removes
@@ -479,10 +485,6 @@ class RedisHandoffQueue(_StateChanges):
 
     def _active_key(self, conversation: str) -> str:
         return f"{self._prefix}active:{conversation}"
-
-    @property
-    def _outbox(self) -> str:
-        return f"{self._prefix}outbox"  # a stream read by a consumer group: each message sent once
 
     def _log(self, ticket_id: str) -> str:
         return f"{self._prefix}log:{ticket_id}"  # a Redis stream: durable, and readable live by consoles
@@ -619,32 +621,11 @@ class RedisHandoffQueue(_StateChanges):
             approximate=True,
         )
 
-    async def _post(self, ticket: Ticket, text: str) -> None:
-        await self._redis.xadd(
-            self._outbox, {"conversation": ticket.conversation, "channel": ticket.channel, "text": text}
-        )
-
-    async def outgoing(self, consumer: str, block_ms: int = 1000) -> list[Outgoing]:
-        try:
-            await self._redis.xgroup_create(self._outbox, "channels", id="0", mkstream=True)
-        except ResponseError:
-            pass  # the group exists already
-        reader = self._blocking if block_ms else self._redis  # a wait longer than a command's time limit
-        answer = await reader.xreadgroup("channels", consumer, {self._outbox: ">"}, count=20, block=block_ms or None)
-        found = []
-        for _, entries in answer or []:
-            for entry, fields in entries:
-                values = {as_text(k): as_text(v) for k, v in fields.items()}
-                found.append(Outgoing(as_text(entry), values["conversation"], values["channel"], values["text"]))
-        return found
-
-    async def sent(self, item: Outgoing) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self._outbox, "channels", item.entry)
-            pipe.xdel(self._outbox, item.entry)  # sent: the counsellor's words need not wait here
-            await pipe.execute()
+    def _transcript(self, ticket: Ticket, author: str) -> Transcript:
+        return Transcript(ticket.id, author, ticket.helpline, self._log(ticket.id), self._events_key(ticket.helpline))
 
     async def erase(self, conversation: str, keep_s: Callable[[str], int] = lambda helpline: 0) -> int:
+        await self.outbox.forget(conversation)
         index = self._tickets_of(conversation)
         ids = [as_text(i) for i in await self._redis.smembers(index)]
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -663,7 +644,7 @@ class RedisHandoffQueue(_StateChanges):
             await pipe.execute()
         return len(ids)
 
-    async def messages(self, ticket_id: str) -> list[tuple[str, str]]:
+    async def transcript(self, ticket_id: str) -> list[Said]:
         return [_said(fields) for _, fields in await self._redis.xrange(self._log(ticket_id))]
 
     async def message(self, ticket_id: str, entry: str) -> Optional[tuple[str, str]]:
@@ -671,12 +652,12 @@ class RedisHandoffQueue(_StateChanges):
             found = await self._redis.xrange(self._log(ticket_id), min=entry, max=entry)
         except ResponseError:  # not a stream id
             return None
-        return _said(found[0][1]) if found else None
+        return _said(found[0][1])[:2] if found else None
 
 
 def _first_claim(before: Ticket, after: Ticket) -> bool:
     return before.state is State.WAITING and after.state is State.CLAIMED
 
 
-def _said(fields: Mapping[Any, str | bytes]) -> tuple[str, str]:
-    return stream_field(fields, "author"), stream_field(fields, "text")
+def _said(fields: Mapping[Any, str | bytes]) -> Said:
+    return Said(stream_field(fields, "author"), stream_field(fields, "text"), stream_field(fields, "delivery"))

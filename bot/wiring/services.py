@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from bot.conversation.dialogue import Dialogue
 from bot.conversation.relay import Relay
+from bot.delivery.outbox import Outbox
 from bot.handoff.counsellors import Counsellors
 from bot.handoff.desks import Desks, erasure_hold, transcript_keeping
 from bot.handoff.outcomes import Outcomes
@@ -160,6 +161,11 @@ class Services:
             return MemoryHandoffQueue(observer=self.stats)
         keeping = transcript_keeping(self.desks, self.retention)
         return RedisHandoffQueue(self.redis, self.prefix + "handoff:", keeping, self.stats, self.redis_blocking)
+
+    @property
+    def outbox(self) -> Outbox:
+        """Messages to children until sent (bot.delivery): the handoff queue's, which writes into it."""
+        return self.queue.outbox
 
     @cached_property
     def dialogue(self) -> Dialogue:

@@ -96,6 +96,25 @@ class Settings:
     )
     console_host: str = _setting("CONSOLE_HOST", "127.0.0.1", "Where the counsellors' console listens.")
     console_port: int = _setting("CONSOLE_PORT", 5080, "The console's port.")
+    delivery_max_age_s: int = _setting(
+        "HELPLINE_DELIVERY_MAX_AGE_S",
+        3600,
+        "How long a message to a child (a counsellor's, a notice) is tried again while its channel fails; "
+        "then it is marked failed, too old, and the counsellor is told.",
+        (60, 7 * 24 * 3600),
+    )
+    outbox_consumer: str = _setting(
+        "HELPLINE_OUTBOX_CONSUMER",
+        "",
+        "This server's name among the outbox's senders. Unset: host name and process id. A stable name "
+        "(one per server) lets a restarted server go on at once with the messages it was sending.",
+    )
+    outbox_claim_idle_s: int = _setting(
+        "HELPLINE_OUTBOX_CLAIM_IDLE_S",
+        30,
+        "After how long without a sign of life another server takes over the messages a server was sending.",
+        (1, 3600),
+    )
     environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """The environment as read, for secrets whose variable a data file names (a desk's webhook
     ``secret_variable`` in handoff.yml) and for the credentials of the channels Rasa starts."""
@@ -138,6 +157,10 @@ class Settings:
             raise SettingsError(
                 "HELPLINE_REDIS_PREFIX must be 1 to 64 letters, digits or _ . : - "
                 f"(e.g. {DEFAULT_PREFIX!r}), not {self.redis_prefix!r}"
+            )
+        if self.outbox_consumer and not _PREFIX.match(self.outbox_consumer):
+            raise SettingsError(
+                f"HELPLINE_OUTBOX_CONSUMER must be 1 to 64 letters, digits or _ . : -, not {self.outbox_consumer!r}"
             )
         for variable, url in (("PUBLIC_URL", self.public_url), ("TELEGRAM_API_BASE_URL", self.telegram_api_base_url)):
             if url and urlsplit(url).scheme not in ("https", "http"):

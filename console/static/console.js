@@ -1,9 +1,11 @@
 // The counsellor console: plain DOM, no framework. Everything a child wrote is shown with
 // textContent, never as HTML. The page listens to the helpline's events (/api/events, carried by
 // Redis from whichever process made them) and refetches the queue or the open conversation when
-// they change; a slow timer only keeps the waiting times current.
+// they change; a slow timer only keeps the waiting times current. Each message to the child shows
+// its delivery state (waiting to be sent, sent, delivered, not delivered and why); a message that
+// could not be delivered is also said out loud, so the counsellor can try another way.
 "use strict";
-const state = { csrf: "", ticket: null, events: null, timer: null, waiting: null };
+const state = { csrf: "", ticket: null, events: null, timer: null, waiting: null, draft: null, told: new Set() };
 const $ = (id) => document.getElementById(id);
 const RISK = { 3: "Imminent", 2: "Abuse", 1: "Asked for a person" };
 
@@ -101,10 +103,10 @@ async function loadOutcomes() {
 function listen() {
   // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed.
   state.events = new EventSource("/api/events");
-  for (const kind of ["opened", "changed", "message"]) {
+  for (const kind of ["opened", "changed", "message", "delivery"]) {
     state.events.addEventListener(kind, (event) => {
       const ticket = JSON.parse(event.data).ticket;
-      if (kind !== "message") refreshQueue();
+      if (kind !== "message" && kind !== "delivery") refreshQueue();
       if (ticket === state.ticket) refreshChat();
     });
   }
@@ -112,6 +114,7 @@ function listen() {
 
 function endChat() {
   state.ticket = null;
+  state.told = new Set();
   $("chat-view").hidden = true;
   $("messages").replaceChildren();
   $("queue-title").focus();  // the focused button was just hidden: keyboard users go on from the queue
@@ -124,15 +127,46 @@ async function refreshChat() {
   if (status !== 200 || ticket !== state.ticket) return;  // an answer for a conversation since left
   const list = $("messages");
   // A conversation only grows: only the new messages are added, so the log (a live region) reads
-  // out only those; an older answer that arrives late adds nothing.
+  // out only those; an older answer that arrives late adds nothing. Delivery states change in place.
   for (const m of data.messages.slice(list.children.length)) {
     const item = document.createElement("li");
     item.className = m.author === "child" ? "child" : "counsellor";
     const who = m.author === "child" ? "Child: " : m.author === "bot" ? "Bot: " : "You: ";
-    item.textContent = who + m.text;
+    const said = document.createElement("span");
+    said.textContent = who + m.text;
+    const delivery = document.createElement("span");
+    delivery.className = "delivery";
+    item.append(said, delivery);
     list.appendChild(item);
   }
+  data.messages.forEach((m, index) => {
+    if (!m.delivery) return;
+    const shown = list.children[index].querySelector(".delivery");
+    const text = deliveryText(m.delivery);
+    if (shown.textContent !== text) shown.textContent = text;
+    shown.classList.toggle("error", m.delivery.state === "failed");
+    if (m.delivery.state === "failed" && !state.told.has(index)) {
+      state.told.add(index);
+      $("chat-error").textContent = `A message could not be delivered: ${m.delivery.reason}. Try another way to reach the child.`;
+    }
+  });
   $("messages-box").scrollTop = $("messages-box").scrollHeight;
+}
+
+function deliveryText(delivery) {
+  if (delivery.state === "failed") return ` — Not delivered: ${delivery.reason}. Try another way to reach the child.`;
+  if (delivery.state === "delivered") return " — Delivered";
+  if (delivery.state === "sent") return " — Sent";
+  return delivery.reason ? ` — Not sent yet, trying again (${delivery.reason})` : " — Waiting to be sent";
+}
+
+function draftKey(text) {
+  // One key per message written: a double click, or sending again after a failed request, sends it once.
+  if (!state.draft || state.draft.text !== text) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    state.draft = { text, key: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("") };
+  }
+  return state.draft.key;
 }
 
 
@@ -159,8 +193,10 @@ $("canned").addEventListener("change", () => {
 
 $("reply-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const { status, data } = await api("POST", `/api/tickets/${state.ticket}/reply`, { text: $("reply").value });
+  const text = $("reply").value;
+  const { status, data } = await api("POST", `/api/tickets/${state.ticket}/reply`, { text, key: draftKey(text) });
   if (status !== 200) { $("chat-error").textContent = data.error; return; }
+  state.draft = null;
   $("reply").value = "";
   await refreshChat();
 });
