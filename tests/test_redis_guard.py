@@ -148,8 +148,9 @@ async def test_an_error_reply_means_redis_is_there(private_redis):
 
 
 async def test_waiting_for_counsellors_messages_longer_than_the_time_limit_is_no_fault():
-    """The channels wait a second at a time for counsellors' messages: that wait goes through the
-    client meant for waiting, so it neither times out nor makes the process think Redis is down."""
+    """The outbox's sender waits a second at a time for messages to children: that wait goes
+    through the client meant for waiting, so it neither times out nor makes the process think Redis
+    is down."""
     services = Services(
         Settings.from_environ(
             {
@@ -161,7 +162,7 @@ async def test_waiting_for_counsellors_messages_longer_than_the_time_limit_is_no
     )
     try:
         start = time.monotonic()
-        assert await services.queue.outgoing("worker", block_ms=1000) == []
+        assert await services.outbox.read("worker", block_ms=1000) == []
         assert time.monotonic() - start >= 0.9
         assert not services.redis_guard.down
     finally:
