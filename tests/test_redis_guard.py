@@ -57,6 +57,26 @@ def test_a_failure_refuses_calls_at_once_until_one_try_finds_redis_back():
     guard.admit()
 
 
+@pytest.mark.parametrize("redis_answers", [True, False])
+async def test_a_timeout_marks_redis_down_only_if_redis_does_not_answer_a_probe_either(redis_answers):
+    probes: list[str] = []
+
+    async def probe() -> None:
+        probes.append("ping")
+        await asyncio.sleep(0.05)
+        if not redis_answers:
+            raise RedisTimeoutError("frozen")
+
+    guard = RedisGuard(probe=probe)
+    for _ in range(3):  # the calls in flight time out together: one probe
+        guard.failed(RedisTimeoutError("timed out"))
+    assert not guard.down
+    await asyncio.sleep(0.1)
+    assert probes == ["ping"] and guard.down is not redis_answers
+    guard.failed(RedisConnectionError("refused"))  # no doubt about a refusal: down at once
+    assert guard.down
+
+
 def test_redis_down_is_a_store_fault_the_channels_already_handle():
     assert isinstance(RedisDown("x"), STORE_FAULTS)
 
@@ -121,6 +141,8 @@ async def test_frozen_redis_costs_one_time_limit_then_calls_fail_at_once_and_it_
         private_redis.freeze()
         took, kind = await timed_failure(lambda: client.get("k"))
         assert kind is RedisTimeoutError and TIMEOUT_MS / 1000 <= took < 2 * TIMEOUT_MS / 1000
+        await asyncio.sleep(1.5 * TIMEOUT_MS / 1000)  # the probe that confirms it (a PING) times out too
+        assert services.redis_guard.down
         # ten calls in a row, as a turn makes: together far less than one time limit
         start = time.monotonic()
         for _ in range(10):
@@ -171,4 +193,25 @@ async def test_waiting_for_counsellors_messages_longer_than_the_time_limit_is_no
         keys = [key async for key in client.scan_iter(match=f"{services.prefix}*")]
         if keys:
             await client.delete(*keys)
+        await services.close()
+
+
+async def test_a_process_too_busy_to_connect_in_time_does_not_take_redis_for_down():
+    services = Services(
+        Settings.from_environ(
+            {"REDIS_URL": "redis://127.0.0.1:6379/0", "HELPLINE_REDIS_PREFIX": "test-guard:", "REDIS_TIMEOUT_MS": "100"}
+        )
+    )
+    client = services.redis
+    assert client is not None
+    try:
+        call = asyncio.ensure_future(client.get("test-guard:absent"))
+        await asyncio.sleep(0)  # connecting...
+        time.sleep(0.3)  # ...while the event loop is busy (start-up work, a slow turn) past the time limit
+        with pytest.raises(RedisTimeoutError):
+            await call  # that call is lost: its timer fired before the connection was seen
+        await asyncio.sleep(0.3)  # the probe: Redis answers
+        assert not services.redis_guard.down
+        assert await client.get("test-guard:absent") is None
+    finally:
         await services.close()

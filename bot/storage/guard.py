@@ -3,18 +3,25 @@
 Every Redis call is bounded (``REDIS_TIMEOUT_MS``), but one child's turn makes several calls in a
 row (the handoff lookup, the conversation, the statistics...), and a frozen Redis would charge
 each of them the full limit: a second or more before the fail-safe reply. So the process's
-connection pools share one guard. A connection that is refused, breaks or times out marks Redis
-down; while it is down, every call fails at once (:class:`RedisDown`, a redis ``ConnectionError``,
-so callers' fault handling is unchanged), and once every ``retry_after_s`` one call is let through
-to try again. The first answer Redis gives (an error reply counts: Redis is there) marks it up, and
-the bot carries on without a restart.
+connection pools share one guard. A connection that is refused or breaks marks Redis down; while
+it is down, every call fails at once (:class:`RedisDown`, a redis ``ConnectionError``, so callers'
+fault handling is unchanged), and once every ``retry_after_s`` one call is let through to try
+again. The first answer Redis gives (an error reply counts: Redis is there) marks it up, and the
+bot carries on without a restart.
+
+A time limit that runs out is not proof: an event loop busy for longer than the limit (a slow
+turn, start-up work) lets a call's timer fire before its answer is read. So a timeout makes the
+guard ask Redis once more (``probe``: a PING on a connection of its own, within the time limit),
+and only a probe that fails too marks Redis down. A frozen Redis costs the calls made meanwhile
+one more time limit; a busy process costs one call, not every call for a second.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,10 +40,18 @@ class RedisDown(RedisConnectionError):
 class RedisGuard:
     """Whether this process's Redis answers (see the module's docstring)."""
 
-    def __init__(self, retry_after_s: float = RETRY_AFTER_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self._retry_after_s, self._clock = retry_after_s, clock
+    def __init__(
+        self,
+        probe: Optional[Callable[[], Awaitable[object]]] = None,
+        retry_after_s: float = RETRY_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``probe``: asks Redis after a timeout, raising if it does not answer (without one, a
+        timeout marks Redis down at once)."""
+        self._probe, self._retry_after_s, self._clock = probe, retry_after_s, clock
         self._down_since: Optional[float] = None
         self._next_try = 0.0
+        self._probing: Optional[asyncio.Task[None]] = None
         self.outages = 0  # how many times Redis went down since the process started
 
     @property
@@ -54,7 +69,23 @@ class RedisGuard:
         self._next_try = now + self._retry_after_s  # this call is the try; the others keep failing fast
 
     def failed(self, error: BaseException) -> None:
-        """A connection was refused, broke or timed out."""
+        """A connection was refused, broke or timed out (then Redis is asked once more first)."""
+        if isinstance(error, RedisTimeoutError) and self._down_since is None and self._probe is not None:
+            if self._probing is None or self._probing.done():
+                self._probing = asyncio.get_running_loop().create_task(self._confirm())
+            return
+        self._mark_down(error)
+
+    async def _confirm(self) -> None:
+        assert self._probe is not None
+        try:
+            await self._probe()
+        except (*_UNREACHABLE, OSError) as error:
+            self._mark_down(error)
+        else:
+            logger.warning("a Redis call timed out, but Redis answers: this process was busy, Redis is up")
+
+    def _mark_down(self, error: BaseException) -> None:
         now = self._clock()
         self._next_try = now + self._retry_after_s
         if self._down_since is None:

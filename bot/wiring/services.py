@@ -80,7 +80,19 @@ class Services:
     def redis_guard(self) -> RedisGuard:
         """Shared by both pools: once Redis fails, every call fails at once until it answers a try
         (bot.storage.guard), so a turn's several calls cost one time limit, not one each."""
-        return RedisGuard()
+        return RedisGuard(probe=self._ping)
+
+    async def _ping(self) -> None:
+        """Whether Redis answers, on a connection of its own within ``REDIS_TIMEOUT_MS`` (the
+        guard's probe after a timeout); raises if it does not."""
+        limit_s = self.settings.redis_timeout_ms / 1000
+        client: aioredis.Redis[str] = aioredis.from_url(
+            self.settings.redis_url, socket_timeout=limit_s, socket_connect_timeout=limit_s, decode_responses=True
+        )
+        try:
+            await client.ping()
+        finally:
+            await client.close(close_connection_pool=True)
 
     def _pool(self, size: int, socket_timeout: float) -> aioredis.Redis[str]:
         limit_s = self.settings.redis_timeout_ms / 1000
