@@ -485,7 +485,7 @@ def test_sigterm_mid_burst_exits_cleanly_and_a_new_server_answers_every_acknowle
         code = None
     took = time.monotonic() - stopping
     by_victim = answered(platforms.twilio, phones, mark)
-    stopped = re.search(r"stopped in [\d.]+ s: (\d+) conversations handed back", victim.log.read_text())
+    stopped = re.search(r"stopped in [\d.]+ s: (\d+) conversations and \d+ outgoing messages", victim.log.read_text())
     servers.retire(victim)
     acknowledged = [number for number, status in late if status == 200]
     print(
