@@ -73,7 +73,7 @@ async def test_a_timeout_marks_redis_down_only_if_redis_does_not_answer_a_probe_
     assert not guard.down
     await asyncio.sleep(0.1)
     assert probes == ["ping"] and guard.down is not redis_answers
-    guard.failed(RedisConnectionError("refused"))  # no doubt about a refusal: down at once
+    guard.failed(RedisConnectionError("refused"), refused=True)  # no doubt about a refusal: down at once
     assert guard.down
 
 
@@ -113,7 +113,8 @@ async def test_refused_redis_costs_calls_nothing_and_a_restarted_one_is_found_wi
         await asyncio.gather(*(client.get("k") for _ in range(5)))  # several connections wait in the pool
         private_redis.kill()
         took, kind = await timed_failure(lambda: client.get("k"))
-        assert kind is not RedisDown and took < TIMEOUT_MS / 1000  # refused: known at once
+        assert kind is not RedisDown and took < TIMEOUT_MS / 1000  # the pooled connection broke: known at once
+        await asyncio.sleep(0.05)  # the probe: a new connection, refused
         assert services.redis_guard.down
         took, kind = await timed_failure(lambda: client.get("k"))
         assert kind is RedisDown and took < 0.01
@@ -213,5 +214,22 @@ async def test_a_process_too_busy_to_connect_in_time_does_not_take_redis_for_dow
         await asyncio.sleep(0.3)  # the probe: Redis answers
         assert not services.redis_guard.down
         assert await client.get("test-guard:absent") is None
+    finally:
+        await services.close()
+
+
+async def test_a_connection_redis_closed_while_idle_does_not_take_redis_for_down(private_redis):
+    services = services_on(private_redis)
+    client = services.redis
+    assert client is not None
+    try:
+        await client.config_set("timeout", 1)  # Redis closes a connection idle for a second
+        await client.set("k", "v")
+        await asyncio.sleep(2.5)
+        outcome = (await asyncio.gather(client.get("k"), return_exceptions=True))[0]
+        await asyncio.sleep(0.5)  # the probe
+        print(f"the call on the closed connection: {outcome!r}")
+        assert not services.redis_guard.down
+        assert await client.get("k") == "v"
     finally:
         await services.close()

@@ -9,11 +9,13 @@ fault handling is unchanged), and once every ``retry_after_s`` one call is let t
 again. The first answer Redis gives (an error reply counts: Redis is there) marks it up, and the
 bot carries on without a restart.
 
-A time limit that runs out is not proof: an event loop busy for longer than the limit (a slow
-turn, start-up work) lets a call's timer fire before its answer is read. So a timeout makes the
-guard ask Redis once more (``probe``: a PING on a connection of its own, within the time limit),
-and only a probe that fails too marks Redis down. A frozen Redis costs the calls made meanwhile
-one more time limit; a busy process costs one call, not every call for a second.
+Only a refused connection is proof. A time limit that runs out may be this process's own doing
+(an event loop busy for longer than the limit, with start-up work or a slow turn, fires a call's
+timer before its answer is seen), and a connection that breaks may have been closed while idle (by
+Redis's ``timeout`` or a proxy). So these make the guard ask Redis once more (``probe``: a PING on
+a connection of its own, within the time limit), and only a probe that fails too marks Redis down.
+A frozen Redis costs the calls made meanwhile one more time limit; a busy process or a stale
+connection costs one call, not every call for a second.
 """
 
 from __future__ import annotations
@@ -68,9 +70,9 @@ class RedisGuard:
             raise RedisDown("Redis failed moments ago; trying again shortly")
         self._next_try = now + self._retry_after_s  # this call is the try; the others keep failing fast
 
-    def failed(self, error: BaseException) -> None:
-        """A connection was refused, broke or timed out (then Redis is asked once more first)."""
-        if isinstance(error, RedisTimeoutError) and self._down_since is None and self._probe is not None:
+    def failed(self, error: BaseException, refused: bool = False) -> None:
+        """A connection was ``refused``, broke or timed out (then Redis is asked once more first)."""
+        if not refused and self._down_since is None and self._probe is not None:
             if self._probing is None or self._probing.done():
                 self._probing = asyncio.get_running_loop().create_task(self._confirm())
             return
@@ -125,7 +127,7 @@ class _Guarded:
         try:
             await super().connect()  # type: ignore[misc]
         except _UNREACHABLE as error:
-            self.guard.failed(error)
+            self.guard.failed(error, refused=not isinstance(error, RedisTimeoutError))
             raise
         self._opened_after = self.guard.outages
 
