@@ -14,9 +14,8 @@ Only a refused connection is proof. A time limit that runs out may be this proce
 timer before its answer is seen), and a connection that breaks may have been closed while idle (by
 Redis's ``timeout`` or a proxy). So these make the guard ask Redis once more (``probe``: a PING on
 a connection of its own, within the time limit), and only a probe that fails too marks Redis down.
-While the probe runs, calls fail at once as while Redis is down: a frozen Redis costs a turn one
-time limit, not one per call; a busy process or a stale connection costs the calls of the moment
-the probe takes (a millisecond when Redis answers), not every call for a second.
+A frozen Redis costs the calls made meanwhile one more time limit; a busy process or a stale
+connection costs one call, not every call for a second.
 """
 
 from __future__ import annotations
@@ -64,8 +63,6 @@ class RedisGuard:
     def admit(self) -> None:
         """Let a call go to Redis, or raise :class:`RedisDown` at once while it is down. One call
         per ``retry_after_s`` goes through all the same, to find out whether Redis is back."""
-        if self._probing is not None and not self._probing.done():
-            raise RedisDown("a Redis call failed; Redis is being asked whether it is there")
         if self._down_since is None:
             return
         now = self._clock()
