@@ -17,7 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.storage.guard import RedisDown, RedisGuard
 from bot.storage.stores import STORE_FAULTS
-from bot.wiring.services import Services
+from bot.wiring.services import PROBE_MIN_S, Services
 from bot.wiring.settings import Settings
 from tests.private_redis import PrivateRedis
 
@@ -142,7 +142,7 @@ async def test_frozen_redis_costs_one_time_limit_then_calls_fail_at_once_and_it_
         private_redis.freeze()
         took, kind = await timed_failure(lambda: client.get("k"))
         assert kind is RedisTimeoutError and TIMEOUT_MS / 1000 <= took < 2 * TIMEOUT_MS / 1000
-        await asyncio.sleep(1.5 * TIMEOUT_MS / 1000)  # the probe that confirms it (a PING) times out too
+        await asyncio.sleep(PROBE_MIN_S + 0.2)  # the probe that confirms it (a PING) times out too
         assert services.redis_guard.down
         # ten calls in a row, as a turn makes: together far less than one time limit
         start = time.monotonic()

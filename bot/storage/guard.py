@@ -13,9 +13,11 @@ Only a refused connection is proof. A time limit that runs out may be this proce
 (an event loop busy for longer than the limit, with start-up work or a slow turn, fires a call's
 timer before its answer is seen), and a connection that breaks may have been closed while idle (by
 Redis's ``timeout`` or a proxy). So these make the guard ask Redis once more (``probe``: a PING on
-a connection of its own, within the time limit), and only a probe that fails too marks Redis down.
-A frozen Redis costs the calls made meanwhile one more time limit; a busy process or a stale
-connection costs one call, not every call for a second.
+a connection of its own, with a longer time limit), and only a probe that fails too marks Redis
+down. Meanwhile calls go to Redis as usual: failing them at once would turn a moment of a busy
+process (a burst of webhooks) into fail-safe replies for every child of that moment. A frozen
+Redis thus costs the calls of its first second up to their own time limit; a busy process or a
+stale connection costs the calls that did time out, not every call for a second.
 """
 
 from __future__ import annotations

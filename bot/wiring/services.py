@@ -46,6 +46,7 @@ from bot.storage.stores import (
 from bot.wiring.faults import Faults
 from bot.wiring.settings import Settings
 
+PROBE_MIN_S = 1.0  # the shortest the guard's probe waits for Redis (Services._ping)
 LONGEST_WAIT_S = 30  # the longest a read waits in Redis on purpose (web chat: 25 s, console: 15 s)
 
 
@@ -83,9 +84,10 @@ class Services:
         return RedisGuard(probe=self._ping)
 
     async def _ping(self) -> None:
-        """Whether Redis answers, on a connection of its own within ``REDIS_TIMEOUT_MS`` (the
-        guard's probe after a timeout); raises if it does not."""
-        limit_s = self.settings.redis_timeout_ms / 1000
+        """Whether Redis answers, on a connection of its own (the guard's probe after a timeout or
+        a broken connection); raises if it does not. Its time limit is three of a call's, at least
+        a second: it must not fail for the reason it is asked, an event loop busy for a moment."""
+        limit_s = max(PROBE_MIN_S, 3 * self.settings.redis_timeout_ms / 1000)
         client: aioredis.Redis[str] = aioredis.from_url(
             self.settings.redis_url, socket_timeout=limit_s, socket_connect_timeout=limit_s, decode_responses=True
         )
