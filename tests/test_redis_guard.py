@@ -233,3 +233,26 @@ async def test_a_connection_redis_closed_while_idle_does_not_take_redis_for_down
         assert await client.get("k") == "v"
     finally:
         await services.close()
+
+
+async def test_the_outbox_reads_again_after_redis_restarted_without_its_data(private_redis):
+    """Found by the fault suite: the outbox's consumer group, made once, was gone with the old
+    Redis, and every read failed (NOGROUP) until the server restarted."""
+    services = services_on(private_redis)
+    try:
+        assert await services.outbox.read("sender", block_ms=50) == []
+        private_redis.kill()
+        private_redis.start()  # empty
+        failures: list[str] = []
+        deadline = time.monotonic() + 5
+        while True:  # as the sender's read loop does
+            try:
+                assert await services.outbox.read("sender", block_ms=50) == []
+                break
+            except STORE_FAULTS as error:
+                failures.append(type(error).__name__)
+                assert time.monotonic() < deadline, failures
+                await asyncio.sleep(0.2)
+        assert "ResponseError" in failures  # NOGROUP once; then the group is made again
+    finally:
+        await services.close()
