@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console eval-crisis clean
+.PHONY: run shell test test-fast test-fuzz test-faults lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -17,6 +17,11 @@ shell: $(STAMP) model
 
 test: $(STAMP) model validate lint
 	$(VENV)/bin/python -m pytest -q
+
+# The fault suite alone, with its figures printed: Redis refused and frozen, the action server
+# killed, a Rasa server stopped or killed mid-burst (a private redis-server; `make test` runs it too).
+test-faults: $(STAMP) model
+	$(VENV)/bin/python -m pytest -q -s -m faults tests/test_faults.py
 
 # The tests that need neither a trained model nor servers of ours (Redis still): under 2 minutes.
 test-fast: $(STAMP)

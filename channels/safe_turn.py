@@ -15,9 +15,11 @@ from abc import abstractmethod
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from redis.exceptions import RedisError
 
 from bot.conversation.dialogue import BotMessage
 from bot.privacy.erasure import asks_to_erase
+from bot.wiring.faults import STORE_DOWN, TURN_FAILED, TURN_SILENT, TURN_SLOW, Faults
 
 logger = logging.getLogger(__name__)
 
@@ -95,22 +97,27 @@ async def answer(
     before: Optional[list[BotMessage]] = None,
     erase: Optional[Callable[[str], Awaitable[None]]] = None,
     replied: Optional[asyncio.Event] = None,
+    faults: Optional[Faults] = None,
 ) -> None:
     """One turn: ``before`` (e.g. "I don't look at pictures"), then Rasa's reply, or the fallback;
     then, if the reply asked for it, ``erase`` of everything kept about the sender. ``replied`` is
-    set once the child has an answer, before a slow turn is waited for (a web request returns then)."""
+    set once the child has an answer, before a slow turn is waited for (a web request returns then).
+    A turn that failed, was late or said nothing is counted in ``faults``."""
     if before:
         await output.send_messages(message.sender_id, before)
     expected = output.sent
     turn = asyncio.ensure_future(on_new_message(message))
+    fault: Optional[tuple[str, Optional[BaseException]]] = None
     try:
         await asyncio.wait_for(asyncio.shield(turn), timeout_s)
-    except asyncio.TimeoutError:
-        logger.warning(
-            "Rasa took longer than %.1f s on %s: sending the fallback reply", timeout_s, message.input_channel
-        )
+    except asyncio.TimeoutError as error:
+        fault = (TURN_SLOW, error)
     except Exception as error:  # noqa: BLE001 - any failure must still leave the child a number
-        logger.error("Rasa failed on %s (%s): sending the fallback reply", message.input_channel, type(error).__name__)
+        fault = (STORE_DOWN if isinstance(error, RedisError) else TURN_FAILED, error)  # RedisError: the tracker store
+    if fault is None and output.sent == expected:
+        fault = (TURN_SILENT, None)
+    if fault is not None and faults is not None:
+        faults.count(*fault, f"a {message.input_channel} turn")
     if output.sent == expected:
         try:
             await output.send_messages(message.sender_id, fallback())

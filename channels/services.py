@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Awaitable, Callable, Optional, Sequence
@@ -26,7 +27,7 @@ from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.inbound import Handler, Worker
 from bot.storage.stores import STORE_FAULTS, Stores
-from bot.wiring.faults import Faults
+from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
 from channels.safe_turn import CountingOutput, SenderQueues, answer
@@ -127,9 +128,25 @@ class ChannelServices:
             if task is not None:
                 task.cancel()
         limit_s = self.core.settings.shutdown_s
+        started = time.monotonic()
         cut, handed = await asyncio.gather(self.worker.stop(limit_s), self.sender.stop(limit_s))
-        await self.queues.drain()
-        logger.info("stopped: %d conversations and %d outgoing messages handed to other servers", cut, handed)
+        try:  # web chat and rest turns under way, within what is left of the limit
+            await asyncio.wait_for(self.queues.drain(), max(0.0, limit_s - (time.monotonic() - started)))
+        except asyncio.TimeoutError:
+            logger.warning("stopping: web chat or rest turns still running after %d s were cut short", limit_s)
+        logger.warning(
+            "stopped in %.1f s: %d conversations and %d outgoing messages handed to other servers",
+            time.monotonic() - started,
+            cut,
+            handed,
+        )
+
+    def health(self) -> dict[str, Any]:
+        """What the health route says: ``stopping`` once SIGTERM came, ``degraded`` while Redis is
+        down (children get fail-safe replies), else ``ok``; with the fault counts."""
+        redis = "none" if self.core.settings.in_memory else "down" if self.core.redis_guard.down else "up"
+        status = "stopping" if self.worker.stopping else "degraded" if redis == "down" else "ok"
+        return {"status": status, "redis": redis, "faults": self.faults.counts()}
 
     def accept(self, conversation: str) -> None:
         """A message of ``conversation`` is in the journal: answer it (after its earlier ones)."""
@@ -155,8 +172,22 @@ class ChannelServices:
                 logger.error("telling waiting children failed (%s)", type(error).__name__)
             await asyncio.sleep(OVERDUE_CHECK_S)
 
+    def fallback(self, sender: str, text: str, metadata: Optional[dict[str, Any]]) -> list[BotMessage]:
+        """The fail-safe reply: the numbers for the child's country, in their language, from what
+        the channel says and what this process remembers of the child (bot.routing.hints.RecentHints)."""
+        return self.dialogue.fallback(text, self.core.recent_hints.completed(sender, metadata))
+
+    async def remember(self, sender: str, address: str) -> None:
+        """Keep the child's address for the messages the server starts (a counsellor's); a store
+        that fails costs those, not the reply to this message, which has the address at hand."""
+        try:
+            await self.stores.addresses.remember(sender, address, self.dialogue.retention.address_s)
+        except STORE_FAULTS as error:
+            self.faults.count(STORE_DOWN, error, "keeping a reply address")
+
     async def erase(self, sender: str) -> None:
         """Delete everything kept about the child (they asked, and confirmed)."""
+        self.core.recent_hints.forget(sender)
         try:
             await self.core.eraser.erase(sender)
         except Exception as error:  # noqa: BLE001 - logged without the id; the child was already answered
@@ -187,11 +218,12 @@ class ChannelServices:
                 on_new_message,
                 message,
                 output,
-                lambda: self.dialogue.fallback(message.text, message.metadata),
+                lambda: self.fallback(message.sender_id, message.text, message.metadata),
                 timeout_s,
                 list(before),
                 self.erase,
                 replied,
+                self.faults,
             )
 
     async def answer_in_request(
@@ -213,9 +245,12 @@ class ChannelServices:
         waiting = asyncio.ensure_future(replied.wait())
         await asyncio.wait({turn, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
-        if turn.done() and turn.exception() is not None and not output.sent:  # never silence
-            logger.error("a %s turn failed (%s)", message.input_channel, type(turn.exception()).__name__)
-            await output.send_messages(message.sender_id, self.dialogue.fallback(message.text, message.metadata))
+        cancelled = turn.done() and turn.cancelled()  # shutting down
+        error = None if cancelled or not turn.done() else turn.exception()
+        if (cancelled or error is not None) and not output.sent:  # never silence
+            self.faults.count(TURN_FAILED, error, f"a {message.input_channel} turn")
+            said = self.fallback(message.sender_id, message.text, message.metadata)
+            await output.send_messages(message.sender_id, said)
 
 
 @lru_cache(maxsize=1)

@@ -143,7 +143,7 @@ class TelegramChannel(InputChannel):
                     sender,
                     f"telegram:{sender}:{update.update_id}",
                     self.services.dialogue.retention.dedupe_s,
-                    {"channel": self.name(), "update": payload},
+                    {"channel": self.name(), "update": _without_names(payload)},
                 )
             except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
                 self.services.faults.count(STORE_DOWN, error, "the Telegram webhook")
@@ -161,9 +161,23 @@ class TelegramChannel(InputChannel):
         if read is None:
             return {"ok": True}
         message, text, language = read
-        metadata = {"channel": self.name(), **({"language": language} if language else {})}
-        said = self.services.dialogue.fallback(clean(text), metadata)
+        cleaned, metadata = self._words(text, language)
+        sender = self.services.sender_ids.of("telegram", str(message.chat.id))
+        said = self.services.fallback(sender, cleaned, metadata)
         return {"method": "sendMessage", "chat_id": message.chat.id, "text": "\n\n".join(m.text for m in said)}
+
+    def _words(self, text: Optional[str], language: Optional[str]) -> tuple[str, dict[str, Any]]:
+        """(cleaned text, metadata) of a message: one of our commands (``/start KE_sw`` from a
+        helpline's deep link, ``/delete``) becomes the command and its hints, with no text."""
+        metadata: dict[str, Any] = {"channel": "telegram"}
+        if language:
+            metadata["language"] = language
+        command = _COMMAND.match(text or "")
+        if command and command.group(1).lower() in COMMANDS:
+            metadata["command"] = command.group(1).lower()
+            metadata.update(deep_link_hints(command.group(2) or "", self.services.dialogue.registry.codes))
+            text = ""
+        return clean(text), metadata
 
     async def _handle(self, payload: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """One journalled update (bot.storage.inbound), in its conversation's order."""
@@ -199,35 +213,28 @@ class TelegramChannel(InputChannel):
         text: Optional[str],
         language: Optional[str],
     ) -> None:
-        await self.services.stores.addresses.remember(sender, chat_id, self.services.dialogue.retention.address_s)
+        await self.services.remember(sender, chat_id)
         for_child = await self.services.counsellor_has(sender, clean(text))
         if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
             await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, for_child)
             return
-        metadata: dict[str, Any] = {"channel": "telegram"}
-        if language:
-            metadata["language"] = language
+        cleaned, metadata = self._words(text, language)
         before: list[BotMessage] = []
         if any(getattr(message, kind, None) for kind in _MEDIA):
             before += self.services.dialogue.only_words(metadata, alone=not text)
             if not text:  # nothing else to answer
                 await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, before)
                 return
-        command = _COMMAND.match(text or "")
-        if command and command.group(1).lower() in COMMANDS:
-            metadata["command"] = command.group(1).lower()
-            metadata.update(deep_link_hints(command.group(2) or "", self.services.dialogue.registry.codes))
-            text = ""
-        cleaned = clean(text)
         output = TelegramOutput(self.bot, self.services, chat_id)
         await answer(
             on_new_message,
             UserMessage(cleaned, output, sender, input_channel=self.name(), metadata=metadata),
             output,
-            lambda: self.services.dialogue.fallback(cleaned, metadata),
+            lambda: self.services.fallback(sender, cleaned, metadata),
             self._timeout_s,
             before,
             self.services.erase,
+            faults=self.services.faults,
         )
 
 
@@ -258,6 +265,19 @@ def read_update(payload: Any, bot: Bot) -> Optional[Update]:
 
 def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+_NAMES = ("first_name", "last_name", "username")
+
+
+def _without_names(data: Any) -> Any:
+    """An update as the journal keeps it until it is answered: the child's and chat's names blanked
+    (python-telegram-bot needs a user's ``first_name``, so it stays, empty)."""
+    if isinstance(data, list):
+        return [_without_names(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    return {key: "" if key in _NAMES else _without_names(value) for key, value in data.items()}
 
 
 def _read(update: Update) -> Optional[tuple[MaybeInaccessibleMessage, Optional[str], Optional[str]]]:

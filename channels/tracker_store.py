@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
@@ -37,10 +37,16 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
         services = services or process_services()
         self.conversations = services.stores.conversations
         self.ttl_s = services.retention.conversation_s
+        self.recent = services.recent_hints
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        self._note(tracker)
         await self.stream_events(tracker)
         await self.conversations.save(tracker.sender_id, self.serialise_tracker(tracker), self.ttl_s)
+
+    def _note(self, tracker: DialogueStateTracker) -> None:
+        """Keep the conversation's country and language at hand for a fail-safe reply (RecentHints)."""
+        self.recent.note(tracker.sender_id, tracker.get_slot("country"), tracker.get_slot("language"))
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The conversation's latest session (the one Rasa answers from)."""
@@ -52,7 +58,27 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
 
     async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
         state = await self.conversations.load(sender_id)
-        return self.deserialise_tracker(sender_id, state) if state else None
+        tracker = self.deserialise_tracker(sender_id, state) if state else None
+        if tracker is not None:
+            self._note(tracker)
+        return tracker
 
     async def keys(self) -> Iterable[str]:
         return await self.conversations.senders()
+
+
+def fail_loudly(tracker_store: Optional[TrackerStore]) -> None:
+    """Let a failing tracker store fail the turn, so the channel sends the fail-safe reply.
+
+    Rasa wraps every tracker store in a ``FailSafeTrackerStore`` which, when the store fails, logs
+    and goes on from an empty tracker kept in the process's memory: with Redis down the child was
+    answered as a stranger (the first-contact notice again, their language and country forgotten,
+    a handoff missed), and that turn was never seen again once Redis was back. Rasa's wrapper calls
+    ``on_tracker_store_error`` inside its ``except``; ours re-raises there.
+    """
+    if isinstance(tracker_store, FailSafeTrackerStore):
+        tracker_store._on_tracker_store_error = _raise  # the wrapper's constructor argument, set after Rasa built it
+
+
+def _raise(error: Exception) -> None:
+    raise error

@@ -220,7 +220,8 @@ class TwilioChannel(InputChannel):
     def _fail_safe(self, address: str, form: dict[str, str]) -> str:
         """The numbers as TwiML messages in the webhook's answer (Twilio sends them), which needs
         neither our stores nor Twilio's REST API."""
-        said = self.services.dialogue.fallback(clean(form.get("Body")), self._metadata(address))
+        sender = self.services.sender_ids.of(self.name(), address)
+        said = self.services.fallback(sender, clean(form.get("Body")), self._metadata(address))
         parts = [part for message in said for part in self.parts(message.text)]
         body = "".join(f"<Message>{escape(part)}</Message>" for part in parts)
         return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
@@ -233,7 +234,7 @@ class TwilioChannel(InputChannel):
         metadata = self._metadata(address)
         text = clean(form.get("Body"))
         has_media = form.get("NumMedia", "0") not in ("", "0")
-        await self.services.stores.addresses.remember(sender, address, self.services.dialogue.retention.address_s)
+        await self.services.remember(sender, address)
         output = TwilioOutput(self, address)
         before = self.services.dialogue.only_words(metadata, alone=not text) if has_media else []
         await self.services.turn(

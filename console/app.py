@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from redis.exceptions import RedisError
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -296,6 +297,12 @@ def create_app(services: Services) -> Sanic:
             {"helpline": session.helpline, "entries": entries, "next": entries[-1]["id"] if more else None},
             headers={"Cache-Control": "no-store"},
         )
+
+    @app.exception(RedisError)
+    async def store_down(_: Request, error: Exception) -> HTTPResponse:
+        """Redis refused, frozen or slow: a 503 with a reason the page shows, not a bare 500."""
+        services.faults.count(STORE_DOWN, error, "the console")
+        return response.json({"error": "the queue cannot be reached just now: try again in a moment"}, status=503)
 
     return app
 

@@ -139,6 +139,17 @@ class FakeApi:
         with self._lock:
             return [params for path, params in self.calls if predicate(path, params)]
 
+    def mark(self) -> int:
+        """Where the calls made from now on start (for :meth:`since`)."""
+        with self._lock:
+            return len(self.calls)
+
+    def since(self, start: int, predicate: Callable[[str, dict[str, Any]], bool]) -> list[tuple[float, dict[str, Any]]]:
+        """(when, parameters) of the matching calls at index ``start`` or later, in order."""
+        with self._lock:
+            found = zip(self.times[start:], self.calls[start:], strict=True)
+            return [(at, params) for at, (path, params) in found if predicate(path, params)]
+
     def first_call_after(
         self, predicate: Callable[[str, dict[str, Any]], bool], start: int, timeout_s: float = 60
     ) -> Optional[float]:

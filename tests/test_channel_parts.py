@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -15,6 +16,9 @@ from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.delivery.attempt import Attempt
 from bot.privacy.sender_ids import MissingSecret, SenderIds
 from bot.routing.hints import deep_link_hints
+from bot.storage.guard import RedisDown
+from bot.storage.inbound import Lease
+from bot.wiring.faults import Faults
 from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from channels.active_credentials import active
@@ -50,11 +54,11 @@ class SmsRecorder:
         return Attempt.sent()
 
 
-async def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5) -> list[str]:
+async def run_turn(dialogue: Dialogue, rasa, timeout_s: float = 0.5, faults: Optional[Faults] = None) -> list[str]:
     output = Recorder()
     metadata = {"country": "KE", "channel": "sms"}
     message = UserMessage("nisaidie", output, "sms-abc", input_channel="sms", metadata=metadata)
-    await answer(rasa, message, output, lambda: dialogue.fallback("nisaidie", metadata), timeout_s)
+    await answer(rasa, message, output, lambda: dialogue.fallback("nisaidie", metadata), timeout_s, faults=faults)
     return output.texts
 
 
@@ -86,15 +90,27 @@ async def test_an_erasure_asked_for_happens_after_the_turn_even_if_rasa_is_then_
     assert erased == ["sms-abc"] and output.texts == ["Done. I deleted our chat."]
 
 
-@pytest.mark.parametrize("failure", ["raises", "too slow", "silent"])
-async def test_a_failed_turn_still_gives_the_helpline_and_emergency_number(dialogue, failure):
+@pytest.mark.parametrize(
+    "failure, counted",
+    [
+        ("raises", "turn_failed"),
+        ("store down", "store_unavailable"),
+        ("too slow", "turn_slow"),
+        ("silent", "turn_silent"),
+    ],
+)
+async def test_a_failed_turn_still_gives_the_helpline_and_emergency_number_and_is_counted(dialogue, failure, counted):
     async def rasa(message: UserMessage) -> None:
         if failure == "raises":
-            raise ConnectionError("action server down")
+            raise ConnectionError("the platform's API is down")  # an OSError, but not Redis's
+        if failure == "store down":
+            raise RedisDown("the tracker store")
         if failure == "too slow":
             await asyncio.sleep(5)
 
-    texts = await run_turn(dialogue, rasa)
+    faults = Faults()
+    texts = await run_turn(dialogue, rasa, faults=faults)
+    assert faults.counts() == {counted: 1}
     joined = " ".join(texts)
     assert texts[0] == dialogue.texts.get("fallback_intro", "sw")  # Kenya's first language, from the text
     assert helpline("KE").name in joined and gives(joined, helpline_number("KE")), texts
@@ -310,3 +326,78 @@ async def test_a_slow_turn_gets_the_fallback_and_still_ends_before_the_childs_ne
     await queues.drain()
     assert happened == ["first", "second"]
     assert output.texts == ["fallback", "answer to first", "answer to second"]
+
+
+def test_recent_hints_keep_the_latest_children_only():
+    from bot.routing.hints import RecentHints
+
+    hints = RecentHints(size=2)
+    hints.note("a", "KE", "sw")
+    hints.note("b", "FR", None)
+    hints.note("a", "KE", "en")  # a again: now the latest
+    hints.note("c", None, "de")
+    hints.note("d", None, None)  # nothing known: nothing kept
+    assert hints.completed("b", {}) == {}  # the oldest went first
+    assert hints.completed("a", {}) == {"country": "KE", "language": "en"}
+    assert hints.completed("c", {"phone": "+33612345678"}) == {"phone": "+33612345678", "language": "de"}
+    assert hints.completed("d", {}) == {}
+
+
+async def test_the_fail_safe_reply_gives_a_known_childs_numbers_in_their_language_until_they_erase(dialogue):
+    from channels.services import ChannelServices
+
+    ids = SenderIds(b"k" * 32)
+    services = ChannelServices(in_memory(dialogue, ids), SenderQueues())
+    sender = ids.of("telegram", "4343")
+    telegram = {"channel": "telegram", "language": "en"}  # what a Telegram message says: no country
+    unknown = [m.text for m in services.fallback(sender, "help", telegram)]
+    assert dialogue.texts.get("emergency_unknown", "en") in unknown
+    services.core.recent_hints.note(sender, "KE", "sw")
+    known = "\n".join(m.text for m in services.fallback(sender, "help", telegram))
+    assert known.startswith(dialogue.texts.get("fallback_intro", "sw"))
+    assert gives(known, helpline_number("KE")) and gives(known, emergency("KE"))
+    await services.erase(sender)
+    assert [m.text for m in services.fallback(sender, "help", telegram)] == unknown
+
+
+async def test_a_stopping_server_says_so_and_leaves_new_messages_to_others(dialogue):
+    from channels.services import ChannelServices
+
+    services = ChannelServices(in_memory(dialogue, SenderIds(b"k" * 32)), SenderQueues())
+    answered: list[dict[str, Any]] = []
+
+    async def handle(payload: dict[str, Any]) -> None:
+        answered.append(payload)
+
+    services.worker.handlers["sms"] = handle
+    services.start_delivery()
+    assert services.health() == {"status": "ok", "redis": "none", "faults": {}}
+    await services.stop()
+    assert services.health()["status"] == "stopping"
+    assert await services.core.journal.record("sms-1", "sms:sms-1:SM1", 60, {"channel": "sms"})
+    services.accept("sms-1")  # acknowledged, kept for another server: not started here
+    await asyncio.sleep(0.05)
+    assert answered == [] and len(await services.core.journal.entries(Lease("sms-1", "other"))) == 1
+
+
+def test_the_journal_keeps_a_telegram_update_without_the_childs_names():
+    from telegram import Bot, Update
+
+    from channels.telegram import _without_names
+
+    person = {"id": 77, "is_bot": False, "first_name": "Amina", "last_name": "K", "username": "amina_k"}
+    payload = {
+        "update_id": 1,
+        "message": {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": 77, "type": "private", "first_name": "Amina", "username": "amina_k"},
+            "from": {**person, "language_code": "sw"},
+            "text": "nisaidie",
+        },
+    }
+    kept = _without_names(payload)
+    assert "Amina" not in json.dumps(kept) and "amina_k" not in json.dumps(kept) and '"K"' not in json.dumps(kept)
+    update = Update.de_json(kept, Bot("123456789:TESTtokenTESTtokenTESTtokenTEST12345"))
+    message = update.message
+    assert (message.chat.id, message.text, message.from_user.language_code) == (77, "nisaidie", "sw")

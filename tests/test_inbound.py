@@ -150,7 +150,7 @@ async def test_stopping_finishes_the_turn_under_way_and_hands_back_the_rest(jour
         await journal.record("c1", f"k{n}", 60, message(n))
     worker.start("c1")
     await asyncio.sleep(0.05)
-    assert await worker.stop(limit_s=2) == 0  # the turn under way finished within the limit
+    assert await worker.stop(limit_s=2) == 1  # the turn under way finished within the limit; four wait
     assert handler.answered == [0]
     worker.start("c1")  # a stopping worker takes nothing new
     heir = Recorder()
@@ -158,6 +158,17 @@ async def test_stopping_finishes_the_turn_under_way_and_hands_back_the_rest(jour
     other.start("c1")  # the lease was handed back at once, not left to lapse
     await until(lambda: heir.answered == [1, 2, 3, 4])
     assert handler.answered == [0]
+
+
+async def test_stopping_after_a_conversations_last_message_lets_it_go_and_hands_nothing_back(journal: Journal) -> None:
+    handler = Recorder(delay_s=0.2)
+    worker = worker_for(journal, handler)
+    await journal.record("c1", "k1", 60, message(1))
+    worker.start("c1")
+    await asyncio.sleep(0.05)
+    assert await worker.stop(limit_s=2) == 0
+    assert handler.answered == [1]
+    assert await journal.orphans(now_ms=2**62) == []  # nothing left for another server to look at
 
 
 async def test_a_turn_past_the_limit_is_cut_and_its_message_kept(journal: Journal) -> None:

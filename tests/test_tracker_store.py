@@ -55,3 +55,46 @@ async def test_conversations_are_kept_expire_and_can_be_erased(backend):
         await store.conversations.client.delete(key)
     else:
         assert store.conversations is services.stores.conversations  # the channels erase from the same store
+
+
+async def test_a_store_that_fails_fails_the_turn_instead_of_answering_a_stranger(tmp_path):
+    """Rasa's FailSafeTrackerStore would go on from an empty in-memory tracker; made to fail loudly,
+    the error reaches the channel (which answers with the numbers), on reading and on saving."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    from bot.storage.guard import RedisDown
+    from channels.tracker_store import fail_loudly
+    from tests.private_redis import PrivateRedis
+
+    redis_server = PrivateRedis(tmp_path)
+    redis_server.start()
+    services = Services(Settings.from_environ({"REDIS_URL": redis_server.url, "REDIS_TIMEOUT_MS": "200"}))
+    wrapped = FailSafeTrackerStore(HelplineTrackerStore(DOMAIN, services=services))
+    try:
+        redis_server.kill()
+        assert await wrapped.retrieve("sms-x") is None  # Rasa's own: the child would be a stranger
+        fail_loudly(wrapped)
+        with pytest.raises(RedisDown):
+            await wrapped.retrieve("sms-x")
+        with pytest.raises(RedisDown):
+            await wrapped.save(tracker("sms-x", *session("hello")))
+    finally:
+        await services.close()
+        redis_server.close()
+
+
+async def test_each_conversation_loaded_or_saved_leaves_its_country_and_language_for_a_fail_safe_reply():
+    services = Services(Settings.from_environ({}))
+    store = HelplineTrackerStore(DOMAIN, services=services)
+    sender = f"telegram-{uuid.uuid4().hex}"
+    await store.save(tracker(sender, *session("habari"), SlotSet("country", "KE"), SlotSet("language", "sw")))
+    hints = services.recent_hints
+    assert hints.completed(sender, {"channel": "telegram", "language": "en"}) == {
+        "channel": "telegram",
+        "language": "sw",  # the conversation's language over the phone's setting
+        "country": "KE",
+    }
+    hints.forget(sender)
+    assert hints.completed(sender, {"language": "en"}) == {"language": "en"}
+    await store.retrieve(sender)  # another server saved it: loading it is enough
+    assert hints.completed(sender, {"country": "FR"}) == {"country": "FR", "language": "sw"}  # a given country stays

@@ -427,9 +427,14 @@ class RedisOutbox:
 
     async def read(self, consumer: str, block_ms: int, count: int = READ_COUNT) -> list[Pending]:
         await self._group()
-        answer = await self._blocking.xreadgroup(
-            GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms or None
-        )
+        try:
+            answer = await self._blocking.xreadgroup(
+                GROUP, consumer, {self.stream: ">"}, count=count, block=block_ms or None
+            )
+        except ResponseError as error:
+            if "NOGROUP" in str(error):  # a Redis restarted without its data: the group is made again next time
+                self._group_made = False
+            raise
         return [p for _, entries in answer or [] for p in self._pending(entries)]
 
     async def own(self, consumer: str) -> list[Pending]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Collection, Mapping, Optional
 
@@ -73,3 +74,42 @@ def deep_link_hints(payload: str, language_codes: Collection[str]) -> dict[str, 
         elif part.lower() in language_codes:
             hints.setdefault("language", part.lower())
     return hints
+
+
+class RecentHints:
+    """The country and language of the children this process talked with lately, in its memory
+    only (keyed sender ids, at most ``size``, the oldest forgotten first).
+
+    A child's conversation lives in Redis; while Redis is down, the fail-safe reply would know only
+    what the channel says each time, and a Telegram message says no country at all. So the bot
+    notes each conversation's country and language as it loads and saves it, and a fail-safe reply
+    uses them: the numbers of the child's country, in the language of their conversation.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._known: OrderedDict[str, tuple[Optional[str], Optional[str]]] = OrderedDict()
+
+    def note(self, sender: str, country: Optional[str], language: Optional[str]) -> None:
+        if not country and not language:
+            return
+        self._known[sender] = (country, language)
+        self._known.move_to_end(sender)
+        while len(self._known) > self._size:
+            self._known.popitem(last=False)
+
+    def forget(self, sender: str) -> None:
+        """The child erased their data: nothing of theirs stays here either."""
+        self._known.pop(sender, None)
+
+    def completed(self, sender: str, metadata: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+        """``metadata`` with what is known of ``sender``: the conversation's language over a
+        channel's guess (a phone's setting), its country where the channel gives none (a phone
+        number's country, or a page's hint, stays)."""
+        hints = dict(metadata or {})
+        country, language = self._known.get(sender, (None, None))
+        if language:
+            hints["language"] = language
+        if country and not (hints.get("country") or hints.get("phone")):
+            hints["country"] = country
+        return hints

@@ -76,9 +76,6 @@ class Journal(Protocol):
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         """Conversations with messages waiting for longer than ORPHAN_AFTER_MS (whoever holds them)."""
 
-    async def forget(self, conversation: str) -> None:
-        """Erase the conversation's waiting messages (the child asked to delete their data)."""
-
 
 # --- Redis -----------------------------------------------------------------------------------
 
@@ -166,12 +163,6 @@ class RedisJournal:
         found = await self._redis.zrangebyscore(self._ready, "-inf", now_ms - ORPHAN_AFTER_MS, 0, SWEEP_BATCH)
         return [as_text(conversation) for conversation in found]
 
-    async def forget(self, conversation: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._stream(conversation))
-            pipe.zrem(self._ready, conversation)
-            await pipe.execute()
-
 
 def _payload(raw: str) -> dict[str, Any]:
     try:
@@ -241,10 +232,6 @@ class MemoryJournal:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         return [c for c, since in self._since.items() if since <= now_ms - ORPHAN_AFTER_MS][:SWEEP_BATCH]
 
-    async def forget(self, conversation: str) -> None:
-        self._waiting.pop(conversation, None)
-        self._since.pop(conversation, None)
-
 
 # --- working through it ----------------------------------------------------------------------
 
@@ -265,6 +252,12 @@ class Worker:
         self.handlers: dict[str, Handler] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self._handed_back = 0
+
+    @property
+    def stopping(self) -> bool:
+        """Told to stop: takes no more conversations."""
+        return self._stopping
 
     def start(self, conversation: str) -> None:
         """Answer the conversation's messages now, unless this process already is."""
@@ -308,11 +301,14 @@ class Worker:
         finally:
             renewing.cancel()
             if self._stopping:
-                await self._hand_back(lease)
+                await self._leave(lease)
 
-    async def _hand_back(self, lease: Lease) -> None:
+    async def _leave(self, lease: Lease) -> None:
+        """Stopping: let the conversation go, to another server if messages still wait."""
         try:
-            await self.journal.hand_back(lease)
+            if not await self.journal.release(lease):
+                await self.journal.hand_back(lease)
+                self._handed_back += 1
         except Exception as error:  # noqa: BLE001 - then the lease lapses by itself
             logger.warning("could not hand a conversation back (%s)", type(error).__name__)
 
@@ -337,14 +333,14 @@ class Worker:
                 logger.warning("renewing a conversation's lease failed (%s)", type(error).__name__)
 
     async def stop(self, limit_s: float) -> int:
-        """Stop taking conversations; let the turns under way finish within ``limit_s``. What is
-        left stays in the journal for another server. Returns how many drains were cut short."""
+        """Stop taking conversations; let the turns under way finish within ``limit_s`` (those
+        past it are cut). What is left stays in the journal for another server. Returns how many
+        conversations were handed back with messages still waiting."""
         self._stopping = True
         running = list(self._draining.values())
-        if not running:
-            return 0
-        _, late = await asyncio.wait(running, timeout=limit_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)  # each hands its conversation back
-        return len(late)
+        if running:
+            _, late = await asyncio.wait(running, timeout=limit_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)  # each hands its conversation back
+        return self._handed_back

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import Optional
 
 logger = logging.getLogger(__name__)
 
 STORE_DOWN = "store_unavailable"  # Redis refused, frozen or timed out
+TURN_FAILED = "turn_failed"  # a turn raised: the child got the fail-safe reply unless Rasa had answered
+TURN_SLOW = "turn_slow"  # a turn took longer than the channel's reply limit: the fail-safe reply went first
+TURN_SILENT = "turn_silent"  # a turn answered nothing (the action server down or failing): the fail-safe reply
 
 
 class Faults:
@@ -21,9 +25,9 @@ class Faults:
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
 
-    def count(self, kind: str, error: BaseException, where: str) -> None:
+    def count(self, kind: str, error: Optional[BaseException], where: str) -> None:
         self._counts[kind] += 1
-        logger.error("%s in %s (%s): answered with the fail-safe reply", kind, where, type(error).__name__)
+        logger.error("%s in %s%s", kind, where, f" ({type(error).__name__})" if error is not None else "")
 
     def counts(self) -> dict[str, int]:
         return dict(self._counts)

@@ -30,8 +30,10 @@ from bot.language.texts import Texts
 from bot.privacy.chat_tokens import PURPOSE, ChatTokens
 from bot.privacy.erasure import Eraser
 from bot.privacy.sender_ids import SenderIds
+from bot.routing.hints import RecentHints
 from bot.stats.counters import MemoryStats, RedisStats, StatsCounter
 from bot.stats.record import StatsRecorder, recorder
+from bot.storage.guard import GuardedPool, RedisGuard
 from bot.storage.inbound import Journal, MemoryJournal, RedisJournal
 from bot.storage.retention import Retention
 from bot.storage.stores import (
@@ -47,6 +49,7 @@ from bot.storage.stores import (
 from bot.wiring.faults import Faults
 from bot.wiring.settings import Settings
 
+PROBE_MIN_S = 1.0  # the shortest the guard's probe waits for Redis (Services._ping)
 LONGEST_WAIT_S = 30  # the longest a read waits in Redis on purpose (web chat: 25 s, console: 15 s)
 
 
@@ -77,10 +80,30 @@ class Services:
             return None
         return self._pool(max(2, self.settings.redis_max_connections // 4), socket_timeout=LONGEST_WAIT_S + 5)
 
+    @cached_property
+    def redis_guard(self) -> RedisGuard:
+        """Shared by both pools: once Redis fails, every call fails at once until it answers a try
+        (bot.storage.guard), so a turn's several calls cost one time limit, not one each."""
+        return RedisGuard(probe=self._ping)
+
+    async def _ping(self) -> None:
+        """Whether Redis answers, on a connection of its own (the guard's probe after a timeout or
+        a broken connection); raises if it does not. Its time limit is three of a call's, at least
+        a second: it must not fail for the reason it is asked, an event loop busy for a moment."""
+        limit_s = max(PROBE_MIN_S, 3 * self.settings.redis_timeout_ms / 1000)
+        client: aioredis.Redis[str] = aioredis.from_url(
+            self.settings.redis_url, socket_timeout=limit_s, socket_connect_timeout=limit_s, decode_responses=True
+        )
+        try:
+            await client.ping()
+        finally:
+            await client.close(close_connection_pool=True)
+
     def _pool(self, size: int, socket_timeout: float) -> aioredis.Redis[str]:
         limit_s = self.settings.redis_timeout_ms / 1000
-        pool: aioredis.ConnectionPool[aioredis.Connection] = aioredis.BlockingConnectionPool.from_url(
+        pool: aioredis.ConnectionPool[aioredis.Connection] = GuardedPool.from_url(
             self.settings.redis_url,
+            guard=self.redis_guard,
             max_connections=size,
             timeout=limit_s,
             socket_connect_timeout=limit_s,
@@ -205,6 +228,11 @@ class Services:
     @cached_property
     def faults(self) -> Faults:
         return Faults()
+
+    @cached_property
+    def recent_hints(self) -> RecentHints:
+        """Recent children's country and language, for fail-safe replies while Redis is down."""
+        return RecentHints()
 
     @cached_property
     def journal(self) -> Journal:
