@@ -90,8 +90,9 @@ async def test_every_redis_service_shares_one_client_and_one_pool_and_waits_on_a
         gc.collect()
         pools = {p for p in gc.get_objects() if isinstance(p, ConnectionPool) and id(p) not in before}
         assert pools == {client.connection_pool, services.redis_blocking.connection_pool}
-        for pool, time_limit in ((client.connection_pool, 0.3), (services.redis_blocking.connection_pool, 35)):
-            assert isinstance(pool, BlockingConnectionPool) and pool.max_connections <= 50
+        bounds = ((client.connection_pool, 0.3, 50), (services.redis_blocking.connection_pool, 35, 1000))
+        for pool, time_limit, size in bounds:
+            assert isinstance(pool, BlockingConnectionPool) and pool.max_connections == size
             options = pool.connection_kwargs
             assert options["socket_connect_timeout"] == 0.3 and options["socket_timeout"] == time_limit
     finally:

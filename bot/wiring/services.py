@@ -75,10 +75,11 @@ class Services:
     @cached_property
     def redis_blocking(self) -> Optional[aioredis.Redis[str]]:
         """A client for reads that wait in Redis on purpose (a web chat's long poll, the console's
-        event stream): a command time limit just above the longest wait, a small pool of its own."""
+        event stream): a command time limit just above the longest wait, and a pool of its own, one
+        connection per waiting page (``REDIS_WAITING_CONNECTIONS``), so pages never starve turns."""
         if self.settings.in_memory:
             return None
-        return self._pool(max(2, self.settings.redis_max_connections // 4), socket_timeout=LONGEST_WAIT_S + 5)
+        return self._pool(self.settings.redis_waiting_connections, socket_timeout=LONGEST_WAIT_S + 5)
 
     @cached_property
     def redis_guard(self) -> RedisGuard:

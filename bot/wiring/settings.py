@@ -69,6 +69,14 @@ class Settings:
         "then fails safe.",
         (2, 10000),
     )
+    redis_waiting_connections: int = _setting(
+        "REDIS_WAITING_CONNECTIONS",
+        1000,
+        "Most connections one process holds open for reads that wait in Redis on purpose: one per web chat "
+        "page or console waiting for news. A page that finds none free is told to ask again; keep Redis's "
+        "`maxclients` above this times the number of processes.",
+        (2, 10000),
+    )
     shutdown_s: int = _setting(
         "HELPLINE_SHUTDOWN_S",
         10,
