@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import time
-from typing import Any, Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -21,6 +19,7 @@ from tests.conftest import CHANNEL_ENV, HANDOFF_FILE, redis_keys_removed
 from tests.console_client import PASSWORD, Counsellor
 from tests.numbers import gives, helpline, helpline_number
 from tests.test_channels import new_chat, post_twilio, say_telegram, sms
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.rasa
 
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.rasa
 @pytest.fixture(scope="module")
 def texts():
     return Dialogue.load().texts
-
-
-def eventually(check: Callable[[], Any], timeout_s: float = 20) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("never happened")
 
 
 def said_to_counsellor(counsellor: Counsellor, ticket: str, text: str) -> bool:

@@ -9,7 +9,7 @@ import random
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -21,18 +21,9 @@ from scripts.local_bot import RunningBot, http, running_bot, running_console
 from tests.conftest import CHANNEL_ENV, HANDOFF_FILE, redis_keys_removed
 from tests.console_client import PASSWORD, Counsellor
 from tests.test_channels import new_chat, post_twilio, say_telegram, sms
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.rasa
-
-
-def eventually(check: Callable[[], Any], timeout_s: float = 30) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("never happened")
 
 
 def nigerian_phone() -> str:
