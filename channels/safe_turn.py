@@ -18,7 +18,9 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from redis.exceptions import RedisError
 
 from bot.conversation.dialogue import BotMessage
+from bot.delivery.outbox import Message
 from bot.privacy.erasure import asks_to_erase
+from bot.storage.inbound import CLAIM, Claim, LeaseLost
 from bot.wiring.faults import STORE_DOWN, TURN_FAILED, TURN_SILENT, TURN_SLOW, Faults
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,48 @@ class CountingOutput(OutputChannel):
         for message in messages:
             buttons = [{"title": choice.title, "payload": choice.payload} for choice in message.choices]
             await self.send_text_with_buttons(recipient_id, message.text, buttons)
+
+    async def flush(self) -> None:
+        """Let what was delivered so far go out now (a fail-safe reply while the turn runs on)."""
+
+
+class QueuedOutput(CountingOutput):
+    """The replies of a journalled turn (bot.storage.inbound): kept on the turn's claim and queued
+    in the child's ordered outbox when the turn is committed, with keys made from the turn's, so a
+    turn handled twice (its server died before it was committed) queues its replies once, and
+    whichever server's sender has them sends them after the child's earlier messages. Without a
+    claim (a message Rasa starts), or once the child asked for everything to be erased (the outbox
+    goes too), a reply is sent at once: :meth:`send_now`, which needs no store, as does the
+    fail-safe when the outbox cannot be written."""
+
+    def __init__(self, channel: str, queue: Callable[[Claim], Awaitable[None]]) -> None:
+        """``queue(claim)``: puts the claim's new replies in the outbox (ChannelServices.queue_replies)."""
+        super().__init__()
+        self._channel_name, self._queue = channel, queue
+
+    @abstractmethod
+    async def send_now(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
+        """Send one message through the channel's API at once; False if nobody to send to."""
+
+    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
+        claim = CLAIM.get()
+        if claim is None or claim.lease.conversation != recipient_id or self.erase_requested:
+            return await self.send_now(recipient_id, text, buttons)
+        pairs = tuple((str(b["title"]), str(b["payload"])) for b in buttons)
+        claim.replies.append(
+            Message(recipient_id, self._channel_name, text, pairs, f"{claim.key}:{len(claim.replies)}")
+        )
+        claim.send_now = self._send_message
+        return True
+
+    async def _send_message(self, message: Message) -> bool:
+        buttons = [{"title": title, "payload": payload} for title, payload in message.buttons]
+        return await self.send_now(message.conversation, message.text, buttons)
+
+    async def flush(self) -> None:
+        claim = CLAIM.get()
+        if claim is not None:
+            await self._queue(claim)
 
 
 class SenderQueues:
@@ -112,6 +156,8 @@ async def answer(
         await asyncio.wait_for(asyncio.shield(turn), timeout_s)
     except asyncio.TimeoutError as error:
         fault = (TURN_SLOW, error)
+    except LeaseLost:
+        raise  # another server has the conversation now, and answers this message
     except Exception as error:  # noqa: BLE001 - any failure must still leave the child a number
         fault = (STORE_DOWN if isinstance(error, RedisError) else TURN_FAILED, error)  # RedisError: the tracker store
     if fault is None and output.sent == expected:
@@ -121,6 +167,7 @@ async def answer(
     if output.sent == expected:
         try:
             await output.send_messages(message.sender_id, fallback())
+            await output.flush()
         except Exception as error:  # noqa: BLE001
             logger.error("could not send the fallback reply on %s (%s)", message.input_channel, type(error).__name__)
     if replied is not None:

@@ -25,7 +25,7 @@ from bot.delivery.sender import Sender, default_consumer
 from bot.delivery.transports import Transport
 from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
-from bot.storage.inbound import Handler, Worker
+from bot.storage.inbound import Claim, Handler, Worker
 from bot.storage.stores import STORE_FAULTS, Stores
 from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
@@ -61,7 +61,33 @@ class ChannelServices:
     @cached_property
     def worker(self) -> Worker:
         """Answers the journalled messages of Telegram, SMS and WhatsApp (bot.storage.inbound)."""
-        return Worker(self.core.journal)
+        worker = Worker(self.core.journal)
+        worker.finish = self.finish_turn
+        return worker
+
+    async def queue_replies(self, claim: Claim) -> None:
+        """Put the turn's replies not yet queued in the child's outbox, for this server's sender to
+        send at once. If the outbox cannot be written, they are sent straight away (the child is
+        answered; if the turn is later handled again, it may be answered twice)."""
+        fresh = claim.replies[claim.queued :]
+        if not fresh:
+            return
+        try:
+            taken = await self.core.outbox.enqueue_replies(fresh, self.sender.consumer)
+        except STORE_FAULTS as error:
+            self.faults.count(STORE_DOWN, error, "queueing a turn's replies")
+            claim.queued += len(fresh)
+            for message in fresh:
+                if claim.send_now is not None:
+                    await claim.send_now(message)
+            return
+        claim.queued += len(fresh)
+        self.sender.offer(taken)
+
+    async def finish_turn(self, claim: Claim) -> None:
+        """The end of a journalled turn: its replies queued, then the message removed (fenced)."""
+        await self.queue_replies(claim)
+        await self.core.journal.done(claim.lease, claim.entry)
 
     @property
     def faults(self) -> Faults:

@@ -31,11 +31,12 @@ from bot.language.input_text import clean
 from bot.privacy.secret_compare import same_secret
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.hints import deep_link_hints
+from bot.storage.inbound import CLAIM
 from bot.storage.stores import STORE_FAULTS
 from bot.wiring.faults import STORE_DOWN
 from bot.wiring.json_body import json_body
 from bot.wiring.settings import Settings
-from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput, answer
+from channels.safe_turn import DEFAULT_TIMEOUT_S, QueuedOutput, answer
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
@@ -58,19 +59,19 @@ def read_secret(value: Any, variable: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-class TelegramOutput(CountingOutput):
-    """Sends a turn's replies to a chat (known for replies, else looked up by the hashed id); what
-    the server sends on its own goes through the outbox (bot.delivery)."""
+class TelegramOutput(QueuedOutput):
+    """A turn's replies to a chat, through the child's outbox (channels.safe_turn.QueuedOutput);
+    sent at once to the chat (known for replies, else looked up by the hashed id) when they can't be."""
 
     def __init__(self, bot: Bot, services: ChannelServices, chat_id: Optional[str] = None) -> None:
-        super().__init__()
+        super().__init__("telegram", services.queue_replies)
         self._bot, self._services, self._chat_id = bot, services, chat_id
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
+    async def send_now(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
         chat_id = self._chat_id or await self._services.stores.addresses.lookup(recipient_id)
         if chat_id is None:
             logger.warning("no Telegram chat known for a recipient (expired or deleted); message not sent")
@@ -170,6 +171,9 @@ class TelegramChannel(InputChannel):
         """(cleaned text, metadata) of a message: one of our commands (``/start KE_sw`` from a
         helpline's deep link, ``/delete``) becomes the command and its hints, with no text."""
         metadata: dict[str, Any] = {"channel": "telegram"}
+        claim = CLAIM.get()
+        if claim is not None:  # the same each time this update is handled: side effects keyed by it happen once
+            metadata["turn"] = claim.key
         if language:
             metadata["language"] = language
         command = _COMMAND.match(text or "")

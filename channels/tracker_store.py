@@ -19,6 +19,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore, SerializedTrackerAsTex
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
+from bot.storage.inbound import CLAIM
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
 
@@ -36,13 +37,26 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
         super().__init__(domain, event_broker, **kwargs)
         services = services or process_services()
         self.conversations = services.stores.conversations
+        self.journal = services.journal
         self.ttl_s = services.retention.conversation_s
         self.recent = services.recent_hints
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        """A journalled turn (bot.storage.inbound) commits here: its replies queued first (each
+        once, by key), then the new state written and the message removed in one step, only while
+        the turn's lease is still the conversation's (else LeaseLost: a server paused past its
+        lease never overwrites what the next owner did). Other turns (web chat, rest) just save."""
         self._note(tracker)
         await self.stream_events(tracker)
-        await self.conversations.save(tracker.sender_id, self.serialise_tracker(tracker), self.ttl_s)
+        state = self.serialise_tracker(tracker)
+        claim = CLAIM.get()
+        if claim is None or claim.lease.conversation != tracker.sender_id:
+            await self.conversations.save(tracker.sender_id, state, self.ttl_s)
+            return
+        from channels.services import services as channel_services  # the channels' layer, built by now
+
+        await channel_services().queue_replies(claim)
+        await self.journal.save_conversation(claim, self.conversations, tracker.sender_id, state, self.ttl_s)
 
     def _note(self, tracker: DialogueStateTracker) -> None:
         """Keep the conversation's country and language at hand for a fail-safe reply (RecentHints)."""

@@ -29,9 +29,10 @@ from bot.delivery.transports import TwilioTransport, twilio_report
 from bot.language.input_text import clean
 from bot.privacy.sender_ids import MissingSecret
 from bot.routing.countries import from_phone
+from bot.storage.inbound import CLAIM
 from bot.storage.stores import STORE_FAULTS
 from bot.wiring.faults import STORE_DOWN
-from channels.safe_turn import DEFAULT_TIMEOUT_S, CountingOutput
+from channels.safe_turn import DEFAULT_TIMEOUT_S, QueuedOutput
 from channels.services import ChannelServices, services
 from channels.webhook import webhook_blueprint
 
@@ -56,19 +57,19 @@ def _setting(credentials: dict[str, Any], key: str, variable: str, pattern: re.P
     return value
 
 
-class TwilioOutput(CountingOutput):
-    """Sends a turn's replies through Twilio's REST API without blocking the event loop; what the
-    server sends on its own goes through the outbox (bot.delivery)."""
+class TwilioOutput(QueuedOutput):
+    """A turn's replies, through the child's outbox (channels.safe_turn.QueuedOutput); sent at
+    once through Twilio's REST API, without blocking the event loop, when they can't be."""
 
     def __init__(self, channel: "TwilioChannel", address: Optional[str] = None) -> None:
-        super().__init__()
+        super().__init__(channel.name(), channel.services.queue_replies)
         self._channel, self._address = channel, address
 
     @classmethod
     def name(cls) -> str:
         return "twilio"
 
-    async def deliver(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
+    async def send_now(self, recipient_id: str, text: str, buttons: Sequence[dict[str, Any]]) -> bool:
         # Buttons are already written into the text as numbered lines ("1. ..."); the child
         # answers with the number, on SMS and WhatsApp alike.
         address = self._address or await self._channel.services.stores.addresses.lookup(recipient_id)
@@ -212,6 +213,9 @@ class TwilioChannel(InputChannel):
     def _metadata(self, address: str) -> dict[str, Any]:
         # Only the country goes to Rasa (and so into its stores), never the number or the name.
         metadata: dict[str, Any] = {"channel": self.name()}
+        claim = CLAIM.get()
+        if claim is not None:  # the same each time this message is handled: side effects keyed by it happen once
+            metadata["turn"] = claim.key
         country = from_phone(address)
         if country:
             metadata["country"] = country

@@ -133,6 +133,10 @@ class Outbox(Protocol):
     async def enqueue(self, message: Message, transcript: Optional[Transcript] = None) -> Queued:
         """Queue ``message`` (and write it into ``transcript``), unless its key was queued already."""
 
+    async def enqueue_replies(self, messages: Sequence[Message], consumer: str) -> list[Pending]:
+        """Queue a turn's replies to one child (each once per key), in order, and hand them to
+        ``consumer`` at once (with any other new entry), so the server that answered sends them."""
+
     async def status(self, ids: Sequence[str]) -> dict[str, Status]:
         """The state of each message still known (others are left out)."""
 
@@ -214,6 +218,33 @@ redis.call('XADD', KEYS[5], '*', 'message', ARGV[1], 'conversation', ARGV[2], 'c
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[10])
 for _, name in ipairs({KEYS[2], KEYS[4], KEYS[6]}) do redis.call('EXPIRE', name, ARGV[12]) end
 return {ARGV[1], 1, entry}
+"""
+# A turn's replies to one child, then read for the consumer that answered (any new entry it gets is
+# its own to send). KEYS: stream, sequence, lane, the conversation's ids, then per message its
+# idempotency key and its hash. ARGV: group, consumer, conversation, channel, created_at, key ttl,
+# keep s, then per message: id, text, buttons, key.
+_ENQUEUE_REPLIES = """
+local added = 0
+for i = 0, (#KEYS - 4) / 2 - 1 do
+  local key, message = KEYS[5 + 2 * i], KEYS[6 + 2 * i]
+  local id, text, buttons, mkey = ARGV[8 + 4 * i], ARGV[9 + 4 * i], ARGV[10 + 4 * i], ARGV[11 + 4 * i]
+  if not redis.call('GET', key) then
+    local seq = redis.call('INCR', KEYS[2])
+    redis.call('HSET', message, 'conversation', ARGV[3], 'channel', ARGV[4], 'text', text, 'buttons', buttons,
+      'key', mkey, 'seq', seq, 'state', 'queued', 'reason', '', 'created_at', ARGV[5], 'attempts', 0,
+      'next_at', 0, 'ticket', '', 'entry', '', 'events', '')
+    redis.call('ZADD', KEYS[3], seq, id)
+    redis.call('SADD', KEYS[4], id)
+    redis.call('XADD', KEYS[1], '*', 'message', id, 'conversation', ARGV[3], 'channel', ARGV[4], 'seq', seq)
+    redis.call('SET', key, id, 'EX', ARGV[6])
+    added = added + 1
+  end
+end
+if added == 0 then return {} end
+for _, name in ipairs({KEYS[2], KEYS[3], KEYS[4]}) do redis.call('EXPIRE', name, ARGV[7]) end
+local got = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', added, 'STREAMS', KEYS[1], '>')
+if not got then return {} end
+return got[1][2]
 """
 # KEYS: message, lane, lease; ARGV: id, token, lease ms
 _BEGIN = """
@@ -342,6 +373,7 @@ class RedisOutbox:
         self._events_kept = events_kept
         self._group_made = False
         self._enqueue = client.register_script(_ENQUEUE)
+        self._enqueue_replies = client.register_script(_ENQUEUE_REPLIES)
         self._begin = client.register_script(_BEGIN)
         self._done = client.register_script(_DONE)
         self._retry = client.register_script(_RETRY)
@@ -387,6 +419,32 @@ class RedisOutbox:
         ]
         found, new, entry = await self._enqueue(keys=keys, args=args)
         return Queued(as_text(found), bool(int(new)), as_text(entry))
+
+    async def enqueue_replies(self, messages: Sequence[Message], consumer: str) -> list[Pending]:
+        if not messages:
+            return []
+        await self._group()
+        conversation, channel = messages[0].conversation, messages[0].channel
+        keys = [
+            self.stream,
+            self._key("seq", conversation),
+            self._key("lane", conversation),
+            self._key("of", conversation),
+        ]
+        args: list[str | int | float] = [GROUP, consumer, conversation, channel, time.time(), KEY_KEPT_S, KEEP_S]
+        for message in messages:
+            new_id = _new_id()
+            key = message.key or new_id
+            keys += [self._key("key", f"{conversation}:{key}"), self._key("msg", new_id)]
+            args += [new_id, message.text, json.dumps(message.buttons, ensure_ascii=False), key]
+        try:
+            entries = await self._enqueue_replies(keys=keys, args=args)
+        except ResponseError as error:
+            if "NOGROUP" in str(error):  # a Redis restarted without its data: the group is made again next time
+                self._group_made = False
+            raise
+        # a script returns an entry's fields as a flat list: pair them as the client does
+        return self._pending([(entry, dict(zip(fields[::2], fields[1::2]))) for entry, fields in entries])
 
     async def status(self, ids: Sequence[str]) -> dict[str, Status]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -611,6 +669,12 @@ class MemoryOutbox:
         async with self._new:
             self._new.notify_all()
         return Queued(new_id, True, entry)
+
+    async def enqueue_replies(self, messages: Sequence[Message], consumer: str) -> list[Pending]:
+        before = set(self._entries)
+        for message in messages:
+            await self.enqueue(message)
+        return self._take(consumer, [i for n, i in self._entries.items() if n not in before and not i.owner])
 
     async def status(self, ids: Sequence[str]) -> dict[str, Status]:
         return {

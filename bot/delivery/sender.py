@@ -99,6 +99,11 @@ class Sender:
         logger.info("sender %s stopped: %d messages handed to other servers", self.consumer, handed)
         return handed
 
+    def offer(self, found: list[Pending]) -> None:
+        """Send these now: a turn of this process queued them and read them for this sender, in one
+        step (bot.delivery.outbox's ``enqueue_replies``), so they are this sender's as if read here."""
+        self._hold(found)
+
     def _hold(self, found: list[Pending]) -> None:
         for pending in found:
             self._held.setdefault(pending.entry, _Held(pending))

@@ -4,11 +4,18 @@ Telegram and Twilio take a webhook's 200 as "delivered" and never send the messa
 message must be durable *before* that answer: a server killed, restarted or stopped mid-burst
 must not lose it. Each message is appended to its conversation's own stream
 (``<prefix>inbound:<conversation>``) together with its dedupe key, in one atomic step, before the
-webhook is answered. Then whoever holds the conversation's lease (``SET NX PX`` with a random
-token, renewed while working, released by compare-and-delete only once the stream is empty)
-answers its messages one after another, in order, and removes each once its turn is done. A
-server that dies leaves the lease to expire; every server looks for conversations whose messages
-wait with nobody working on them (``<prefix>inbound:ready``) and takes them over.
+webhook is answered. Then whoever holds the conversation's lease answers its messages one after
+another, in order, and removes each once its turn is done. A server that dies leaves the lease to
+expire; every server looks for conversations whose messages wait with nobody working on them
+(``<prefix>inbound:ready``) and takes them over, from the oldest message on.
+
+The lease is a fencing token: the next number of the conversation's counter, set with ``NX PX``,
+renewed while working, released by compare-and-delete only once the stream is empty. Every write
+that ends a turn (the conversation's new state, the message's removal) checks in the same Lua
+script that the token is still the lease's; a server paused or cut off past its lease finds its
+token stale and writes nothing (:class:`LeaseLost`), so it can never overwrite what the next
+owner did. The turn's :class:`Claim` travels with the turn in a context variable (``CLAIM``), so
+Rasa's tracker store finds the token without Rasa knowing of it.
 
 If the journal cannot be written (Redis refused, frozen, timed out), the caller must not pretend
 the message is safe: the channels answer it in the webhook's own response with the fail-safe
@@ -18,9 +25,9 @@ reply (the numbers), which needs no store.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional, Protocol
@@ -33,21 +40,49 @@ LEASE_MS = 10_000  # a dead server's conversations wait at most this long for an
 ORPHAN_AFTER_MS = 1_000  # a recorded message nobody took within this long is looked after by the sweep
 SWEEP_BATCH = 100
 
+FENCE_KEPT_S = 400 * 24 * 3600  # a conversation's token counter: far longer than any conversation is kept
+
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class LeaseLost(Exception):
+    """The lease lapsed and another worker took the conversation: this turn's writes were refused."""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One recorded message: its place in the conversation's stream and what the channel stored."""
+    """One recorded message: its place in the conversation's stream, what the channel stored, and
+    its dedupe key (the same each time the message is handled: the turn's key for side effects)."""
 
     id: str
     payload: dict[str, Any]
+    key: str = ""
 
 
 @dataclass(frozen=True)
 class Lease:
     conversation: str
-    token: str
+    token: str  # the fencing token: the conversation's counter when the lease was taken
+
+
+@dataclass
+class Claim:
+    """The message a worker is answering, under its lease, and what the turn will send the child
+    (filled by the channel's output, sent once the turn is committed)."""
+
+    lease: Lease
+    entry: Entry
+    replies: list[Any] = field(default_factory=list)  # bot.delivery.outbox.Message, queued in order
+    queued: int = 0  # how many of ``replies`` are in the outbox already
+    send_now: Optional[Callable[[Any], Awaitable[bool]]] = None  # the channel's direct send, if the outbox fails
+
+    @property
+    def key(self) -> str:
+        """The turn's key: side effects keyed by it happen once however often the message is handled."""
+        return self.entry.key or f"{self.lease.conversation}:{self.entry.id}"
+
+
+CLAIM: contextvars.ContextVar[Optional[Claim]] = contextvars.ContextVar("inbound_claim", default=None)
 
 
 class Journal(Protocol):
@@ -65,7 +100,11 @@ class Journal(Protocol):
         """The conversation's oldest unanswered messages, in the order they arrived."""
 
     async def done(self, lease: Lease, entry: Entry) -> None:
-        """The message's turn is over: remove it."""
+        """The message's turn is over: remove it. Raises :class:`LeaseLost` if the lease is not ours."""
+
+    async def save_conversation(self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int) -> None:
+        """Store the conversation's new state and remove the claimed message, at once, only while
+        the claim's lease is the conversation's (else :class:`LeaseLost`, nothing written)."""
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up if no message waits; False (lease kept) when one arrived meanwhile."""
@@ -82,8 +121,29 @@ class Journal(Protocol):
 # KEYS: dedupe, stream, ready; ARGV: dedupe ttl (ms), conversation, payload, now (ms)
 _RECORD = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], '*', 'payload', ARGV[3])
+redis.call('XADD', KEYS[2], '*', 'payload', ARGV[3], 'key', ARGV[5])
 redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[2])
+return 1
+"""
+# KEYS: lease, counter; ARGV: lease ms, counter kept s. The new fencing token, or false if held.
+_TAKE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local token = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+return token
+"""
+# KEYS: lease, stream; ARGV: token, entry. 1 removed, 0 not ours
+_DONE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('XDEL', KEYS[2], ARGV[2])
+return 1
+"""
+# KEYS: lease, stream, conversation; ARGV: token, entry, state, ttl s. 1 saved, 0 not ours
+_SAVE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+redis.call('XDEL', KEYS[2], ARGV[2])
 return 1
 """
 # KEYS: lease; ARGV: token, lease ms
@@ -113,6 +173,9 @@ class RedisJournal:
     def __init__(self, client: RedisClient, prefix: str, lease_ms: int = LEASE_MS) -> None:
         self._redis, self._prefix, self.lease_ms = client, prefix, lease_ms
         self._record = client.register_script(_RECORD)
+        self._take = client.register_script(_TAKE)
+        self._done = client.register_script(_DONE)
+        self._save = client.register_script(_SAVE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._hand_back = client.register_script(_HAND_BACK)
@@ -122,6 +185,9 @@ class RedisJournal:
 
     def _lease(self, conversation: str) -> str:
         return f"{self._prefix}inbound-lease:{conversation}"
+
+    def _counter(self, conversation: str) -> str:
+        return f"{self._prefix}inbound-fence:{conversation}"
 
     @property
     def _ready(self) -> str:
@@ -133,23 +199,35 @@ class RedisJournal:
     async def record(self, conversation: str, dedupe_key: str, dedupe_ttl_s: int, payload: dict[str, Any]) -> bool:
         keys = [self.dedupe_key(dedupe_key), self._stream(conversation), self._ready]
         now = int(time.time() * 1000)
-        args: list[str | int] = [dedupe_ttl_s * 1000, conversation, json.dumps(payload, ensure_ascii=False), now]
+        payload_text = json.dumps(payload, ensure_ascii=False)
+        args: list[str | int] = [dedupe_ttl_s * 1000, conversation, payload_text, now, dedupe_key]
         return bool(await self._record(keys=keys, args=args))
 
     async def take(self, conversation: str) -> Optional[Lease]:
-        token = secrets.token_hex(16)
-        taken = await self._redis.set(self._lease(conversation), token, nx=True, px=self.lease_ms)
-        return Lease(conversation, token) if taken else None
+        keys = [self._lease(conversation), self._counter(conversation)]
+        token = await self._take(keys=keys, args=[self.lease_ms, FENCE_KEPT_S])
+        return Lease(conversation, as_text(token)) if token else None
 
     async def renew(self, lease: Lease) -> bool:
         return bool(await self._renew(keys=[self._lease(lease.conversation)], args=[lease.token, self.lease_ms]))
 
     async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
         found = await self._redis.xrange(self._stream(lease.conversation), count=count)
-        return [Entry(as_text(entry), _payload(stream_field(fields, "payload"))) for entry, fields in found]
+        return [
+            Entry(as_text(entry), _payload(stream_field(fields, "payload")), stream_field(fields, "key"))
+            for entry, fields in found
+        ]
 
     async def done(self, lease: Lease, entry: Entry) -> None:
-        await self._redis.xdel(self._stream(lease.conversation), entry.id)
+        keys = [self._lease(lease.conversation), self._stream(lease.conversation)]
+        if not await self._done(keys=keys, args=[lease.token, entry.id]):
+            raise LeaseLost()
+
+    async def save_conversation(self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int) -> None:
+        conversation = claim.lease.conversation
+        keys = [self._lease(conversation), self._stream(conversation), conversations.key(sender)]
+        if not await self._save(keys=keys, args=[claim.lease.token, claim.entry.id, state, ttl_s]):
+            raise LeaseLost()
 
     async def release(self, lease: Lease) -> bool:
         keys = [self._lease(lease.conversation), self._stream(lease.conversation), self._ready]
@@ -184,6 +262,7 @@ class MemoryJournal:
     _leases: dict[str, str] = field(default_factory=dict)
     _seen: dict[str, float] = field(default_factory=dict)
     _next_id: int = 0
+    _tokens: dict[str, int] = field(default_factory=dict)
 
     async def record(self, conversation: str, dedupe_key: str, dedupe_ttl_s: int, payload: dict[str, Any]) -> bool:
         now = time.monotonic()
@@ -193,14 +272,15 @@ class MemoryJournal:
             self._seen = {key: until for key, until in self._seen.items() if until > now}
         self._seen[dedupe_key] = now + dedupe_ttl_s
         self._next_id += 1
-        self._waiting.setdefault(conversation, []).append(Entry(f"{self._next_id}-0", dict(payload)))
+        self._waiting.setdefault(conversation, []).append(Entry(f"{self._next_id}-0", dict(payload), dedupe_key))
         self._since.setdefault(conversation, int(time.time() * 1000))
         return True
 
     async def take(self, conversation: str) -> Optional[Lease]:
         if conversation in self._leases:
             return None
-        self._leases[conversation] = token = secrets.token_hex(16)
+        self._tokens[conversation] = self._tokens.get(conversation, 0) + 1
+        self._leases[conversation] = token = str(self._tokens[conversation])
         return Lease(conversation, token)
 
     async def renew(self, lease: Lease) -> bool:
@@ -210,9 +290,17 @@ class MemoryJournal:
         return list(self._waiting.get(lease.conversation, [])[:count])
 
     async def done(self, lease: Lease, entry: Entry) -> None:
+        if self._leases.get(lease.conversation) != lease.token:
+            raise LeaseLost()
         waiting = self._waiting.get(lease.conversation, [])
         if entry in waiting:
             waiting.remove(entry)
+
+    async def save_conversation(self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int) -> None:
+        if self._leases.get(claim.lease.conversation) != claim.lease.token:
+            raise LeaseLost()
+        await conversations.save(sender, state, ttl_s)
+        await self.done(claim.lease, claim.entry)
 
     async def release(self, lease: Lease) -> bool:
         if self._leases.get(lease.conversation) != lease.token:
@@ -239,10 +327,13 @@ class MemoryJournal:
 class Worker:
     """Answers journalled messages: each conversation by one worker at a time, in arrival order.
 
-    ``handle(payload)`` runs one turn; the channel that recorded the payload decides what that
-    means (``handlers`` maps the payload's ``channel`` to it). A turn that raises is logged and
-    its message removed all the same: the channel's own fail-safe has already answered the child,
-    and a message that crashes every server must not block the conversation forever.
+    ``handle(payload)`` runs one turn, with the turn's :class:`Claim` in ``CLAIM``; the channel
+    that recorded the payload decides what that means (``handlers`` maps the payload's ``channel``
+    to it). Then ``finish(claim)`` ends the turn (by default: removes the message; the channels
+    first queue the turn's replies). A turn that raises is logged and its message removed all the
+    same: the channel's own fail-safe has already answered the child, and a message that crashes
+    every server must not block the conversation forever. A turn whose lease was lost ends the
+    worker's work on that conversation: its new owner answers the message.
     """
 
     def __init__(self, journal: Journal, renew_every_s: float = LEASE_MS / 3000) -> None:
@@ -250,6 +341,7 @@ class Worker:
         self.journal = journal
         self._renew_every_s = renew_every_s
         self.handlers: dict[str, Handler] = {}
+        self.finish: Callable[[Claim], Awaitable[None]] = self._remove
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._handed_back = 0
@@ -290,12 +382,16 @@ class Worker:
             while not self._stopping:
                 entries = await self.journal.entries(lease)
                 for entry in entries:
-                    await self._turn(entry.payload)
-                    await self.journal.done(lease, entry)
+                    claim = Claim(lease, entry)
+                    await self._turn(claim)
+                    await self.finish(claim)
                     if self._stopping:
                         break
                 if not entries and await self.journal.release(lease):
                     return
+        except LeaseLost:
+            logger.error("a conversation's lease lapsed mid-turn: its new owner answers the message")
+            return
         except Exception as error:  # noqa: BLE001 - the lease lapses and another worker goes on
             logger.error("answering journalled messages stopped (%s)", type(error).__name__)
         finally:
@@ -312,15 +408,24 @@ class Worker:
         except Exception as error:  # noqa: BLE001 - then the lease lapses by itself
             logger.warning("could not hand a conversation back (%s)", type(error).__name__)
 
-    async def _turn(self, payload: dict[str, Any]) -> None:
+    async def _remove(self, claim: Claim) -> None:
+        await self.journal.done(claim.lease, claim.entry)
+
+    async def _turn(self, claim: Claim) -> None:
+        payload = claim.entry.payload
         handle = self.handlers.get(str(payload.get("channel")))
         if handle is None:
             logger.error("a recorded message for channel %r, which this server does not run", payload.get("channel"))
             return
+        claimed = CLAIM.set(claim)
         try:
             await handle(payload)
+        except LeaseLost:
+            raise
         except Exception as error:  # noqa: BLE001 - see the class docstring
             logger.error("a recorded %s turn failed (%s)", payload.get("channel"), type(error).__name__)
+        finally:
+            CLAIM.reset(claimed)
 
     async def _keep(self, lease: Lease) -> None:
         while True:

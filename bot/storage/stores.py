@@ -353,22 +353,23 @@ class RedisConversations:
         self.client = client
         self.prefix = prefix
 
-    def _key(self, sender_id: str) -> str:
+    def key(self, sender_id: str) -> str:
+        """The conversation's key (bot.storage.inbound writes it under the lease)."""
         return f"{self.prefix}conversation:{sender_id}"
 
     async def load(self, sender_id: str) -> Optional[str]:
-        value = await self.client.get(self._key(sender_id))
+        value = await self.client.get(self.key(sender_id))
         return value.decode("utf-8") if isinstance(value, bytes) else value
 
     async def save(self, sender_id: str, state: str, ttl_s: int) -> None:
-        await self.client.set(self._key(sender_id), state, ex=_check_ttl(ttl_s))
+        await self.client.set(self.key(sender_id), state, ex=_check_ttl(ttl_s))
 
     async def delete(self, sender_id: str) -> None:
-        await self.client.delete(self._key(sender_id))
+        await self.client.delete(self.key(sender_id))
 
     async def senders(self) -> list[str]:
-        start = len(self._key(""))
-        return [str(key)[start:] async for key in self.client.scan_iter(match=self._key("*"))]
+        start = len(self.key(""))
+        return [str(key)[start:] async for key in self.client.scan_iter(match=self.key("*"))]
 
 
 class RedisInbox:
