@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from bot.storage.inbound import Journal, MemoryJournal, RedisJournal, Worker
+from bot.storage.inbound import CLAIM, Claim, Journal, LeaseLost, MemoryJournal, RedisJournal, Worker
 from tests.conftest import CHANNEL_ENV
 
 REDIS_URL = CHANNEL_ENV["REDIS_URL"]
@@ -180,3 +180,119 @@ async def test_a_turn_past_the_limit_is_cut_and_its_message_kept(journal: Journa
     assert await worker.stop(limit_s=0.1) == 1
     lease = await journal.take("c1")
     assert lease is not None and [e.payload for e in await journal.entries(lease)] == [message(1)]
+
+
+# --- fencing: a worker past its lease writes nothing -------------------------------------------
+
+
+class Store:
+    """The conversations store's part the journal writes under the lease (in memory, as a dict)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix, self.states = prefix, {}
+
+    def key(self, sender: str) -> str:
+        return f"{self.prefix}conversation:{sender}"
+
+    async def save(self, sender: str, state: str, ttl_s: int) -> None:
+        self.states[sender] = state
+
+
+async def test_each_lease_carries_a_larger_fencing_token(journal: Journal) -> None:
+    await journal.record("c1", "k1", 60, message(1))
+    tokens = []
+    for _ in range(3):
+        lease = await journal.take("c1")
+        assert lease is not None
+        tokens.append(int(lease.token))
+        await journal.hand_back(lease)
+    assert tokens == sorted(tokens) and len(set(tokens)) == 3
+
+
+async def test_a_paused_worker_past_its_lease_can_neither_save_nor_remove_the_message(journal: Journal) -> None:
+    """Worker A takes the conversation and stalls past its lease; B takes over and answers the
+    message. A's late commit is refused: B's state stands, and A removes nothing."""
+    await journal.record("c1", "k1", 60, message(1))
+    await journal.record("c1", "k2", 60, message(2))
+    stale = await journal.take("c1")
+    assert stale is not None
+    [first, _] = await journal.entries(stale)
+    await journal.hand_back(stale)  # as if its lease had lapsed (the Redis variant also lets one expire below)
+    fresh = await journal.take("c1")
+    assert fresh is not None and int(fresh.token) > int(stale.token)
+    client = getattr(journal, "_redis", None)
+    store = Store(getattr(journal, "_prefix", ""))
+    await journal.save_conversation(Claim(fresh, first), store, "c1", "B's state", 60)
+    with pytest.raises(LeaseLost):
+        await journal.save_conversation(Claim(stale, first), store, "c1", "A's stale state", 60)
+    with pytest.raises(LeaseLost):
+        await journal.done(stale, (await journal.entries(fresh))[0])
+    assert [e.payload for e in await journal.entries(fresh)] == [message(2)]  # B removed 1; A removed nothing
+    if client is not None:
+        assert await client.get(store.key("c1")) == "B's state"
+    else:
+        assert store.states == {"c1": "B's state"}
+
+
+async def test_a_lease_that_expired_fences_out_its_holder_on_redis() -> None:
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    prefix = f"test-inbound-{uuid.uuid4().hex}:"
+    journal = RedisJournal(client, prefix, lease_ms=100)
+    try:
+        await journal.record("c1", "k1", 60, message(1))
+        lease = await journal.take("c1")
+        assert lease is not None
+        [entry] = await journal.entries(lease)
+        await asyncio.sleep(0.2)  # paused past the lease; nobody took it yet
+        store = Store(prefix)
+        with pytest.raises(LeaseLost):
+            await journal.save_conversation(Claim(lease, entry), store, "c1", "late", 60)
+        assert await client.get(store.key("c1")) is None
+        assert len(await client.xrange(f"{prefix}inbound:c1")) == 1  # still there for the next owner
+    finally:
+        async for key in client.scan_iter(f"{prefix}*"):
+            await client.delete(key)
+        await client.close()
+
+
+async def test_a_turn_sees_its_claim_and_its_key_is_the_messages_dedupe_key(journal: Journal) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def handler(payload: dict[str, Any]) -> None:
+        claim = CLAIM.get()
+        assert claim is not None
+        seen.append((claim.key, claim.entry.payload["n"]))
+
+    worker = Worker(journal, renew_every_s=0.1)
+    worker.handlers["sms"] = handler
+    for n in (1, 2):
+        await journal.record("c1", f"sms:c1:SM{n}", 60, message(n))
+    worker.start("c1")
+    await until(lambda: len(seen) == 2)
+    assert seen == [("sms:c1:SM1", 1), ("sms:c1:SM2", 2)]
+    assert CLAIM.get() is None  # not outside the turn
+
+
+async def test_a_worker_whose_lease_was_lost_mid_turn_stops_and_the_new_owner_answers(journal: Journal) -> None:
+    answered: list[tuple[str, int]] = []
+
+    async def lose_then_answer(payload: dict[str, Any]) -> None:
+        claim = CLAIM.get()
+        assert claim is not None
+        if not answered:  # the first worker stalls: its lease goes to another
+            await journal.hand_back(claim.lease)
+            other = await journal.take("c1")
+            assert other is not None
+            await journal.done(other, claim.entry)
+            answered.append(("other", payload["n"]))
+            await journal.hand_back(other)
+            return
+        answered.append(("first", payload["n"]))
+
+    worker = Worker(journal, renew_every_s=0.1)
+    worker.handlers["sms"] = lose_then_answer
+    await journal.record("c1", "k1", 60, message(1))
+    worker.start("c1")
+    await until(lambda: bool(answered))
+    await asyncio.sleep(0.2)
+    assert answered == [("other", 1)]  # the first worker's finish was refused: it did not go on

@@ -388,3 +388,33 @@ async def test_senders_long_silent_and_holding_nothing_are_forgotten(on_redis: P
     await asyncio.sleep(0.2)
     assert await outbox.prune(100) == 1
     assert [c["name"] for c in await client.xinfo_consumers(outbox.stream, "senders")] == ["holder"]  # it holds one
+
+
+# --- a turn's replies --------------------------------------------------------------------------
+
+
+async def test_a_turns_replies_are_queued_once_per_key_and_handed_to_the_server_that_answered(place: Place):
+    replies = [Message("c-turn", "web", f"reply {n}", key=f"sms:c-turn:SM1:{n}") for n in range(3)]
+    taken = await place.outbox.enqueue_replies(replies, "answering-server")
+    assert [(p.conversation, p.seq) for p in taken] == [("c-turn", 1), ("c-turn", 2), ("c-turn", 3)]
+    assert await place.outbox.read("another-server", block_ms=0) == []  # already this server's
+    again = await place.outbox.enqueue_replies(replies[:2], "another-server")  # the turn handled again
+    assert again == []
+    log: list[tuple[str, str, str]] = []
+    sender = place.sender("answering-server", {"web": Recording("answering-server", log)})
+    sender.offer(taken)
+    await until(lambda: len(log) == 3)
+    await asyncio.sleep(0.3)
+    assert [text for _, _, text in log] == ["reply 0", "reply 1", "reply 2"]
+
+
+async def test_a_counsellors_message_and_the_bots_replies_go_out_in_the_order_they_were_queued(place: Place):
+    await place.outbox.enqueue(Message("c-mix", "web", "counsellor 1"))
+    taken = await place.outbox.enqueue_replies([Message("c-mix", "web", "bot 1", key="t1:0")], "a")
+    await place.outbox.enqueue(Message("c-mix", "web", "counsellor 2"))
+    log: list[tuple[str, str, str]] = []
+    place.sender("b", {"web": Recording("b", log)})  # reads both counsellor messages
+    sender_a = place.sender("a", {"web": Recording("a", log)})
+    sender_a.offer(taken)
+    await until(lambda: len(log) == 3)
+    assert [text for _, _, text in log] == ["counsellor 1", "bot 1", "counsellor 2"]
