@@ -44,6 +44,7 @@ KEY_KEPT_S = 24 * 3600  # an idempotency key: far longer than any retry of one r
 EARLY_KEPT_S = 3600  # a delivery report that came before we noted the message sent
 EVENTS_KEPT = 10_000  # as bot.handoff.queue's
 READ_COUNT = 50
+MEMORY_KEPT = 10_000  # the memory outbox's sent and failed messages whose state it keeps
 Button = tuple[str, str]  # (title, payload)
 
 
@@ -444,7 +445,7 @@ class RedisOutbox:
                 self._group_made = False
             raise
         # a script returns an entry's fields as a flat list: pair them as the client does
-        return self._pending([(entry, dict(zip(fields[::2], fields[1::2]))) for entry, fields in entries])
+        return self._pending([(entry, dict(zip(fields[::2], fields[1::2], strict=True))) for entry, fields in entries])
 
     async def status(self, ids: Sequence[str]) -> dict[str, Status]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -650,6 +651,8 @@ class MemoryOutbox:
         self._early: dict[str, tuple[State, str]] = {}
         self._numbers = itertools.count(1)
         self._new = asyncio.Condition()
+        self._lanes: dict[str, dict[str, int]] = {}  # per child: unsent message -> its number
+        self._finished: dict[str, None] = {}  # sent or failed, oldest first: forgotten past MEMORY_KEPT
 
     async def enqueue(self, message: Message, transcript: Optional[Transcript] = None) -> Queued:
         new_id = _new_id()
@@ -664,6 +667,7 @@ class MemoryOutbox:
             entry = await self.transcripts.write(transcript, message.text, new_id)
         seq = self._seq[message.conversation] = self._seq.get(message.conversation, 0) + 1
         self._records[new_id] = _Record(replace(message, key=key[1]), seq, time.time(), transcript, entry)
+        self._lanes.setdefault(message.conversation, {})[new_id] = seq
         number = f"{next(self._numbers)}-0"
         self._entries[number] = _Entry(Pending(number, new_id, message.conversation, message.channel, seq))
         async with self._new:
@@ -722,9 +726,25 @@ class MemoryOutbox:
         return 0  # no names to forget: entries only note their sender
 
     def _head(self, conversation: str) -> Optional[str]:
-        waiting = [(r.seq, i) for i, r in self._records.items() if r.message.conversation == conversation]
-        unsent = [(seq, i) for seq, i in waiting if self._records[i].state is State.QUEUED]
-        return min(unsent)[1] if unsent else None
+        lane = self._lanes.get(conversation)
+        return min(lane, key=lane.__getitem__) if lane else None
+
+    def _done(self, message: str, record: _Record) -> None:
+        """Off the child's lane; the oldest finished states are forgotten past MEMORY_KEPT (every
+        bot reply passes through here: a long-running local bot must not grow without end)."""
+        lane = self._lanes.get(record.message.conversation, {})
+        lane.pop(message, None)
+        if not lane:
+            self._lanes.pop(record.message.conversation, None)
+        self._finished[message] = None
+        while len(self._finished) > MEMORY_KEPT:
+            old = next(iter(self._finished))
+            del self._finished[old]
+            gone = self._records.pop(old, None)
+            if gone is not None:
+                self._keys.pop((gone.message.conversation, gone.message.key), None)
+                for receipt in gone.receipts:
+                    self._receipts.pop(receipt, None)
 
     async def begin(self, pending: Pending, lease_ms: int) -> Begun:
         record = self._records.get(pending.message)
@@ -762,6 +782,7 @@ class MemoryOutbox:
                 await self._announce(record)
             return
         self._entries.pop(pending.entry, None)
+        self._done(pending.message, record)
         sent = attempt.outcome is Outcome.SENT
         record.state, record.reason = (State.SENT, "") if sent else (State.FAILED, attempt.reason)
         record.receipts = attempt.receipts
@@ -780,6 +801,8 @@ class MemoryOutbox:
         record = self._records.get(self._receipts.get(receipt, ""))
         if record is None:
             self._early[receipt] = (state, reason)
+            if len(self._early) > MEMORY_KEPT:  # reports of messages long forgotten
+                del self._early[next(iter(self._early))]
             return False
         if record.state is not State.SENT:
             return True
@@ -799,3 +822,5 @@ class MemoryOutbox:
         self._receipts = {k: v for k, v in self._receipts.items() if v not in mine}
         self._seq.pop(conversation, None)
         self._leases.pop(conversation, None)
+        self._lanes.pop(conversation, None)
+        self._finished = {m: None for m in self._finished if m not in mine}

@@ -27,7 +27,7 @@ class Faults:
 
     def count(self, kind: str, error: Optional[BaseException], where: str) -> None:
         self._counts[kind] += 1
-        logger.error("%s in %s%s", kind, where, f" ({type(error).__name__})" if error is not None else "", exc_info=error)
+        logger.error("%s in %s%s", kind, where, f" ({type(error).__name__})" if error is not None else "")
 
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
