@@ -28,6 +28,16 @@ def variables(section: Any) -> set[str]:
     return {name for value in section.values() for name in _VARIABLE.findall(str(value))}
 
 
+def substituted(section: Any, environ: Mapping[str, str]) -> dict[str, Any]:
+    """A section with each ``${VARIABLE}`` replaced by its value, as Rasa reads credentials.yml."""
+    if not isinstance(section, dict):
+        return {}
+    return {
+        key: _VARIABLE.sub(lambda found: environ.get(found.group(1), ""), value) if isinstance(value, str) else value
+        for key, value in section.items()
+    }
+
+
 def active(credentials: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """(the sections to start, a line for each channel left off)."""
     used = Counter(name for section in credentials.values() for name in variables(section))

@@ -136,6 +136,10 @@ class ChannelServices:
         children, notices to waiting children, tickets to helplines' own systems, and messages a
         dead server left unanswered."""
         if self._sending is None:
+            from channels.outgoing import shared_transports  # the channels' classes, which import this module
+
+            shared = shared_transports(self.core.settings, skip=frozenset(self.sender.transports))
+            self.sender.transports.update(shared)
             loop = asyncio.get_running_loop()
             self._sending = loop.create_task(self.sender.run())
             self._notices = loop.create_task(self._notice_forever())

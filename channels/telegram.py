@@ -114,13 +114,17 @@ class TelegramChannel(InputChannel):
     def get_output_channel(self) -> OutputChannel:
         return TelegramOutput(self.bot, self.services)
 
+    def transport(self) -> TelegramTransport:
+        """How the outbox's messages reach a chat (bot.delivery)."""
+        return TelegramTransport(self.bot, self.services.stores.addresses)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = webhook_blueprint(self)
 
         async def handle(payload: dict[str, Any]) -> None:
             await self._handle(payload, on_new_message)
 
-        self.services.attach(webhook, self.name(), TelegramTransport(self.bot, self.services.stores.addresses), handle)
+        self.services.attach(webhook, self.name(), self.transport(), handle)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -142,13 +142,9 @@ class TwilioChannel(InputChannel):
     def get_output_channel(self) -> OutputChannel:
         return TwilioOutput(self)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = webhook_blueprint(self)
-
-        async def handle(payload: dict[str, Any]) -> None:
-            await self._handle(payload, on_new_message)
-
-        transport = TwilioTransport(
+    def transport(self) -> TwilioTransport:
+        """How the outbox's messages reach a phone (bot.delivery), with delivery reports."""
+        return TwilioTransport(
             lambda: self.client,
             self.sender,
             self.address_prefix,
@@ -157,7 +153,14 @@ class TwilioChannel(InputChannel):
             self.services.stores.addresses,
             self.name(),
         )
-        self.services.attach(webhook, self.name(), transport, handle)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = webhook_blueprint(self)
+
+        async def handle(payload: dict[str, Any]) -> None:
+            await self._handle(payload, on_new_message)
+
+        self.services.attach(webhook, self.name(), self.transport(), handle)
 
         @webhook.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:

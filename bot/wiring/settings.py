@@ -94,6 +94,12 @@ class Settings:
         DATA_DIR / "handoff.yml",
         "The helplines that take conversations (desks), their hours and webhooks.",
     )
+    credentials_file: Path = _setting(
+        "HELPLINE_CREDENTIALS",
+        PROJECT_ROOT / "credentials.yml",
+        "The channels' credentials shared by every server: a server sends the outbox's messages on each channel "
+        "configured there (its variables set), also those its own Rasa `--credentials` leaves out.",
+    )
     public_url: str = _setting(
         "PUBLIC_URL",
         "",
