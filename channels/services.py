@@ -25,7 +25,7 @@ from bot.delivery.sender import Sender, default_consumer
 from bot.delivery.transports import Transport
 from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
-from bot.storage.inbound import Claim, Handler, Worker
+from bot.storage.inbound import CLAIM, Claim, Handler, Worker, hold_for_request
 from bot.storage.stores import STORE_FAULTS, Stores
 from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
@@ -256,6 +256,20 @@ class ChannelServices:
                 self.faults,
             )
 
+    async def _hold(self, sender: str, wait_s: float) -> Optional[Claim]:
+        """The conversation's lease for a turn answered in its request (bot.storage.inbound)."""
+        try:
+            return await hold_for_request(self.core.journal, sender, wait_s)
+        except STORE_FAULTS as error:  # the turn's own store calls fail the same way: fail-safe reply
+            self.faults.count(STORE_DOWN, error, "taking a conversation's lease")
+            return None
+
+    async def _let_go(self, claim: Claim) -> None:
+        try:
+            await self.core.journal.hand_back(claim.lease)
+        except STORE_FAULTS as error:  # then it lapses by itself
+            self.faults.count(STORE_DOWN, error, "letting a conversation's lease go")
+
     async def answer_in_request(
         self,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
@@ -269,7 +283,14 @@ class ChannelServices:
         replied = asyncio.Event()
 
         async def work() -> None:
-            await self.turn(on_new_message, message, output, timeout_s, replied=replied)
+            claim = await self._hold(message.sender_id, timeout_s)
+            claimed = CLAIM.set(claim)
+            try:
+                await self.turn(on_new_message, message, output, timeout_s, replied=replied)
+            finally:
+                CLAIM.reset(claimed)
+                if claim is not None:
+                    await self._let_go(claim)
 
         turn = self.queues.submit(message.sender_id, work)
         waiting = asyncio.ensure_future(replied.wait())

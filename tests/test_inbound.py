@@ -11,7 +11,16 @@ from typing import Any, AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from bot.storage.inbound import CLAIM, Claim, Journal, LeaseLost, MemoryJournal, RedisJournal, Worker
+from bot.storage.inbound import (
+    CLAIM,
+    Claim,
+    Journal,
+    LeaseLost,
+    MemoryJournal,
+    RedisJournal,
+    Worker,
+    hold_for_request,
+)
 from tests.conftest import CHANNEL_ENV
 
 REDIS_URL = CHANNEL_ENV["REDIS_URL"]
@@ -296,3 +305,19 @@ async def test_a_worker_whose_lease_was_lost_mid_turn_stops_and_the_new_owner_an
     await until(lambda: bool(answered))
     await asyncio.sleep(0.2)
     assert answered == [("other", 1)]  # the first worker's finish was refused: it did not go on
+
+
+async def test_a_turn_answered_in_its_request_waits_for_the_lease_another_server_holds(journal: Journal) -> None:
+    held = await journal.take("web-1")
+    assert held is not None
+    assert await hold_for_request(journal, "web-1", wait_s=0.1) is None  # not had in time
+    waiting = asyncio.ensure_future(hold_for_request(journal, "web-1", wait_s=5))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await journal.hand_back(held)
+    claim = await asyncio.wait_for(waiting, 2)
+    assert claim is not None and int(claim.lease.token) > int(held.token)
+    store = Store(getattr(journal, "_prefix", ""))
+    await journal.save_conversation(claim, store, "web-1", "state", 60)  # fenced, with no message to remove
+    with pytest.raises(LeaseLost):
+        await journal.save_conversation(Claim(held, claim.entry), store, "web-1", "stale", 60)

@@ -143,7 +143,7 @@ return 1
 _SAVE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
-redis.call('XDEL', KEYS[2], ARGV[2])
+if ARGV[2] ~= '' then redis.call('XDEL', KEYS[2], ARGV[2]) end
 return 1
 """
 # KEYS: lease; ARGV: token, lease ms
@@ -319,6 +319,24 @@ class MemoryJournal:
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         return [c for c, since in self._since.items() if since <= now_ms - ORPHAN_AFTER_MS][:SWEEP_BATCH]
+
+
+LEASE_POLL_S = 0.02
+
+
+async def hold_for_request(journal: Journal, conversation: str, wait_s: float) -> Optional[Claim]:
+    """The conversation's lease for a turn answered in its own HTTP request (web chat, rest), so its
+    state is written under a fencing token like a journalled turn's; waits up to ``wait_s`` while
+    another server has the conversation (a page that sent twice, to two servers). None: not had
+    in time, the turn goes on unfenced (the child is answered all the same)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        lease = await journal.take(conversation)
+        if lease is not None:
+            return Claim(lease, Entry("", {}))
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(LEASE_POLL_S)
 
 
 # --- working through it ----------------------------------------------------------------------
