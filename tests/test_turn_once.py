@@ -270,3 +270,29 @@ async def test_erasure_removes_what_the_conversations_turns_did(store, relay_for
         assert [key async for key in client.scan_iter(match=f"{prefix}turns:*")] == []
     again = await relay.hand_off(DESK, ASKED, "sms-1", "sms", "en", (), turn=TURN)  # nothing remembered: anew
     assert len(again) == len(first) and (await relay.queue.active("sms-1")).state is State.WAITING
+
+
+# -- through the channels -------------------------------------------------------------------------
+
+
+async def test_a_channel_turn_run_again_writes_the_childs_message_once(dialogue):
+    """The channels read the key from the UserMessage's metadata (channels.services.ChannelServices.turn)."""
+    from rasa.core.channels.channel import UserMessage
+
+    from bot.privacy.sender_ids import SenderIds
+    from channels.safe_turn import SenderQueues
+    from channels.services import ChannelServices
+    from tests.test_channel_parts import Recorder, in_memory
+
+    services = ChannelServices(
+        in_memory(rebuilt(dialogue, desks=Desks({"NG": DESK})), SenderIds(b"k" * 32)), SenderQueues()
+    )
+    ticket = await waiting_without_intake(services.relay, "sms-1")
+
+    async def rasa(message: UserMessage) -> None:  # pragma: no cover - a counsellor has the conversation
+        raise AssertionError("the bot answered")
+
+    for metadata in ({"turn": TURN}, {"turn": TURN}, {"turn": TURN + "-next"}, {}, None):
+        message = UserMessage("are you there?", Recorder(), "sms-1", input_channel="sms", metadata=metadata)
+        await services.turn(rasa, message, message.output_channel, 1.0)
+    assert await services.relay.queue.messages(ticket) == [("child", "are you there?")] * 4
