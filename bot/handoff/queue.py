@@ -642,7 +642,7 @@ class RedisHandoffQueue(_StateChanges):
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(self._active_key(ticket.conversation), turns)
+                    await pipe.watch(self._active_key(ticket.conversation), *([turns] if turn else []))
                     if turn:
                         before_id = await pipe.hget(turns, _field(OPENED, turn))
                         before = await self.get(as_text(before_id)) if before_id else None
