@@ -17,6 +17,7 @@ from bot.conversation.dialogue import SLOTS, Turn
 from bot.conversation.needs import TRIGGERS
 from bot.handoff.desks import HANDOFF_CHANNELS
 from bot.privacy.erasure import ERASE
+from bot.storage.turns import turn_of
 from bot.wiring.heap import freeze_startup_objects
 from bot.wiring.services import services
 
@@ -47,6 +48,7 @@ class ActionReply(Action):
         )
         outcome = SERVICES.dialogue.respond(turn)
         channel = tracker.get_latest_input_channel() or "rest"
+        key = turn_of((tracker.latest_message or {}).get("metadata"))  # run again by another server: no effect twice
         # Counted while the ticket opens, not before it; the turn still ends only once it is counted.
         counted = asyncio.ensure_future(
             SERVICES.stats.record_turn(
@@ -56,6 +58,7 @@ class ActionReply(Action):
                 outcome.language,
                 channel,
                 turn.slots.get("country"),
+                key,
             )
         )
         messages = list(outcome.messages)
@@ -64,7 +67,7 @@ class ActionReply(Action):
             if outcome.handoff and desk and channel in HANDOFF_CHANNELS:
                 said = tuple(e.get("text") or "" for e in tracker.events if e.get("event") == "user")[-LAST_MESSAGES:]
                 messages += await SERVICES.relay.hand_off(
-                    desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said
+                    desk, outcome.handoff, tracker.sender_id, channel, outcome.language, said, turn=key
                 )
         finally:
             await counted

@@ -27,6 +27,7 @@ from bot.handoff.partner import deliver_to_partners
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.inbound import CLAIM, Claim, Handler, Worker, hold_for_request
 from bot.storage.stores import STORE_FAULTS, Stores
+from bot.storage.turns import turn_of
 from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
@@ -223,9 +224,10 @@ class ChannelServices:
         except Exception as error:  # noqa: BLE001 - logged without the id; the child was already answered
             logger.error("erasing a conversation failed (%s)", type(error).__name__)
 
-    async def counsellor_has(self, sender: str, text: str) -> Optional[list[BotMessage]]:
-        """None when the bot should answer; else what to tell the child (often nothing)."""
-        return await self.relay.child_wrote(sender, text)
+    async def counsellor_has(self, sender: str, text: str, turn: str = "") -> Optional[list[BotMessage]]:
+        """None when the bot should answer; else what to tell the child (often nothing). With the
+        message's turn key (bot.storage.turns), a message handled again is written to the counsellor once."""
+        return await self.relay.child_wrote(sender, text, turn)
 
     async def turn(
         self,
@@ -238,7 +240,7 @@ class ChannelServices:
     ) -> None:
         """One message from a child: to their counsellor when one has the conversation (the bot
         stays out of it), else ``before`` and Rasa's answer (channels.safe_turn.answer)."""
-        for_child = await self.counsellor_has(message.sender_id, message.text)
+        for_child = await self.counsellor_has(message.sender_id, message.text, turn_of(message.metadata))
         if for_child is not None:
             await output.send_messages(message.sender_id, for_child)
         elif before and not message.text:  # a picture alone: nothing else to answer

@@ -29,11 +29,11 @@ def actions() -> ModuleType:
             services.cache_clear()
 
 
-def crisis(sender: str) -> Tracker:
+def crisis(sender: str, turn: str = "") -> Tracker:
     message = {
         "text": "i want to die",
         "intent": {"name": "self_harm"},
-        "metadata": {"channel": "sms", "country": "NG"},
+        "metadata": {"channel": "sms", "country": "NG", **({"turn": turn} if turn else {})},
     }
     events = [{"event": "user", "text": "i want to die", "input_channel": "sms", "parse_data": message}]
     return Tracker(sender, {}, message, events, False, None, {}, "action_listen")
@@ -68,3 +68,21 @@ async def test_the_turn_is_counted_even_when_the_ticket_cannot_open(actions, mon
     with pytest.raises(ConnectionError):
         await actions.ActionReply().run(CollectingDispatcher(), crisis("action-test-2"), {})
     assert figures(await counted(actions)) == (before[0] + 1, before[1] + 1)
+
+
+async def test_a_turn_run_again_by_another_server_opens_no_second_ticket_and_is_not_counted_again(actions):
+    """Same turn key (bot.storage.turns): the same reply, one ticket, counted once; no key: counted each time."""
+    before = figures(await counted(actions))
+    replies = []
+    for _ in range(2):
+        dispatcher = CollectingDispatcher()
+        await actions.ActionReply().run(dispatcher, crisis("action-test-3", turn="sms:action-test-3:SM1"), {})
+        replies.append(dispatcher.messages)
+    assert replies[0] == replies[1] and replies[0]
+    queue = actions.SERVICES.relay.queue
+    ticket = await queue.active("action-test-3")
+    assert [t.id for t in await queue.waiting("NG") if t.conversation == "action-test-3"] == [ticket.id]
+    assert figures(await counted(actions)) == (before[0] + 1, before[1] + 1)
+    for _ in range(2):
+        await actions.ActionReply().run(CollectingDispatcher(), crisis("action-test-4"), {})
+    assert figures(await counted(actions)) == (before[0] + 3, before[1] + 3)

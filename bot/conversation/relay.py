@@ -7,12 +7,17 @@ emergency number at once (and moves the ticket up), and the short intake is answ
 child waits. This module also says what a waiting child is told: their place in line, an honest
 estimate, updates when the wait grows, and the helpline's own number when counsellors are away
 or too slow.
+
+With a turn key (bot.storage.turns), what the relay does for one message happens once even when
+another server runs the turn again: the ticket is opened once and the child is told the same again,
+and a message for the counsellor is written into the ticket's conversation once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import math
 import statistics
@@ -20,7 +25,7 @@ import time
 from dataclasses import replace
 from typing import Optional
 
-from bot.conversation.dialogue import BotMessage, Dialogue, parse_choice
+from bot.conversation.dialogue import BotMessage, Choice, Dialogue, parse_choice
 from bot.conversation.needs import IMMINENT_NEEDS
 from bot.conversation.triage import overrule
 from bot.delivery.outbox import Message
@@ -69,8 +74,30 @@ class Relay:
         language: str,
         last_messages: tuple[str, ...],
         now: Optional[float] = None,
+        turn: str = "",
     ) -> list[BotMessage]:
-        """Open the conversation's ticket (or find the one it has) and tell the child what happens."""
+        """Open the conversation's ticket (or find the one it has) and tell the child what happens;
+        with a turn key, a second run of the turn opens nothing and is told what the first was."""
+        if turn:
+            done = await self.queue.turn_record(conversation, turn)
+            if done.said:
+                return _loaded(done.said)
+            said = await self._hand_off(desk, request, conversation, channel, language, last_messages, now, turn)
+            await self.queue.note_said(conversation, turn, _dumped(said))
+            return said
+        return await self._hand_off(desk, request, conversation, channel, language, last_messages, now)
+
+    async def _hand_off(
+        self,
+        desk: Desk,
+        request: HandoffRequest,
+        conversation: str,
+        channel: str,
+        language: str,
+        last_messages: tuple[str, ...],
+        now: Optional[float] = None,
+        turn: str = "",
+    ) -> list[BotMessage]:
         now = now or time.time()
         intake_step = first_step(request.risk)
         moment = _moment(now)
@@ -87,9 +114,12 @@ class Relay:
             request.reason,
             last_messages=last_messages,
         )
-        ticket = await self.queue.open(replace(made, intake_step=intake_step))
-        if not counsellors.open and ticket.id == made.id:
-            ticket = await self.queue.remind(ticket.id)
+        ticket = await self.queue.open(replace(made, intake_step=intake_step), turn)
+        # A turn run again after it opened the ticket but before the child's answer was kept: as if new.
+        mine = ticket.id == made.id or await self._opened_by(conversation, turn, ticket)
+        if not counsellors.open and mine:
+            if not ticket.reminded:
+                ticket = await self.queue.remind(ticket.id)
             return self.dialogue.overdue(ticket, desk, counsellors, moment)
         place, claims = await asyncio.gather(self.queue.position(ticket.id), self.queue.recent_claims(desk.helpline))
         position = place or 1
@@ -100,17 +130,33 @@ class Relay:
             said.append(self.intake_question(ticket.language, ticket.intake_step))
         return said
 
+    async def _opened_by(self, conversation: str, turn: str, ticket: Ticket) -> bool:
+        return bool(turn) and (await self.queue.turn_record(conversation, turn)).opened == ticket.id
+
     # -- the child writes -------------------------------------------------------------------
 
-    async def child_wrote(self, conversation: str, text: str) -> Optional[list[BotMessage]]:
-        """None when the bot should answer; else what to tell the child (often nothing)."""
+    async def child_wrote(self, conversation: str, text: str, turn: str = "") -> Optional[list[BotMessage]]:
+        """None when the bot should answer; else what to tell the child (often nothing). With a turn
+        key, a message handled before is not written again and gets the answer it got then; the
+        message that opened the ticket goes back to the bot, whose turn it was."""
         try:
             ticket = await self.queue.active(conversation)
+            done = await self.queue.turn_record(conversation, turn) if turn and ticket else None
         except Exception as error:  # noqa: BLE001 - the store is down: let the bot (and its fallback) answer
             logger.error("handoff store unreachable (%s): the bot answers", type(error).__name__)
             return None
         if ticket is None:
             return None
+        if done and done.opened:
+            return None
+        if done and done.said:
+            return _loaded(done.said)
+        said = await self._wrote(ticket, text, turn)
+        if turn and said is not None:
+            await self.queue.note_said(conversation, turn, _dumped(said))
+        return said
+
+    async def _wrote(self, ticket: Ticket, text: str, turn: str) -> Optional[list[BotMessage]]:
         answer = fold(text).strip(" .!")
         lang = ticket.language
         if answer in STOP_WORDS:
@@ -121,7 +167,7 @@ class Relay:
             return None
         if overrule(None, self.dialogue.crisis.check(text)) in IMMINENT_NEEDS:
             ticket = await self.queue.update(ticket.id, lambda t: replace(raised(t, Risk.IMMINENT), intake_step=None))
-            await self.queue.append(ticket, "child", text)
+            await self.queue.append(ticket, "child", text, turn)
             return [self.dialogue.emergency_for(ticket.country, lang)]
         if ticket.state is State.WAITING and ticket.reminded and answer in (KEEP_WAITING, LEAVE_QUEUE):
             if answer == LEAVE_QUEUE:
@@ -129,15 +175,15 @@ class Relay:
                 return [self._text("handoff_left", lang)]
             return [self._text("handoff_still_waiting", lang)]
         if ticket.state is State.WAITING and ticket.intake_step:
-            return await self._intake(ticket, ticket.intake_step, text)
-        await self.queue.append(ticket, "child", text)
+            return await self._intake(ticket, ticket.intake_step, text, turn)
+        await self.queue.append(ticket, "child", text, turn)
         return []
 
-    async def _intake(self, ticket: Ticket, step: str, text: str) -> list[BotMessage]:
+    async def _intake(self, ticket: Ticket, step: str, text: str, turn: str = "") -> list[BotMessage]:
         number = parse_choice(text)
         after = await self.queue.update(ticket.id, lambda t: answered(t, text, number))
         if number is None and text.strip() != SKIP:
-            await self.queue.append(after, "child", text)  # the child's own words are part of the conversation
+            await self.queue.append(after, "child", text, turn)  # the child's own words are part of the conversation
         if after.intake_step == step:
             return [self.intake_question(after.language, step)]  # not one of the options: asked again
         if after.intake_step:
@@ -223,6 +269,17 @@ class Relay:
 
     def _text(self, key: str, language: str) -> BotMessage:
         return BotMessage(self.dialogue.texts.get(key, language))
+
+
+def _dumped(said: list[BotMessage]) -> str:
+    """What the child was told, as a turn record keeps it: the bot's words, never the child's."""
+    return json.dumps([[m.text, [[c.number, c.title] for c in m.choices]] for m in said], ensure_ascii=False)
+
+
+def _loaded(raw: str) -> list[BotMessage]:
+    return [
+        BotMessage(text, tuple(Choice(number, title) for number, title in choices)) for text, choices in json.loads(raw)
+    ]
 
 
 def _moment(now: float) -> dt.datetime:

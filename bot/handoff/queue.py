@@ -5,6 +5,12 @@ One queue per helpline, ordered by risk, then by waiting time. A ticket moves wa
 ticket, the channels send the child's messages to the counsellor instead of the bot. In deployment
 everything lives in Redis, so several bot and console processes share it and a restart loses
 nothing; the embedded default keeps the same interface in memory.
+
+A turn that another server runs again (bot.storage.turns) opens no second ticket and writes the
+child's message once: with a turn key, ``open`` and ``append`` note what the turn did, in the same
+transaction, in the conversation's turn record (``<prefix>turns:<conversation>`` in Redis: a hash
+of ``<what>:<digest of the turn key>`` fields, kept ``TURN_KEPT_S`` after its last write and erased
+with the conversation). The relay keeps there too what the child was told (``note_said``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from redis.exceptions import ResponseError, WatchError
 
 from bot.delivery.outbox import MemoryOutbox, Message, Outbox, Queued, RedisOutbox, Transcript
 from bot.storage.stores import RedisClient, as_text, stream_field
+from bot.storage.turns import TURN_KEPT_S, mark
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -50,6 +57,22 @@ OPEN_STATES = (State.WAITING, State.CLAIMED)
 
 class TicketError(ValueError):
     """A change the ticket's state does not allow (already claimed, closed...)."""
+
+
+class TurnRecord(NamedTuple):
+    """What a turn (by its key) did to a conversation's handoff: the ticket it opened, the log
+    entry it wrote, what the child was told (as the relay wrote it); each "" when not (yet)."""
+
+    opened: str = ""
+    wrote: str = ""
+    said: str = ""
+
+
+OPENED, WROTE, SAID = "o", "w", "s"  # the fields of a turn record: <what>:<mark of the turn key>
+
+
+def _field(what: str, turn: str) -> str:
+    return f"{what}:{mark(turn)}"
 
 
 class Said(NamedTuple):
@@ -230,8 +253,9 @@ class TicketObserver(Protocol):
 class HandoffQueue(Protocol):
     outbox: Outbox  # where messages to children wait until sent (bot.delivery)
 
-    async def open(self, ticket: Ticket) -> Ticket:
-        """Queue a ticket; if the conversation already has an open one, that one is returned."""
+    async def open(self, ticket: Ticket, turn: str = "") -> Ticket:
+        """Queue a ticket; if the conversation already has an open one, that one is returned, and
+        if ``turn`` (a turn key) opened a ticket already, that one, whatever its state."""
 
     async def get(self, ticket_id: str) -> Optional[Ticket]: ...
 
@@ -258,8 +282,15 @@ class HandoffQueue(Protocol):
     async def update(self, ticket_id: str, change: Callable[[Ticket], Ticket]) -> Ticket:
         """Apply ``change`` atomically (intake answers, the wait told, a raised risk)."""
 
-    async def append(self, ticket: Ticket, author: str, text: str) -> None:
-        """Add a message to the ticket's conversation ("child" or a counsellor's name)."""
+    async def append(self, ticket: Ticket, author: str, text: str, turn: str = "") -> None:
+        """Add a message to the ticket's conversation ("child" or a counsellor's name); once per
+        ``turn`` (a turn key; "": every time)."""
+
+    async def turn_record(self, conversation: str, turn: str) -> TurnRecord:
+        """What ``turn`` did to the conversation's handoff (nothing: all "")."""
+
+    async def note_said(self, conversation: str, turn: str, said: str) -> None:
+        """Keep what the child was told in ``turn`` (the relay's own encoding), for a second run."""
 
     async def send(self, ticket: Ticket, author: str, text: str, key: str = "") -> Queued:
         """A message to the child: kept with the ticket and queued in the outbox for the child's
@@ -363,6 +394,7 @@ class MemoryHandoffQueue(_StateChanges):
         self._logs: dict[str, list[Said]] = {}
         self._events: dict[str, list[Event]] = {}
         self._claims: dict[str, list[float]] = {}
+        self._turns: dict[str, tuple[float, dict[str, str]]] = {}  # conversation -> (expires, record)
         self._new_event = asyncio.Condition()
         self._lock = asyncio.Lock()
 
@@ -393,12 +425,38 @@ class MemoryHandoffQueue(_StateChanges):
                     pass
         return newer()
 
-    async def open(self, ticket: Ticket) -> Ticket:
+    def _record(self, conversation: str) -> dict[str, str]:
+        expires, record = self._turns.get(conversation, (0.0, {}))
+        return record if expires > time.monotonic() else {}
+
+    def _note(self, conversation: str, what: str, turn: str, value: str) -> None:
+        self._turns[conversation] = (
+            time.monotonic() + TURN_KEPT_S,
+            {**self._record(conversation), _field(what, turn): value},
+        )
+        for gone in [c for c, (expires, _) in self._turns.items() if expires <= time.monotonic()]:
+            del self._turns[gone]
+
+    async def turn_record(self, conversation: str, turn: str) -> TurnRecord:
+        record = self._record(conversation)
+        return TurnRecord(*(record.get(_field(what, turn), "") for what in (OPENED, WROTE, SAID)))
+
+    async def note_said(self, conversation: str, turn: str, said: str) -> None:
+        self._note(conversation, SAID, turn, said)
+
+    async def open(self, ticket: Ticket, turn: str = "") -> Ticket:
         async with self._lock:
+            before = (
+                self._tickets.get(self._record(ticket.conversation).get(_field(OPENED, turn), "")) if turn else None
+            )
+            if before:
+                return before
             current = self._active(ticket.conversation)
             if current:
                 return current
             self._tickets[ticket.id] = ticket
+            if turn:
+                self._note(ticket.conversation, OPENED, turn, ticket.id)
         await self._event(ticket.helpline, "opened", ticket.id)
         await self._observed(None, ticket)
         return ticket
@@ -438,7 +496,11 @@ class MemoryHandoffQueue(_StateChanges):
         await self._observed(ticket, changed)
         return changed
 
-    async def append(self, ticket: Ticket, author: str, text: str) -> None:
+    async def append(self, ticket: Ticket, author: str, text: str, turn: str = "") -> None:
+        if turn:
+            if _field(WROTE, turn) in self._record(ticket.conversation):
+                return
+            self._note(ticket.conversation, WROTE, turn, str(len(self._logs.get(ticket.id, [])) + 1))
         await self.write(self._transcript(ticket, author), text, "")
 
     def _transcript(self, ticket: Ticket, author: str) -> Transcript:
@@ -470,7 +532,20 @@ class MemoryHandoffQueue(_StateChanges):
             for ticket in mine:
                 del self._tickets[ticket.id]
                 self._logs.pop(ticket.id, None)
+            self._turns.pop(conversation, None)
             return len(mine)
+
+
+# KEYS: the conversation's turn record, the ticket's log, the helpline's events; ARGV: the turn's
+# field, the record's seconds, author, text, ticket id, events kept. Nothing written twice per turn.
+_APPEND_ONCE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return false end
+local entry = redis.call('XADD', KEYS[2], '*', 'author', ARGV[3], 'text', ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'kind', 'message', 'ticket', ARGV[5], 'entry', entry)
+redis.call('HSET', KEYS[1], ARGV[1], entry)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return entry
+"""
 
 
 class RedisHandoffQueue(_StateChanges):
@@ -492,6 +567,7 @@ class RedisHandoffQueue(_StateChanges):
         self._blocking = blocking or client
         self.observer = observer
         self.outbox = RedisOutbox(client, prefix, self._blocking, EVENTS_KEPT)  # messages to children, until sent
+        self._append_once = client.register_script(_APPEND_ONCE)
 
     def _tickets_of(self, conversation: str) -> str:
         return f"{self._prefix}of:{conversation}"  # the conversation's ticket ids: what erasure removes
@@ -504,6 +580,19 @@ class RedisHandoffQueue(_StateChanges):
 
     def _active_key(self, conversation: str) -> str:
         return f"{self._prefix}active:{conversation}"
+
+    def _turns_key(self, conversation: str) -> str:
+        return f"{self._prefix}turns:{conversation}"  # what each turn (by key) did: erased with the conversation
+
+    async def turn_record(self, conversation: str, turn: str) -> TurnRecord:
+        found = await self._redis.hmget(self._turns_key(conversation), [_field(w, turn) for w in (OPENED, WROTE, SAID)])
+        return TurnRecord(*(as_text(value) if value else "" for value in found))
+
+    async def note_said(self, conversation: str, turn: str, said: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._turns_key(conversation), _field(SAID, turn), said)
+            pipe.expire(self._turns_key(conversation), TURN_KEPT_S)
+            await pipe.execute()
 
     def _log(self, ticket_id: str) -> str:
         return f"{self._prefix}log:{ticket_id}"  # a Redis stream: durable, and readable live by consoles
@@ -548,11 +637,17 @@ class RedisHandoffQueue(_StateChanges):
             for entry, fields in entries
         ]
 
-    async def open(self, ticket: Ticket) -> Ticket:
+    async def open(self, ticket: Ticket, turn: str = "") -> Ticket:
+        turns = self._turns_key(ticket.conversation)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(self._active_key(ticket.conversation))
+                    await pipe.watch(self._active_key(ticket.conversation), *([turns] if turn else []))
+                    if turn:
+                        before_id = await pipe.hget(turns, _field(OPENED, turn))
+                        before = await self.get(as_text(before_id)) if before_id else None
+                        if before:
+                            return before
                     current_id = await pipe.get(self._active_key(ticket.conversation))
                     if current_id:
                         current = await self.get(as_text(current_id))
@@ -564,6 +659,9 @@ class RedisHandoffQueue(_StateChanges):
                     pipe.set(self._active_key(ticket.conversation), ticket.id)
                     pipe.sadd(self._tickets_of(ticket.conversation), ticket.id)
                     pipe.persist(self._tickets_of(ticket.conversation))
+                    if turn:
+                        pipe.hset(turns, _field(OPENED, turn), ticket.id)
+                        pipe.expire(turns, TURN_KEPT_S)
                     self._add_event(pipe, ticket.helpline, "opened", ticket.id)
                     await pipe.execute()
                     break
@@ -631,7 +729,12 @@ class RedisHandoffQueue(_StateChanges):
         await self._observed(before, ticket)
         return ticket
 
-    async def append(self, ticket: Ticket, author: str, text: str) -> None:
+    async def append(self, ticket: Ticket, author: str, text: str, turn: str = "") -> None:
+        if turn:
+            keys = (self._turns_key(ticket.conversation), self._log(ticket.id), self._events_key(ticket.helpline))
+            args = (_field(WROTE, turn), TURN_KEPT_S, author, text, ticket.id, EVENTS_KEPT)
+            await self._append_once(keys=keys, args=args)
+            return
         entry = await self._redis.xadd(self._log(ticket.id), {"author": author, "text": text})
         await self._redis.xadd(
             self._events_key(ticket.helpline),
@@ -659,7 +762,7 @@ class RedisHandoffQueue(_StateChanges):
                     pipe.delete(*names)
                 if ticket:
                     pipe.zrem(self._queue(ticket.helpline), ticket_id)
-            pipe.delete(index, self._active_key(conversation))
+            pipe.delete(index, self._active_key(conversation), self._turns_key(conversation))
             await pipe.execute()
         return len(ids)
 

@@ -2,10 +2,12 @@
 
 What is kept about a child, all under their hashed sender id: the conversation (Rasa's state),
 their address (phone number or chat id), the ids of their messages already handled (dedupe), a web
-chat's inbox of messages not yet fetched, and the tickets of any handoff with their messages.
-Erasure removes all of it, except a transcript a helpline must keep by law
+chat's inbox of messages not yet fetched, the tickets of any handoff with their messages, and
+what each turn did to the handoff (the queue's turn records, bot.storage.turns, which a server
+running a turn again reads). Erasure removes all of it, except a transcript a helpline must keep by law
 (``keep_on_erasure_days`` in handoff.yml), which then expires after that period. Anonymous
-statistics hold nobody, so there is nothing of the child in them to erase.
+statistics hold nobody, so there is nothing of the child in them to erase (their marks of the turns
+already counted name a digest of the turn key only, and expire within a day).
 
 The dialogue decides (``Outcome.erase``, after the child confirms); the action marks its reply
 with ``ERASE``; the channel erases once Rasa has saved the turn, so nothing is written back after.

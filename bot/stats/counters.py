@@ -6,6 +6,12 @@ there is nothing to find a child by, and nothing to delete when one asks. In dep
 one Redis hash, ``<prefix>stats:2026-W48``, whose fields are the cells (HINCRBY); the key expires
 ``statistics_days`` (data/privacy.yml) after the week ends. The memory store keeps the same interface
 for the local quick start and for tests.
+
+A turn that another server runs again (bot.storage.turns) is counted once: ``count_once`` adds its
+events only if ``<prefix>stats:turn:<mark>`` could be set (SET NX, in the same Lua script as the
+counts). That marker holds no count and no code; its name is a digest of the turn key, and it
+expires after ``TURN_KEPT_S`` (a day), so it is not erased with the conversation: it cannot be
+linked to a child without their message's id, and is gone within a day.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import re
 import time
 from collections import Counter
 from dataclasses import astuple, dataclass
-from typing import Callable, Protocol, Union
+from typing import Callable, Protocol, Sequence, Union
 
-from bot.storage.stores import RedisClient, as_text
+from bot.storage.stores import RedisClient, _ExpiringDict, as_text
+from bot.storage.turns import TURN_KEPT_S, mark
 
 DEFAULT_RETENTION_S = 730 * 86_400  # two years after the week ends (data/privacy.yml's statistics_days)
 _SEPARATOR = "|"
@@ -106,6 +113,10 @@ class StatsCounter(Protocol):
     async def week(self, week: str) -> dict[Event, int]:
         """Every non-zero cell of the week."""
 
+    async def count_once(self, turn: str, events: Sequence[Event]) -> bool:
+        """Add one to each event's cell, unless the turn (key) was counted already within
+        ``TURN_KEPT_S``: all or nothing. True when counted."""
+
 
 class MemoryStats:
     """In this process's memory (local quick start, tests): lost on restart."""
@@ -114,6 +125,7 @@ class MemoryStats:
         self._retention_s = retention_s
         self._clock = clock
         self._weeks: dict[str, Counter[Event]] = {}
+        self._turns = _ExpiringDict(clock=clock)
 
     def _expired(self, week: str) -> bool:
         return self._clock() >= week_end(week).timestamp() + self._retention_s
@@ -122,10 +134,29 @@ class MemoryStats:
         if not self._expired(event.week):
             self._weeks.setdefault(event.week, Counter())[event] += 1
 
+    async def count_once(self, turn: str, events: Sequence[Event]) -> bool:
+        if not self._turns.set(mark(turn), "1", TURN_KEPT_S, only_if_absent=True):
+            return False
+        for event in events:
+            await self.count(event)
+        return True
+
     async def week(self, week: str) -> dict[Event, int]:
         if self._expired(week):
             self._weeks.pop(week, None)
         return dict(self._weeks.get(week, {}))
+
+
+# KEYS[1]: the turn's marker; KEYS[2..]: each event's week; ARGV[1]: the marker's seconds, then per
+# event its field and when its week's hash expires. Nothing is counted if the marker was there.
+_COUNT_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 2, #KEYS do
+  redis.call('HINCRBY', KEYS[i], ARGV[2 * i - 2], 1)
+  redis.call('EXPIREAT', KEYS[i], ARGV[2 * i - 1])
+end
+return 1
+"""
 
 
 class RedisStats:
@@ -134,9 +165,21 @@ class RedisStats:
     def __init__(self, client: RedisClient, prefix: str, retention_s: int = DEFAULT_RETENTION_S) -> None:
         self._redis, self._prefix = client, prefix
         self._retention_s = retention_s
+        self._count_once = client.register_script(_COUNT_ONCE)
 
     def key(self, week: str) -> str:
         return f"{self._prefix}stats:{week}"
+
+    def turn_key(self, turn: str) -> str:
+        return f"{self._prefix}stats:turn:{mark(turn)}"
+
+    async def count_once(self, turn: str, events: Sequence[Event]) -> bool:
+        keys = [self.turn_key(turn)]
+        args: list[Union[str, int]] = [TURN_KEPT_S]
+        for event in events:
+            keys.append(self.key(event.week))
+            args += [event.field, int(week_end(event.week).timestamp()) + self._retention_s]
+        return bool(await self._count_once(keys=keys, args=args))
 
     async def count(self, event: Event) -> None:
         key = self.key(event.week)

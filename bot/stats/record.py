@@ -67,18 +67,25 @@ class StatsRecorder:
         when: Moment = None,
     ) -> None:
         """The bot answered a message about ``need`` (``Outcome.need``; "choice:2" counts as a menu choice)."""
-        await self._count(
-            lambda: [
-                ContactEvent(
-                    _week(when),
-                    _country(country),
-                    _channel(channel),
-                    self._language(language),
-                    self._need(need),
-                    _risk(risk),
-                    BOT_ANSWERED,
-                )
-            ]
+        await self._count(lambda: [self._answered(country, channel, language, need, risk, when)])
+
+    def _answered(
+        self,
+        country: Optional[str],
+        channel: Optional[str],
+        language: Optional[str],
+        need: str,
+        risk: Optional[Risk],
+        when: Moment,
+    ) -> ContactEvent:
+        return ContactEvent(
+            _week(when),
+            _country(country),
+            _channel(channel),
+            self._language(language),
+            self._need(need),
+            _risk(risk),
+            BOT_ANSWERED,
         )
 
     async def record_turn(
@@ -89,9 +96,21 @@ class StatsRecorder:
         language: Optional[str],
         channel: Optional[str],
         country_before: Optional[str],
+        turn: str = "",
     ) -> None:
         """One answered message: its need, and the conversation itself once its country is first known
-        (both at once: the statistics cost a turn one round trip)."""
+        (both at once: the statistics cost a turn one round trip). With a turn key (bot.storage.turns),
+        a turn run again by another server is not counted again."""
+        if turn:
+
+            def events() -> list[Event]:
+                found: list[Event] = [self._answered(country, channel, language, need, risk, None)]
+                if country and not country_before:
+                    found.append(HandoffEvent(_week(None), _country(country), _channel(channel), CONVERSATIONS))
+                return found
+
+            await self._count(events, turn)
+            return
         counts = [self.record_need(country, channel, language, need, risk)]
         if country and not country_before:
             counts.append(self.record_conversation(country, channel))
@@ -163,10 +182,14 @@ class StatsRecorder:
         """A ticket's figures all count in the week it was opened, so a week's claims never exceed its tickets."""
         return HandoffEvent(_week(ticket.created_at), _country(ticket.helpline), _channel(ticket.channel), figure)
 
-    async def _count(self, events: Callable[[], list[Event]]) -> None:
-        """Build the events here, so that a bad value is caught and logged like a failing store."""
+    async def _count(self, events: Callable[[], list[Event]], turn: str = "") -> None:
+        """Build the events here, so that a bad value is caught and logged like a failing store;
+        with a turn key, all of them at once and only the turn's first time."""
         try:
             found = events()
+            if turn:
+                await asyncio.wait_for(self.counter.count_once(turn, found), self._timeout_s)
+                return
             await asyncio.wait_for(asyncio.gather(*(self.counter.count(event) for event in found)), self._timeout_s)
         except Exception as error:  # noqa: BLE001 - statistics never break a conversation
             logger.error("statistics not counted (%s)", type(error).__name__)
