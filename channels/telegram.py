@@ -222,7 +222,8 @@ class TelegramChannel(InputChannel):
         language: Optional[str],
     ) -> None:
         await self.services.remember(sender, chat_id)
-        for_child = await self.services.counsellor_has(sender, clean(text))
+        claim = CLAIM.get()
+        for_child = await self.services.counsellor_has(sender, clean(text), claim.key if claim else "")
         if for_child is not None:  # a counsellor has this conversation: the bot stays out of it
             await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, for_child)
             return
