@@ -3,7 +3,8 @@
 Why not Rasa's own RedisTrackerStore: it ignores a key prefix that is not alphanumeric (so two
 bots, or test runs, on one Redis would share trackers), blocks the event loop with a synchronous
 client, and cannot be reached by the channels to erase a conversation when the child asks. This
-one keeps the latest session only (the older ones are not needed to answer), expires it after
+one keeps the latest session only (the older ones are not needed to answer), and of a long one its
+last turns and its slots (channels.tracker_compaction), expires it after
 ``conversation_days`` of silence (data/privacy.yml), and runs in memory without ``REDIS_URL``.
 
     tracker_store:
@@ -21,6 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_con
 
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
+from channels.tracker_compaction import compacted
 
 
 class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
@@ -42,7 +44,7 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
     async def save(self, tracker: DialogueStateTracker) -> None:
         self._note(tracker)
         await self.stream_events(tracker)
-        await self.conversations.save(tracker.sender_id, self.serialise_tracker(tracker), self.ttl_s)
+        await self.conversations.save(tracker.sender_id, self.serialise_tracker(compacted(tracker)), self.ttl_s)
 
     def _note(self, tracker: DialogueStateTracker) -> None:
         """Keep the conversation's country and language at hand for a fail-safe reply (RecentHints)."""

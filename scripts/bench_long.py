@@ -107,7 +107,9 @@ def main() -> int:
     print(f"  conversation stored in Redis at turn {TURNS}: {size:,} bytes")
     units = {"last_to_first_ratio": "x", "stored_bytes": "bytes"}
     for metric, value in figures.items():
-        print(json.dumps({"bench": "long", "metric": metric, "value": round(value, 2), "unit": units.get(metric, "ms")}))
+        print(
+            json.dumps({"bench": "long", "metric": metric, "value": round(value, 2), "unit": units.get(metric, "ms")})
+        )
     return 0
 
 
