@@ -33,9 +33,9 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-# The child's messages kept: at least actions.LAST_MESSAGES (the handoff's "what they said") and
-# the messages bot.conversation.risk reads together (tests/test_tracker_compaction.py checks both).
-KEPT_MESSAGES = 12
+# The child's messages kept: at least actions.LAST_MESSAGES (the handoff's "what they said", the one
+# arriving with them) and those bot.conversation.risk reads together (tests/test_tracker_compaction.py).
+KEPT_MESSAGES = 10
 
 
 def compacted(tracker: DialogueStateTracker, kept_messages: int = KEPT_MESSAGES) -> DialogueStateTracker:
