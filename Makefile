@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz test-faults lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console eval-crisis clean
+.PHONY: run shell test test-fast test-fuzz test-faults lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -62,7 +62,7 @@ validate: $(STAMP)
 model: $(STAMP)
 	scripts/train.sh
 
-bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console
+bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long
 
 bench-table: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_table
@@ -85,6 +85,10 @@ bench-web: $(STAMP) model
 # Password guessers against the console: how many guesses are checked, and the console's p99 for everyone else.
 bench-console: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_console
+
+# One conversation of 400 messages on Redis: the time a message takes at its start and at its end, and its stored size.
+bench-long: $(STAMP) model
+	$(VENV)/bin/python -m scripts.bench_long
 
 # Does every child get the number they need? A blind set of conversations, by kind and language.
 SET ?= tests/blind/last

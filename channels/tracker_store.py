@@ -3,7 +3,8 @@
 Why not Rasa's own RedisTrackerStore: it ignores a key prefix that is not alphanumeric (so two
 bots, or test runs, on one Redis would share trackers), blocks the event loop with a synchronous
 client, and cannot be reached by the channels to erase a conversation when the child asks. This
-one keeps the latest session only (the older ones are not needed to answer), expires it after
+one keeps the latest session only (the older ones are not needed to answer), and of a long one its
+last turns and its slots (channels.tracker_compaction), expires it after
 ``conversation_days`` of silence (data/privacy.yml), and runs in memory without ``REDIS_URL``.
 
     tracker_store:
@@ -22,6 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_con
 from bot.storage.inbound import CLAIM
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
+from channels.tracker_compaction import compacted
 
 
 class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
@@ -48,7 +50,7 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
         lease never overwrites what the next owner did). Other turns (web chat, rest) just save."""
         self._note(tracker)
         await self.stream_events(tracker)
-        state = self.serialise_tracker(tracker)
+        state = self.serialise_tracker(compacted(tracker))
         claim = CLAIM.get()
         if claim is None or claim.lease.conversation != tracker.sender_id:
             await self.conversations.save(tracker.sender_id, state, self.ttl_s)
