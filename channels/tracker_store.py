@@ -47,7 +47,8 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
         """A journalled turn (bot.storage.inbound) commits here: its replies queued first (each
         once, by key), then the new state written and the message removed in one step, only while
         the turn's lease is still the conversation's (else LeaseLost: a server paused past its
-        lease never overwrites what the next owner did). Other turns (web chat, rest) just save."""
+        lease never overwrites what the next owner did). Other turns (web chat, rest) just save.
+        What is stored is bounded (channels.tracker_compaction): long conversations stay small."""
         self._note(tracker)
         await self.stream_events(tracker)
         state = self.serialise_tracker(compacted(tracker))
