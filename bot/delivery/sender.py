@@ -27,7 +27,7 @@ from bot.delivery.transports import Transport
 logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 10.0  # an API that has not answered by then is tried again later
-LEASE_MS = 30_000  # a child's lease: well over one attempt, so it never lapses while one is under way
+LEASE_MS = 15_000  # a child's lease: over one attempt (SEND_TIMEOUT_S), so it never lapses while one is under way
 READ_BLOCK_MS = 1000
 CONCURRENCY = 32  # attempts under way at once in one process (each to another child)
 MAX_HELD = 2000  # entries one process holds before it stops reading more

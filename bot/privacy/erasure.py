@@ -4,7 +4,8 @@ What is kept about a child, all under their hashed sender id: the conversation (
 their address (phone number or chat id), the ids of their messages already handled (dedupe), a web
 chat's inbox of messages not yet fetched, the tickets of any handoff with their messages, and
 what each turn did to the handoff (the queue's turn records, bot.storage.turns, which a server
-running a turn again reads). Erasure removes all of it, except a transcript a helpline must keep by law
+running a turn again reads), and the counter of the conversation's fencing tokens
+(bot.storage.inbound). Erasure removes all of it, except a transcript a helpline must keep by law
 (``keep_on_erasure_days`` in handoff.yml), which then expires after that period. Anonymous
 statistics hold nobody, so there is nothing of the child in them to erase (their marks of the turns
 already counted name a digest of the turn key only, and expire within a day).
@@ -20,6 +21,7 @@ from typing import Callable
 
 from bot.handoff.outcomes import CHILD_LEFT
 from bot.handoff.queue import HandoffQueue, TicketError
+from bot.storage.inbound import Journal
 from bot.storage.stores import Stores
 
 ERASE = {"erase": True}  # the custom message an action adds to a reply to ask the channel to erase
@@ -34,6 +36,7 @@ class Eraser:
     stores: Stores
     queue: HandoffQueue
     hold_s: Callable[[str], int]  # per helpline: seconds a law makes it keep a transcript
+    journal: Journal
 
     async def erase(self, conversation: str) -> None:
         """Remove everything keyed to ``conversation`` (a hashed sender id)."""
@@ -48,3 +51,4 @@ class Eraser:
         await self.stores.addresses.forget(conversation)
         await self.stores.dedupe.forget_sender(conversation)
         await self.stores.inbox.delete(conversation)
+        await self.journal.forget(conversation)

@@ -115,6 +115,11 @@ class Journal(Protocol):
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         """Conversations with messages waiting for longer than ORPHAN_AFTER_MS (whoever holds them)."""
 
+    async def forget(self, conversation: str) -> None:
+        """The child asked to be erased: drop the conversation's token counter (its name is the
+        child's id). The lease and any message still waiting stay: the turn under way ends as usual,
+        and a message written after "delete" is still answered."""
+
 
 # --- Redis -----------------------------------------------------------------------------------
 
@@ -236,6 +241,9 @@ class RedisJournal:
     async def hand_back(self, lease: Lease) -> None:
         await self._hand_back(keys=[self._lease(lease.conversation)], args=[lease.token])
 
+    async def forget(self, conversation: str) -> None:
+        await self._redis.delete(self._counter(conversation))
+
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         found = await self._redis.zrangebyscore(self._ready, "-inf", now_ms - ORPHAN_AFTER_MS, 0, SWEEP_BATCH)
@@ -315,6 +323,9 @@ class MemoryJournal:
     async def hand_back(self, lease: Lease) -> None:
         if self._leases.get(lease.conversation) == lease.token:
             del self._leases[lease.conversation]
+
+    async def forget(self, conversation: str) -> None:
+        self._tokens.pop(conversation, None)
 
     async def orphans(self, now_ms: Optional[int] = None) -> list[str]:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms

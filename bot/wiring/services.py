@@ -204,7 +204,7 @@ class Services:
 
     @cached_property
     def eraser(self) -> Eraser:
-        return Eraser(self.stores, self.queue, erasure_hold(self.desks))
+        return Eraser(self.stores, self.queue, erasure_hold(self.desks), self.journal)
 
     @cached_property
     def counsellors(self) -> Counsellors:

@@ -127,7 +127,7 @@ class Settings:
     )
     outbox_claim_idle_s: int = _setting(
         "HELPLINE_OUTBOX_CLAIM_IDLE_S",
-        30,
+        5,
         "After how long without a sign of life another server takes over the messages a server was sending.",
         (1, 3600),
     )
