@@ -120,12 +120,18 @@ def start_actions(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen
 
 
 def start_rasa(
-    port: int, model: Path, credentials: Path, endpoints: Path, log: Path, env: dict[str, str]
+    port: int,
+    model: Path,
+    credentials: Path,
+    endpoints: Path,
+    log: Path,
+    env: dict[str, str],
+    cwd: Path = PROJECT_ROOT,
 ) -> subprocess.Popen:
     """``rasa run`` on 127.0.0.1:``port`` (not waited for: see :func:`wait_until_up`)."""
     command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--credentials", str(credentials)]
     command += ["--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port)]
-    return start_process(command, log, env)
+    return start_process(command, log, env, cwd)
 
 
 def rasa_health(port: int) -> str:
