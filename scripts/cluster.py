@@ -57,7 +57,7 @@ from scripts.local_bot import (
 from scripts.private_redis import PrivateRedis
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-CHECK_MS = 300  # HAProxy's health checks: a stopping (503) or dead server is out within about this
+CHECK_MS = 300  # HAProxy checks each server this often; a stopping (503) or dead one is out after two misses
 PREFIX = "cluster:"
 
 
@@ -278,7 +278,7 @@ class Cluster:
                 "  balance roundrobin",
                 f"  option httpchk GET {check}",
                 "  http-check expect status 200",
-                f"  default-server inter {CHECK_MS}ms fastinter {CHECK_MS}ms downinter {CHECK_MS}ms rise 1 fall 1",
+                f"  default-server inter {CHECK_MS}ms fastinter {CHECK_MS}ms downinter {CHECK_MS}ms rise 1 fall 2",
             ]
             lines += [f"  server {s.name} 127.0.0.1:{s.port} check" for s in servers]
             return "\n".join(lines)
@@ -293,6 +293,7 @@ defaults
   timeout client 120s
   timeout server 120s
   timeout http-request 10s
+  timeout check 5s  # a server busy with turns answers its health check late, not wrongly
   # A request that found its server dead (refused, closed without answering) goes to another one:
   # the webhooks are idempotent (each carries the platform's id, deduplicated), as are the
   # console's replies (idempotency keys). The body is buffered so that it can be sent again.
