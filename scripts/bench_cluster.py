@@ -51,8 +51,9 @@ def by_servers(cluster: Cluster, name: str, make: Callable[[], Callable[[int, in
     for count in SERVERS:
         cluster.use(count)
         time.sleep(0.5)
-        results[f"{name}, {count} server{'s' if count > 1 else ''}"] = load(make(), CHILDREN, EACH)
-        print(f"  {name} on {count}: done", file=sys.stderr)
+        label = f"{name}, {count} server{'s' if count > 1 else ''}"
+        results[label] = r = load(make(), CHILDREN, EACH)
+        print(f"  {label}: {r['per_s']:.1f}/s, p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms", file=sys.stderr)
     cluster.use(len(cluster.rasa))
     return results
 
@@ -127,6 +128,7 @@ def main() -> int:
             )
             print("100 crises among 60 children talking...", file=sys.stderr)
             to_console = crisis_to_console(ours, twilio, run)
+            print(f"  crisis -> console: {len(to_console)} seen, p50/p99 {percentiles(to_console)}", file=sys.stderr)
             redis_url = ours.redis_url
             print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
             stock = Cluster(
