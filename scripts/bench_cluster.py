@@ -128,7 +128,10 @@ def main() -> int:
             )
             print("100 crises among 60 children talking...", file=sys.stderr)
             to_console = crisis_to_console(ours, twilio, run)
-            print(f"  crisis -> console: {len(to_console)} seen, p50/p99 {percentiles(to_console)}", file=sys.stderr)
+            if len(to_console) >= 2:
+                print(
+                    f"  crisis -> console: {len(to_console)} seen, p50/p99 {percentiles(to_console)}", file=sys.stderr
+                )
             redis_url = ours.redis_url
             print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
             stock = Cluster(
