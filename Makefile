@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz test-faults lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long eval-crisis clean
+.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -26,6 +26,12 @@ FAULT_TESTS := tests/test_faults.py tests/test_outbox_flow.py tests/test_console
   tests/test_chat_tokens.py tests/test_fuzz.py
 test-faults: $(STAMP) model
 	$(VENV)/bin/python -m pytest -q -s $(FAULT_TESTS)
+
+# The bot as a cluster (issue 16): HAProxy round-robin over 3 Rasa servers, 2 action servers and
+# 2 consoles on a private redis-server; order, loss and duplicates of children's messages and of
+# counsellors' replies while servers are killed, stopped and restarted, with figures printed.
+test-cluster: $(STAMP) model
+	$(VENV)/bin/python -m pytest -q -s -m cluster tests/test_cluster.py
 
 # The tests that need neither a trained model nor servers of ours (Redis still): under 2 minutes.
 test-fast: $(STAMP)
@@ -62,7 +68,7 @@ validate: $(STAMP)
 model: $(STAMP)
 	scripts/train.sh
 
-bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long
+bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster
 
 bench-table: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_table
@@ -81,6 +87,10 @@ bench-handoff: $(STAMP) model
 
 bench-web: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_web
+
+# Our bot behind HAProxy with 1, 2 and 3 Rasa servers beside stock Rasa 3.6.21 the same way; crisis to console.
+bench-cluster: $(STAMP) model
+	$(VENV)/bin/python -m scripts.bench_cluster
 
 # Password guessers against the console: how many guesses are checked, and the console's p99 for everyone else.
 bench-console: $(STAMP)

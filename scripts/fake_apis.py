@@ -229,6 +229,11 @@ class FakeTelegram(FakeApi):
             for params in found
         ]
 
+    def texts_to(self, chat_id: int) -> list[str]:
+        """The texts sent to the chat so far, in order (without waiting)."""
+        sent = self.sent(lambda p, q: p.endswith("/sendMessage") and int(_value(q.get("chat_id"))) == chat_id)
+        return [_value(params.get("text")) for params in sent]
+
 
 class FakeTwilio(FakeApi):
     """``POST /2010-04-01/Accounts/<sid>/Messages.json`` of Twilio's REST API."""
@@ -256,6 +261,12 @@ class FakeTwilio(FakeApi):
     def messages_to(self, address: str, count: int = 1, timeout_s: float = 30) -> list[str]:
         found = self.wait_for(lambda p, q: p.endswith("/Messages.json") and q.get("To") == address, count, timeout_s)
         return [params["Body"] for params in found]
+
+    def bodies_to(self, address: str) -> list[str]:
+        """The messages sent to ``address`` so far, in order (without waiting)."""
+        return [
+            params["Body"] for params in self.sent(lambda p, q: p.endswith("/Messages.json") and q.get("To") == address)
+        ]
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,66 @@ def start_process(command: list[str], log: Path, env: dict, cwd: Path = PROJECT_
     return subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
+def write_endpoints(path: Path, action_url: str, extra: str = "") -> Path:
+    """The project's endpoints.yml with the action server at ``action_url``, plus ``extra``."""
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["action_endpoint"]["url"] = action_url
+    path.write_text(yaml.safe_dump(endpoints) + extra)
+    return path
+
+
+def write_credentials(path: Path, env: dict[str, str], credentials: Optional[str] = None) -> Path:
+    """``credentials`` (YAML text), or as `make run` does: the configured channels of credentials.yml."""
+    if credentials is None:
+        project = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
+        credentials = yaml.safe_dump(active(project, env)[0])
+    path.write_text(credentials)
+    return path
+
+
+def bot_env(env: Optional[dict[str, str]] = None) -> dict[str, str]:
+    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+
+
+def start_actions(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """``rasa run actions`` on ``port`` (not waited for: see :func:`wait_until_up`)."""
+    return start_process(
+        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)], log, env
+    )
+
+
+def start_rasa(
+    port: int,
+    model: Path,
+    credentials: Path,
+    endpoints: Path,
+    log: Path,
+    env: dict[str, str],
+    cwd: Path = PROJECT_ROOT,
+) -> subprocess.Popen:
+    """``rasa run`` on 127.0.0.1:``port`` (not waited for: see :func:`wait_until_up`)."""
+    command = [str(VENV_BIN / "rasa"), "run", "--model", str(model), "--credentials", str(credentials)]
+    command += ["--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port)]
+    return start_process(command, log, env, cwd)
+
+
+def rasa_health(port: int) -> str:
+    return f"http://127.0.0.1:{port}/webhooks/rest/"
+
+
+def stop(processes: list[subprocess.Popen], timeout_s: float = 20) -> None:
+    """SIGTERM to each, then SIGKILL to whatever has not exited within ``timeout_s``."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextmanager
 def running_bot(
     folder: Path,
@@ -106,57 +166,26 @@ def running_bot(
     ``with_actions=False`` leaves the action endpoint dead, ``endpoints_extra`` adds to endpoints.yml.
     """
     actions_port, rasa_port = free_port(), free_port()
-    endpoints = folder / "endpoints.yml"
-    project_endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    project_endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
-    endpoints.write_text(yaml.safe_dump(project_endpoints) + endpoints_extra)
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    if credentials is None:  # as `make run` does: the configured channels of credentials.yml
-        project = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
-        credentials = yaml.safe_dump(active(project, env)[0])
-    credentials_path = folder / "credentials.yml"
-    credentials_path.write_text(credentials)
-    rasa = str(VENV_BIN / "rasa")
+    endpoints = write_endpoints(folder / "endpoints.yml", f"http://127.0.0.1:{actions_port}/webhook", endpoints_extra)
+    env = bot_env(env)
+    credentials_path = write_credentials(folder / "credentials.yml", env, credentials)
     launched = time.monotonic()
-    actions = None
-    if with_actions:
-        actions = start_process(
-            [rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)], folder / "actions.log", env
-        )
-    server = start_process(
-        [
-            rasa,
-            "run",
-            "--model",
-            str(model),
-            "--credentials",
-            str(credentials_path),
-            "--endpoints",
-            str(endpoints),
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(rasa_port),
-        ],
-        folder / "rasa.log",
-        env,
-    )
-    processes = [p for p in (server, actions) if p is not None]
+    actions = start_actions(actions_port, folder / "actions.log", env) if with_actions else None
+    server = start_rasa(rasa_port, model, credentials_path, endpoints, folder / "rasa.log", env)
     try:
         if actions is not None:
             wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, folder / "actions.log")
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", server, folder / "rasa.log")
+        wait_until_up(rasa_health(rasa_port), server, folder / "rasa.log")
         yield RunningBot(
             f"http://127.0.0.1:{rasa_port}", server, actions, time.monotonic() - launched, folder / "rasa.log"
         )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop([p for p in (server, actions) if p is not None])
+
+
+def start_console(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """The counsellors' console (``python -m console``) on ``port`` (not waited for)."""
+    return start_process([sys.executable, "-m", "console"], log, {**os.environ, **env, "CONSOLE_PORT": str(port)})
 
 
 @contextmanager
@@ -164,10 +193,9 @@ def running_console(folder: Path, env: dict[str, str]) -> Iterator[str]:
     """The counsellors' console as its own process (``python -m console``); yields its base URL."""
     port = free_port()
     log = folder / "console.log"
-    process = start_process([sys.executable, "-m", "console"], log, {**os.environ, **env, "CONSOLE_PORT": str(port)})
+    process = start_console(port, log, env)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/", process, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop([process])

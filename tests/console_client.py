@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from email.message import Message
 from http.cookies import SimpleCookie
 from typing import Any, Optional
 
@@ -20,7 +21,7 @@ class Counsellor:
     def login(self, password: str = PASSWORD, address: Optional[str] = None) -> int:
         return self.login_answer(password, address)[0]
 
-    def login_answer(self, password: str = PASSWORD, address: Optional[str] = None) -> tuple[int, Any, dict]:
+    def login_answer(self, password: str = PASSWORD, address: Optional[str] = None) -> tuple[int, Any, Message]:
         """Status, body and headers; ``address``: the client address a trusted proxy would forward."""
         headers = {"X-Forwarded-For": address} if address else {}
         status, raw, answer_headers = _call(
@@ -50,13 +51,13 @@ class Counsellor:
         return headers
 
 
-def _call(method: str, url: str, data: Optional[dict], headers: Optional[dict] = None) -> tuple[int, bytes, dict]:
+def _call(method: str, url: str, data: Optional[dict], headers: Optional[dict] = None) -> tuple[int, bytes, Message]:
     body = json.dumps(data).encode() if data is not None else None
     request = urllib.request.Request(
         url, data=body, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read(), dict(answer.headers)
+            return answer.status, answer.read(), answer.headers  # names case-insensitive: HAProxy lowercases them
     except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+        return error.code, error.read(), error.headers

@@ -43,10 +43,10 @@ from scripts.fake_apis import (
     channel_credentials,
 )
 from scripts.local_bot import RunningBot, http, running_bot, running_console
+from scripts.private_redis import PrivateRedis
 from tests.conftest import HANDOFF_FILE
 from tests.console_client import PASSWORD, Counsellor
 from tests.numbers import emergency, gives, helpline_number
-from tests.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.faults, pytest.mark.rasa]
 

@@ -19,7 +19,7 @@ from bot.storage.guard import RedisDown, RedisGuard
 from bot.storage.stores import STORE_FAULTS
 from bot.wiring.services import PROBE_MIN_S, Services
 from bot.wiring.settings import Settings
-from tests.private_redis import PrivateRedis
+from scripts.private_redis import PrivateRedis
 
 TIMEOUT_MS = 200
 

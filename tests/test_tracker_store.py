@@ -64,7 +64,7 @@ async def test_a_store_that_fails_fails_the_turn_instead_of_answering_a_stranger
 
     from bot.storage.guard import RedisDown
     from channels.tracker_store import fail_loudly
-    from tests.private_redis import PrivateRedis
+    from scripts.private_redis import PrivateRedis
 
     redis_server = PrivateRedis(tmp_path)
     redis_server.start()

@@ -1,4 +1,4 @@
-"""A redis-server of a test's own on a free port, to kill, freeze (SIGSTOP) and restart without
+"""A redis-server of a test's (or benchmark's) own on a free port, to kill, freeze (SIGSTOP) and restart without
 touching the shared one at 6379 that other tests and people use."""
 
 from __future__ import annotations

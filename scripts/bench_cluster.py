@@ -1,0 +1,175 @@
+"""Cluster benchmark: our bot behind HAProxy with 1, 2 and 3 Rasa servers (2 action servers, 2
+consoles, one private redis-server: scripts/cluster.py), side by side with stock Rasa 3.6.21 (the
+`rasa init` bot of scripts/bench_channels.py, on Rasa's own Redis tracker and lock stores, which a
+stock cluster needs) behind HAProxy with 1, 2 and 3 servers, in the same run.
+
+- 20 children x 15 messages, each child sending its next message once the reply to the last came
+  (scripts/bench_channels.py's load): messages per second, and p50/p99 latency from the webhook's
+  POST to the reply arriving at the fake Telegram or Twilio API (stock Rasa: its rest channel's
+  response, which carries the reply).
+- 100 children in crisis on SMS (a new one every 0.2 s) while 60 other children talk, on 3 servers:
+  p50/p99 from the crisis SMS's POST to its ticket in the console's queue, watched as the console's
+  page watches it (the event stream, then the queue), through HAProxy.
+
+    make bench-cluster
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from scripts.bench_channels import STOCK_DIR, load, rest_sender, sms_sender, stock_model, telegram_sender
+from scripts.bench_handoff import PASSWORD, login, percentiles, post_sms, watch_events
+from scripts.cluster import Cluster
+from scripts.fake_apis import FakeTelegram, FakeTwilio, channel_credentials
+from scripts.local_bot import MODEL, http
+
+CHILDREN, EACH = 20, 15
+SERVERS = (1, 2, 3)
+CRISES, TALKING, CRISIS_EVERY_S = 100, 60, 0.2
+
+
+def stock_endpoints(cluster_redis: str) -> str:
+    """Stock Rasa's own Redis tracker and lock stores: several servers share conversations (and take
+    turns on each) only through them."""
+    host, port = cluster_redis.removeprefix("redis://").split("/")[0].split(":")
+    store = f'  url: "{host}"\n  port: {port}\n  db: 1\n'
+    return f"tracker_store:\n  type: redis\n{store}  key_prefix: stockbench\nlock_store:\n  type: redis\n{store}"
+
+
+def by_servers(cluster: Cluster, name: str, make: Callable[[], Callable[[int, int], float]]) -> dict[str, dict]:
+    results = {}
+    for count in SERVERS:
+        cluster.use(count)
+        time.sleep(0.5)
+        label = f"{name}, {count} server{'s' if count > 1 else ''}"
+        results[label] = r = load(make(), CHILDREN, EACH)
+        print(f"  {label}: {r['per_s']:.1f}/s, p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms", file=sys.stderr)
+    cluster.use(len(cluster.rasa))
+    return results
+
+
+def crisis_to_console(cluster: Cluster, twilio: FakeTwilio, run: str) -> list[float]:
+    """Milliseconds from each crisis SMS to its ticket in the console's queue (see the docstring)."""
+    cluster.add_counsellor("bench-counsellor", "NG", PASSWORD)
+    cookie, csrf = login(cluster.console_url)
+    opened = watch_events(cluster.console_url, cookie)
+    texts = {i: f"i want to die {run} {i}" for i in range(CRISES)}
+    posted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        """As the page: on each "opened" event the queue is fetched; a ticket is seen once it is there."""
+        while not stop.is_set():
+            try:
+                opened.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            status, raw = http("GET", f"{cluster.console_url}/api/queue", None, {"Cookie": cookie})
+            now = time.monotonic()
+            for ticket in json.loads(raw)["waiting"] if status == 200 else []:
+                for text in texts.values():
+                    if text in ticket["last_messages"] and text not in seen:
+                        seen[text] = now
+
+    def talk(sender: int) -> None:
+        send, i = sms_sender(cluster.webhook("sms"), twilio, run + "bg"), 0
+        while not stop.is_set():
+            send(1000 + sender, i)
+            i += 1
+
+    def crisis(i: int) -> None:
+        posted[texts[i]] = time.monotonic()
+        post_sms(cluster, f"+23480{i:08d}", texts[i], run, i)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with ThreadPoolExecutor(TALKING) as talkers, ThreadPoolExecutor(20) as crises:
+        for sender in range(TALKING):
+            talkers.submit(talk, sender)
+        time.sleep(2)
+        for i in range(CRISES):
+            crises.submit(crisis, i)
+            time.sleep(CRISIS_EVERY_S)
+        deadline = time.monotonic() + 60
+        while len(seen) < CRISES and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+    return [(seen[text] - posted[text]) * 1000 for text in texts.values() if text in seen]
+
+
+def main() -> int:
+    if not MODEL.exists():
+        print(f"No model at {MODEL}: run `make model` first.", file=sys.stderr)
+        return 1
+    run = secrets.token_hex(6)
+    telegram, twilio = FakeTelegram(), FakeTwilio()
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        desks = Path(folder) / "handoff.yml"
+        desks.write_text("desks:\n  NG:\n    name: Bench desk\n    max_wait_minutes: 60\n")
+        env = {"HELPLINE_HANDOFF_FILE": str(desks)}
+        credentials = channel_credentials(telegram, twilio)
+        print("starting our cluster: HAProxy, 3 Rasa, 2 action servers, 2 consoles, Redis...", file=sys.stderr)
+        with Cluster(Path(folder) / "ours", credentials=credentials, env=env) as ours:
+            results |= by_servers(ours, "ours, SMS", lambda: sms_sender(ours.webhook("sms"), twilio, run))
+            results |= by_servers(
+                ours, "ours, Telegram", lambda: telegram_sender(ours.webhook("telegram"), telegram, run)
+            )
+            print("100 crises among 60 children talking...", file=sys.stderr)
+            to_console = crisis_to_console(ours, twilio, run)
+            if len(to_console) >= 2:
+                print(
+                    f"  crisis -> console: {len(to_console)} seen, p50/p99 {percentiles(to_console)}", file=sys.stderr
+                )
+            redis_url = ours.redis_url
+            print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
+            stock = Cluster(
+                Path(folder) / "stock",
+                stock_model(),
+                actions=0,
+                consoles=0,
+                credentials="rest:\n",
+                endpoints=stock_endpoints(redis_url),
+                redis_url=redis_url,
+                cwd=STOCK_DIR,
+            )
+            with stock:
+                results |= by_servers(stock, "stock Rasa 3.6.21, rest", lambda: rest_sender(stock.webhook("rest"), run))
+    telegram.close()
+    twilio.close()
+
+    print(f"\n{CHILDREN} children x {EACH} messages through HAProxy (latency: webhook POST -> reply at the platform)")
+    print("| bot, servers | messages/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['per_s']:.1f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} |")
+    if len(to_console) >= 2:
+        c50, c99 = percentiles(to_console)
+        print(
+            f"\ncrisis SMS -> ticket in the console's queue (event stream, then the queue, through HAProxy), "
+            f"{CRISES} crises among {TALKING} children talking, 3 servers: {len(to_console)}/{CRISES} seen, "
+            f"p50 {c50:.0f} ms, p99 {c99:.0f} ms"
+        )
+    else:
+        print(f"\ncrisis SMS -> ticket in the console's queue: only {len(to_console)}/{CRISES} seen")
+    for name, r in results.items():
+        for metric in ("per_s", "p50_ms", "p99_ms"):
+            print(json.dumps({"bench": "cluster", "load": name, "metric": metric, "value": round(r[metric], 1)}))
+    if len(to_console) >= 2:
+        print(json.dumps({"bench": "cluster", "metric": "crisis_to_console_p99_ms", "value": round(c99, 1)}))
+    return 0 if len(to_console) == CRISES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
