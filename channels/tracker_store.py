@@ -59,7 +59,8 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
         from channels.services import services as channel_services  # the channels' layer, built by now
 
         await channel_services().queue_replies(claim)
-        await self.journal.save_conversation(claim, self.conversations, tracker.sender_id, state, self.ttl_s)
+        answered = (tracker.latest_message.metadata or {}).get("turn") == claim.key if tracker.latest_message else False
+        await self.journal.save_conversation(claim, self.conversations, tracker.sender_id, state, self.ttl_s, answered)
 
     def _note(self, tracker: DialogueStateTracker) -> None:
         """Keep the conversation's country and language at hand for a fail-safe reply (RecentHints)."""

@@ -102,9 +102,13 @@ class Journal(Protocol):
     async def done(self, lease: Lease, entry: Entry) -> None:
         """The message's turn is over: remove it. Raises :class:`LeaseLost` if the lease is not ours."""
 
-    async def save_conversation(self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int) -> None:
-        """Store the conversation's new state and remove the claimed message, at once, only while
-        the claim's lease is the conversation's (else :class:`LeaseLost`, nothing written)."""
+    async def save_conversation(
+        self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int, answered: bool = True
+    ) -> None:
+        """Store the conversation's new state and, once it holds the claimed message's answer
+        (``answered``), remove the message, at once, only while the claim's lease is the
+        conversation's (else :class:`LeaseLost`, nothing written). Rasa also saves a new
+        conversation before it reads the message: that save must not remove it."""
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up if no message waits; False (lease kept) when one arrived meanwhile."""
@@ -228,10 +232,13 @@ class RedisJournal:
         if not await self._done(keys=keys, args=[lease.token, entry.id]):
             raise LeaseLost()
 
-    async def save_conversation(self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int) -> None:
+    async def save_conversation(
+        self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int, answered: bool = True
+    ) -> None:
         conversation = claim.lease.conversation
         keys = [self._lease(conversation), self._stream(conversation), conversations.key(sender)]
-        if not await self._save(keys=keys, args=[claim.lease.token, claim.entry.id, state, ttl_s]):
+        entry = claim.entry.id if answered else ""
+        if not await self._save(keys=keys, args=[claim.lease.token, entry, state, ttl_s]):
             raise LeaseLost()
 
     async def release(self, lease: Lease) -> bool:
@@ -304,11 +311,14 @@ class MemoryJournal:
         if entry in waiting:
             waiting.remove(entry)
 
-    async def save_conversation(self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int) -> None:
+    async def save_conversation(
+        self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int, answered: bool = True
+    ) -> None:
         if self._leases.get(claim.lease.conversation) != claim.lease.token:
             raise LeaseLost()
         await conversations.save(sender, state, ttl_s)
-        await self.done(claim.lease, claim.entry)
+        if answered:
+            await self.done(claim.lease, claim.entry)
 
     async def release(self, lease: Lease) -> bool:
         if self._leases.get(lease.conversation) != lease.token:
