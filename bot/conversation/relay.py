@@ -82,28 +82,7 @@ class Relay:
             done = await self.queue.turn_record(conversation, turn)
             if done.said:
                 return _loaded(done.said)
-            said = await self._hand_off(desk, request, conversation, channel, language, last_messages, now, turn)
-            await self.queue.note_said(conversation, turn, _dumped(said))
-            return said
-        return await self._hand_off(desk, request, conversation, channel, language, last_messages, now)
-
-    async def _hand_off(
-        self,
-        desk: Desk,
-        request: HandoffRequest,
-        conversation: str,
-        channel: str,
-        language: str,
-        last_messages: tuple[str, ...],
-        now: Optional[float] = None,
-        turn: str = "",
-    ) -> list[BotMessage]:
         now = now or time.time()
-        intake_step = first_step(request.risk)
-        moment = _moment(now)
-        counsellors = desk.state(moment)
-        if not counsellors.open:
-            intake_step = None  # the child's next answer is "keep waiting" or "talk to the bot"
         made = Ticket.new(
             desk.helpline,
             conversation,
@@ -114,6 +93,18 @@ class Relay:
             request.reason,
             last_messages=last_messages,
         )
+        said = await self._open(desk, request, made, now, turn)
+        if turn:
+            await self.queue.note_said(conversation, turn, _dumped(said))
+        return said
+
+    async def _open(self, desk: Desk, request: HandoffRequest, made: Ticket, now: float, turn: str) -> list[BotMessage]:
+        conversation = made.conversation
+        intake_step = first_step(request.risk)
+        moment = _moment(now)
+        counsellors = desk.state(moment)
+        if not counsellors.open:
+            intake_step = None  # the child's next answer is "keep waiting" or "talk to the bot"
         ticket = await self.queue.open(replace(made, intake_step=intake_step), turn)
         # A turn run again after it opened the ticket but before the child's answer was kept: as if new.
         mine = ticket.id == made.id or await self._opened_by(conversation, turn, ticket)
