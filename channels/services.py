@@ -24,9 +24,11 @@ from bot.delivery.policy import Policy
 from bot.delivery.sender import Sender, default_consumer
 from bot.delivery.transports import Transport
 from bot.handoff.partner import deliver_to_partners
+from bot.language.input_text import clean
 from bot.privacy.sender_ids import SenderIds
 from bot.storage.inbound import CLAIM, Claim, Handler, Worker, hold_for_request
 from bot.storage.stores import STORE_FAULTS, Stores
+from bot.storage.turn_gate import TurnGate
 from bot.storage.turns import turn_of
 from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
@@ -62,7 +64,7 @@ class ChannelServices:
     @cached_property
     def worker(self) -> Worker:
         """Answers the journalled messages of Telegram, SMS and WhatsApp (bot.storage.inbound)."""
-        worker = Worker(self.core.journal)
+        worker = Worker(self.core.journal, gate=TurnGate(self.core.settings.turns_at_once))
         worker.finish = self.finish_turn
         return worker
 
@@ -178,6 +180,10 @@ class ChannelServices:
         redis = "none" if self.core.settings.in_memory else "down" if self.core.redis_guard.down else "up"
         status = "stopping" if self.worker.stopping else "degraded" if redis == "down" else "ok"
         return {"status": status, "redis": redis, "faults": self.faults.counts()}
+
+    def urgent(self, text: Optional[str]) -> bool:
+        """Whether a message just received speaks of a crisis (the phrase lists): its turn goes first."""
+        return bool(text) and self.dialogue.crisis.check(clean(text)) is not None
 
     def accept(self, conversation: str) -> None:
         """A message of ``conversation`` is in the journal: answer it (after its earlier ones)."""

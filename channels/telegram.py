@@ -148,7 +148,11 @@ class TelegramChannel(InputChannel):
                     sender,
                     f"telegram:{sender}:{update.update_id}",
                     self.services.dialogue.retention.dedupe_s,
-                    {"channel": self.name(), "update": _without_names(payload)},
+                    {
+                        "channel": self.name(),
+                        "update": _without_names(payload),
+                        "urgent": self.services.urgent((_read(update) or (None, None, None))[1]),
+                    },
                 )
             except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
                 self.services.faults.count(STORE_DOWN, error, "the Telegram webhook")

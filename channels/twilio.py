@@ -191,7 +191,7 @@ class TwilioChannel(InputChannel):
                     sender,
                     f"{self.name()}:{sender}:{form['MessageSid']}",
                     self.services.dialogue.retention.dedupe_s,
-                    {"channel": self.name(), "form": kept},
+                    {"channel": self.name(), "form": kept, "urgent": self.services.urgent(form.get("Body"))},
                 )
             except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
                 self.services.faults.count(STORE_DOWN, error, f"the {self.name()} webhook")

@@ -21,6 +21,7 @@ from bot.storage.inbound import (
     Worker,
     hold_for_request,
 )
+from bot.storage.turn_gate import TurnGate
 from tests.conftest import CHANNEL_ENV
 
 REDIS_URL = CHANNEL_ENV["REDIS_URL"]
@@ -335,3 +336,25 @@ async def test_a_save_before_the_message_is_answered_keeps_it_for_whoever_answer
     assert [e.payload for e in await journal.entries(lease)] == [message(1)]
     await journal.save_conversation(Claim(lease, entry), store, "c1", "answered", 60)
     assert await journal.entries(lease) == []
+
+
+async def test_with_one_turn_at_a_time_a_message_recorded_urgent_is_answered_before_earlier_calm_ones(
+    journal: Journal,
+) -> None:
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(payload: dict[str, Any]) -> None:
+        if payload["n"] == 0:
+            await release.wait()
+        order.append(payload["who"])
+
+    worker = Worker(journal, renew_every_s=0.1, gate=TurnGate(1))
+    worker.handlers["sms"] = handler
+    for n, (who, urgent) in enumerate([("busy", False), ("calm-1", False), ("calm-2", False), ("crisis", True)]):
+        await journal.record(who, f"k-{who}", 60, {"channel": "sms", "n": n, "who": who, "urgent": urgent})
+        worker.start(who)
+        await asyncio.sleep(0.05)  # each waits for the gate, in this order
+    release.set()
+    await until(lambda: len(order) == 4)
+    assert order == ["busy", "crisis", "calm-1", "calm-2"]

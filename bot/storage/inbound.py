@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
 from bot.storage.stores import RedisClient, as_text, stream_field
+from bot.storage.turn_gate import TurnGate
 
 logger = logging.getLogger(__name__)
 
@@ -375,9 +376,13 @@ class Worker:
     worker's work on that conversation: its new owner answers the message.
     """
 
-    def __init__(self, journal: Journal, renew_every_s: float = LEASE_MS / 3000) -> None:
-        """``renew_every_s``: well within the journal's lease, so a live worker never loses it."""
+    def __init__(
+        self, journal: Journal, renew_every_s: float = LEASE_MS / 3000, gate: Optional[TurnGate] = None
+    ) -> None:
+        """``renew_every_s``: well within the journal's lease, so a live worker never loses it;
+        ``gate``: how many turns run at once, a message recorded ``urgent`` first (none: no limit)."""
         self.journal = journal
+        self.gate = gate or TurnGate(1_000_000)
         self._renew_every_s = renew_every_s
         self.handlers: dict[str, Handler] = {}
         self.finish: Callable[[Claim], Awaitable[None]] = self._remove
@@ -422,8 +427,9 @@ class Worker:
                 entries = await self.journal.entries(lease)
                 for entry in entries:
                     claim = Claim(lease, entry)
-                    await self._turn(claim)
-                    await self.finish(claim)
+                    async with self.gate.slot(urgent=bool(entry.payload.get("urgent"))):
+                        await self._turn(claim)
+                        await self.finish(claim)
                     if self._stopping:
                         break
                 if not entries and await self.journal.release(lease):

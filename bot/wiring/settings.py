@@ -77,6 +77,13 @@ class Settings:
         "`maxclients` above this times the number of processes.",
         (2, 10000),
     )
+    turns_at_once: int = _setting(
+        "HELPLINE_TURNS_AT_ONCE",
+        8,
+        "Most Telegram, SMS and WhatsApp turns one server runs at once; the others wait in order, and a message "
+        "the crisis phrase lists flag goes first (bot/storage/turn_gate.py).",
+        (1, 1000),
+    )
     shutdown_s: int = _setting(
         "HELPLINE_SHUTDOWN_S",
         10,
