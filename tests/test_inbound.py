@@ -358,3 +358,17 @@ async def test_with_one_turn_at_a_time_a_message_recorded_urgent_is_answered_bef
     release.set()
     await until(lambda: len(order) == 4)
     assert order == ["busy", "crisis", "calm-1", "calm-2"]
+
+
+async def test_a_message_of_a_channel_this_server_does_not_run_is_left_for_one_that_does(journal: Journal) -> None:
+    telegram_only = Worker(journal, renew_every_s=0.1)
+    telegram_only.handlers["telegram"] = Recorder()
+    await journal.record("c1", "k1", 60, message(1))  # an SMS
+    telegram_only.start("c1")
+    await asyncio.sleep(0.2)
+    lease = await journal.take("c1")  # handed back at once, not removed
+    assert lease is not None and [e.payload for e in await journal.entries(lease)] == [message(1)]
+    await journal.hand_back(lease)
+    handler = Recorder()
+    worker_for(journal, handler).start("c1")  # a server that runs SMS
+    await until(lambda: handler.answered == [1])

@@ -46,6 +46,10 @@ FENCE_KEPT_S = 400 * 24 * 3600  # a conversation's token counter: far longer tha
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class NotHere(Exception):
+    """A recorded message of a channel this server does not run (its Rasa credentials leave it out)."""
+
+
 class LeaseLost(Exception):
     """The lease lapsed and another worker took the conversation: this turn's writes were refused."""
 
@@ -426,6 +430,8 @@ class Worker:
             while not self._stopping:
                 entries = await self.journal.entries(lease)
                 for entry in entries:
+                    if str(entry.payload.get("channel")) not in self.handlers:
+                        raise NotHere(str(entry.payload.get("channel")))
                     claim = Claim(lease, entry)
                     async with self.gate.slot(urgent=bool(entry.payload.get("urgent"))):
                         await self._turn(claim)
@@ -436,6 +442,10 @@ class Worker:
                     return
         except LeaseLost:
             logger.error("a conversation's lease lapsed mid-turn: its new owner answers the message")
+            return
+        except NotHere as error:  # left in the journal, for a server that runs the channel
+            logger.error("a recorded message for channel %r, which this server does not run: left to another", error)
+            await self.journal.hand_back(lease)
             return
         except Exception as error:  # noqa: BLE001 - the lease lapses and another worker goes on
             logger.error("answering journalled messages stopped (%s)", type(error).__name__)
@@ -458,10 +468,7 @@ class Worker:
 
     async def _turn(self, claim: Claim) -> None:
         payload = claim.entry.payload
-        handle = self.handlers.get(str(payload.get("channel")))
-        if handle is None:
-            logger.error("a recorded message for channel %r, which this server does not run", payload.get("channel"))
-            return
+        handle = self.handlers[str(payload.get("channel"))]
         claimed = CLAIM.set(claim)
         try:
             await handle(payload)
