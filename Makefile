@@ -16,7 +16,7 @@ shell: $(STAMP) model
 	scripts/run.sh shell
 
 test: $(STAMP) model validate lint
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=15
 
 # Every row of issue 15's fault table, with figures printed: Redis refused and frozen, the action
 # server killed, a Rasa server stopped or killed mid-burst (a private redis-server), a channel's API
