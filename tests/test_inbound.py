@@ -372,3 +372,25 @@ async def test_a_message_of_a_channel_this_server_does_not_run_is_left_for_one_t
     handler = Recorder()
     worker_for(journal, handler).start("c1")  # a server that runs SMS
     await until(lambda: handler.answered == [1])
+
+
+async def test_a_message_recorded_while_its_worker_lets_the_conversation_go_is_answered_at_once(
+    journal: Journal,
+) -> None:
+    """The worker released the lease (the stream was empty) and its task had not ended yet when the
+    next message came: before, that message waited for the sweep (a second or two)."""
+    handler = Recorder()
+    worker = worker_for(journal, handler)
+    real_release = journal.release
+
+    async def release_then_a_message_arrives(lease: Any) -> bool:
+        released = await real_release(lease)
+        if released and handler.answered == [1]:
+            await journal.record("c1", "k2", 60, message(2))
+            worker.start("c1")  # the webhook's accept, while the draining task is still alive
+        return released
+
+    journal.release = release_then_a_message_arrives  # type: ignore[method-assign]
+    await journal.record("c1", "k1", 60, message(1))
+    worker.start("c1")
+    await until(lambda: handler.answered == [1, 2], timeout_s=0.5)  # not the sweep: nobody runs it here

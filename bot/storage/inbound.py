@@ -391,6 +391,7 @@ class Worker:
         self.handlers: dict[str, Handler] = {}
         self.finish: Callable[[Claim], Awaitable[None]] = self._remove
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()  # started again while being drained
         self._stopping = False
         self._handed_back = 0
 
@@ -400,8 +401,12 @@ class Worker:
         return self._stopping
 
     def start(self, conversation: str) -> None:
-        """Answer the conversation's messages now, unless this process already is."""
-        if self._stopping or conversation in self._draining:
+        """Answer the conversation's messages now, unless this process already is (then it looks
+        once more before it lets go: the message may have come just after it last looked)."""
+        if self._stopping:
+            return
+        if conversation in self._draining:
+            self._again.add(conversation)
             return
         task = asyncio.get_running_loop().create_task(self._drain(conversation))
         self._draining[conversation] = task
@@ -418,6 +423,13 @@ class Worker:
         return started
 
     async def _drain(self, conversation: str) -> None:
+        while True:
+            self._again.discard(conversation)
+            await self._answer(conversation)
+            if conversation not in self._again or self._stopping:
+                return
+
+    async def _answer(self, conversation: str) -> None:
         try:
             lease = await self.journal.take(conversation)
         except Exception as error:  # noqa: BLE001 - the sweep tries again later
