@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.conversation.dialogue import SLOTS, Turn
 from bot.conversation.needs import TRIGGERS
+from bot.conversation.relay import LAST_MESSAGES
 from bot.handoff.desks import HANDOFF_CHANNELS
 from bot.privacy.erasure import ERASE
 from bot.storage.turns import turn_of
@@ -23,7 +24,6 @@ from bot.wiring.services import services
 
 SERVICES = services()
 SERVICES.dialogue, SERVICES.relay, SERVICES.stats  # noqa: B018 - built (and data files checked) at start-up
-LAST_MESSAGES = 10
 freeze_startup_objects()  # the dialogue's data and the libraries stay for the process's life
 
 

@@ -9,6 +9,7 @@ Built once, on the first channel's start-up, so a missing secret stops the serve
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -252,6 +253,7 @@ class ChannelServices:
         elif before and not message.text:  # a picture alone: nothing else to answer
             await output.send_messages(message.sender_id, before)
         else:
+            await self.at_the_door(message)
             await answer(
                 on_new_message,
                 message,
@@ -277,6 +279,32 @@ class ChannelServices:
             await self.core.journal.hand_back(claim.lease)
         except STORE_FAULTS as error:  # then it lapses by itself
             self.faults.count(STORE_DOWN, error, "letting a conversation's lease go")
+
+    async def at_the_door(self, message: UserMessage) -> None:
+        """A crisis the phrase lists catch: its ticket opens now, before Rasa reads the message
+        (bot.conversation.relay.Relay.at_the_door); if that fails, the action opens it as usual."""
+        turn = turn_of(message.metadata)
+        if not turn or not message.text or not self.urgent(message.text):
+            return
+        hints = self.core.recent_hints.completed(message.sender_id, message.metadata)
+        try:
+            earlier = await self._said_before(message.sender_id)
+            await self.relay.at_the_door(
+                message.sender_id,
+                message.input_channel,
+                message.text,
+                (hints.get("country"), hints.get("language")),
+                earlier,
+                turn,
+            )
+        except Exception as error:  # noqa: BLE001 - the turn goes on; the action opens the ticket
+            logger.error("opening a crisis ticket at once failed (%s)", type(error).__name__)
+
+    async def _said_before(self, sender: str) -> tuple[str, ...]:
+        """The child's messages in the stored conversation (bounded: channels.tracker_compaction)."""
+        state = await self.stores.conversations.load(sender)
+        events = json.loads(state).get("events", []) if state else []
+        return tuple(str(e.get("text") or "") for e in events if isinstance(e, dict) and e.get("event") == "user")
 
     async def answer_in_request(
         self,

@@ -239,9 +239,11 @@ class TelegramChannel(InputChannel):
                 await TelegramOutput(self.bot, self.services, chat_id).send_messages(sender, before)
                 return
         output = TelegramOutput(self.bot, self.services, chat_id)
+        message = UserMessage(cleaned, output, sender, input_channel=self.name(), metadata=metadata)
+        await self.services.at_the_door(message)
         await answer(
             on_new_message,
-            UserMessage(cleaned, output, sender, input_channel=self.name(), metadata=metadata),
+            message,
             output,
             lambda: self.services.fallback(sender, cleaned, metadata),
             self._timeout_s,

@@ -296,3 +296,37 @@ async def test_a_channel_turn_run_again_writes_the_childs_message_once(dialogue)
         message = UserMessage("are you there?", Recorder(), "sms-1", input_channel="sms", metadata=metadata)
         await services.turn(rasa, message, message.output_channel, 1.0)
     assert await services.relay.queue.messages(ticket) == [("child", "are you there?")] * 4
+
+
+# -- a crisis at the door -------------------------------------------------------------------------
+
+
+async def test_a_crisis_opens_its_ticket_at_the_door_and_the_actions_handoff_finds_it(relay_for):
+    relay = relay_for()
+    earlier = tuple(f"message {n}" for n in range(12))
+    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "fr"), earlier, TURN) is True
+    ticket = await relay.queue.active("sms-1")
+    assert ticket is not None and ticket.reason == "self_harm" and ticket.language == "fr"
+    assert ticket.last_messages == (*earlier[-9:], "i want to die")  # the last ten, as the action gives them
+    assert (await relay.queue.turn_record("sms-1", TURN)).said  # what the child is to be told, kept
+    # the action's own hand_off for the same turn, a moment later: the same ticket, told the same
+    request = HandoffRequest(ticket.risk, ticket.reason)
+    again = await relay.hand_off(DESK, request, "sms-1", "sms", "en", ("i want to die",), turn=TURN)
+    assert again and again == await relay.hand_off(DESK, request, "sms-1", "sms", "en", (), turn=TURN)
+    assert [t.id for t in await relay.queue.waiting("NG")] == [ticket.id]
+    assert (await relay.queue.get(ticket.id)).history == ticket.history
+
+
+@pytest.mark.parametrize(
+    ("text", "channel", "country", "turn"),  # the language: the crisis list's when the conversation's is unknown
+    [
+        ("hello, can you help with homework", "sms", "NG", TURN),  # no crisis
+        ("i want to die", "sms", "FR", TURN),  # no desk takes conversations from there
+        ("i want to die", "sms", "NG", ""),  # no turn key (rest, old payloads)
+        ("i want to die", "rest", "NG", TURN),  # a channel without handoffs
+    ],
+)
+async def test_the_door_opens_nothing_else(relay_for, text, channel, country, turn):
+    relay = relay_for()
+    assert await relay.at_the_door("sms-1", channel, text, (country, None), (), turn) is False
+    assert await relay.queue.active("sms-1") is None

@@ -26,10 +26,10 @@ from dataclasses import replace
 from typing import Optional
 
 from bot.conversation.dialogue import BotMessage, Choice, Dialogue, parse_choice
-from bot.conversation.needs import IMMINENT_NEEDS
+from bot.conversation.needs import IMMINENT_NEEDS, need_row
 from bot.conversation.triage import overrule
 from bot.delivery.outbox import Message
-from bot.handoff.desks import KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
+from bot.handoff.desks import HANDOFF_CHANNELS, KEEP_WAITING, LEAVE_QUEUE, STOP_WORDS, Desk, HandoffRequest
 from bot.handoff.intake import QUESTIONS, SKIP, answered, first_step
 from bot.handoff.outcomes import CHILD_LEFT
 from bot.handoff.queue import HandoffQueue, Risk, State, Ticket, TicketError, raised
@@ -53,6 +53,9 @@ def estimate_minutes(claims: list[float], position: int, now: float) -> Optional
         return None
     gap = statistics.median(b - a for a, b in zip(recent, recent[1:], strict=False))
     return max(1, math.ceil(position * gap / 60))
+
+
+LAST_MESSAGES = 10  # the child's last messages a ticket shows the counsellor (this one included)
 
 
 class Relay:
@@ -97,6 +100,35 @@ class Relay:
         if turn:
             await self.queue.note_said(conversation, turn, _dumped(said))
         return said
+
+    async def at_the_door(
+        self,
+        conversation: str,
+        channel: str,
+        text: str,
+        hints: tuple[Optional[str], Optional[str]],
+        earlier: tuple[str, ...],
+        turn: str,
+    ) -> bool:
+        """A crisis the phrase lists catch opens its ticket as soon as its turn starts, before Rasa
+        and the action server have read the message: under load they take a second or more, and a
+        counsellor should see a child in danger at once. Only with a turn key, where the child's
+        helpline takes conversations on this channel: the action's own ``hand_off`` for the same
+        turn then finds this ticket and what the child was told, and says it. ``hints``: the
+        conversation's (country, language) as known; ``earlier``: the child's messages before this
+        one, for the counsellor, as the action gives them."""
+        match = self.dialogue.crisis.check(text) if turn and channel in HANDOFF_CHANNELS else None
+        urgency = need_row(match.intent).urgency if match else None
+        country, language = hints
+        desk = self.dialogue.desks.get(country)
+        if match is None or urgency is None or desk is None:
+            return False
+        language = language if language in self.dialogue.registry.codes else match.language
+        said = (*earlier, text)[-LAST_MESSAGES:]
+        await self.hand_off(
+            desk, HandoffRequest(urgency, match.intent), conversation, channel, language, said, turn=turn
+        )
+        return True
 
     async def _open(self, desk: Desk, request: HandoffRequest, made: Ticket, now: float, turn: str) -> list[BotMessage]:
         conversation = made.conversation
