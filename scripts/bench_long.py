@@ -14,7 +14,6 @@ object per line.
 
 from __future__ import annotations
 
-import json
 import secrets
 import statistics
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import redis
 
+from scripts.figures import print_figures
 from scripts.local_bot import MODEL, running_bot
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -106,10 +106,7 @@ def main() -> int:
     print(f"  last / first (means): {figures['last_to_first_ratio']:.2f}x")
     print(f"  conversation stored in Redis at turn {TURNS}: {size:,} bytes")
     units = {"last_to_first_ratio": "x", "stored_bytes": "bytes"}
-    for metric, value in figures.items():
-        print(
-            json.dumps({"bench": "long", "metric": metric, "value": round(value, 2), "unit": units.get(metric, "ms")})
-        )
+    print_figures("long", figures, units)
     return 0
 
 

@@ -9,13 +9,13 @@ then one JSON object per line.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from scripts.figures import print_figures
 from scripts.local_bot import MODEL, running_bot
 
 MESSAGES = [
@@ -74,10 +74,7 @@ def main() -> int:
         f"max {figures['reply_max_ms']:.0f} ms"
     )
     units = {"startup_s": "s", "rasa_rss_mib": "MiB", "actions_rss_mib": "MiB"}
-    for metric, value in figures.items():
-        print(
-            json.dumps({"bench": "server", "metric": metric, "value": round(value, 2), "unit": units.get(metric, "ms")})
-        )
+    print_figures("server", figures, units)
     return 0
 
 

@@ -20,6 +20,7 @@ from bot.handoff.counsellors import (
     password_matches,
 )
 from tests.conftest import redis_keys_removed
+from tests.redis_keys import drop_and_close
 
 
 def test_passwords_are_salted_slow_hashes():
@@ -48,10 +49,7 @@ async def test_accounts_sessions_and_logout_on_redis():
         await counsellors.logout(session.token)
         assert await counsellors.session(session.token) is None and await counsellors.session(None) is None
     finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.close()
+        await drop_and_close(client, prefix)
 
 
 @pytest.fixture

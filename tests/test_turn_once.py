@@ -23,6 +23,7 @@ from bot.stats import recorder
 from bot.stats.counters import ContactEvent, HandoffEvent, MemoryStats, RedisStats, week_of
 from bot.storage.turns import TURN_KEPT_S, mark, turn_of
 from tests.conftest import rebuilt
+from tests.redis_keys import drop_and_close
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 DESK = Desk("NG", "Test desk NG", 10)
@@ -43,10 +44,7 @@ async def store(request) -> AsyncIterator[tuple[str, Any, str]]:
     try:
         yield "redis", client, prefix
     finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.close()
+        await drop_and_close(client, prefix)
 
 
 @pytest.fixture
