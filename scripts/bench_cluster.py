@@ -11,7 +11,8 @@ stock cluster needs) behind HAProxy with 1, 2 and 3 servers, in the same run.
   p50/p99 from the crisis SMS's POST to its ticket in the console's queue, watched as the console's
   page watches it (the event stream, then the queue), through HAProxy.
 
-    make bench-cluster
+    make bench-cluster                                     # everything (about 12 minutes)
+    .venv/bin/python -m scripts.bench_cluster --crisis-only  # only the crises (a few minutes)
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def crisis_to_console(cluster: Cluster, twilio: FakeTwilio, run: str) -> list[fl
     return [(seen[text] - posted[text]) * 1000 for text in texts.values() if text in seen]
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """``--crisis-only``: only the crises among talking children, on our cluster (a few minutes)."""
+    crisis_only = "--crisis-only" in argv
     if not MODEL.exists():
         print(f"No model at {MODEL}: run `make model` first.", file=sys.stderr)
         return 1
@@ -122,30 +125,34 @@ def main() -> int:
         credentials = channel_credentials(telegram, twilio)
         print("starting our cluster: HAProxy, 3 Rasa, 2 action servers, 2 consoles, Redis...", file=sys.stderr)
         with Cluster(Path(folder) / "ours", credentials=credentials, env=env) as ours:
-            results |= by_servers(ours, "ours, SMS", lambda: sms_sender(ours.webhook("sms"), twilio, run))
-            results |= by_servers(
-                ours, "ours, Telegram", lambda: telegram_sender(ours.webhook("telegram"), telegram, run)
-            )
+            if not crisis_only:
+                results |= by_servers(ours, "ours, SMS", lambda: sms_sender(ours.webhook("sms"), twilio, run))
+                results |= by_servers(
+                    ours, "ours, Telegram", lambda: telegram_sender(ours.webhook("telegram"), telegram, run)
+                )
             print("100 crises among 60 children talking...", file=sys.stderr)
             to_console = crisis_to_console(ours, twilio, run)
             if len(to_console) >= 2:
                 print(
                     f"  crisis -> console: {len(to_console)} seen, p50/p99 {percentiles(to_console)}", file=sys.stderr
                 )
-            redis_url = ours.redis_url
-            print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
-            stock = Cluster(
-                Path(folder) / "stock",
-                stock_model(),
-                actions=0,
-                consoles=0,
-                credentials="rest:\n",
-                endpoints=stock_endpoints(redis_url),
-                redis_url=redis_url,
-                cwd=STOCK_DIR,
-            )
-            with stock:
-                results |= by_servers(stock, "stock Rasa 3.6.21, rest", lambda: rest_sender(stock.webhook("rest"), run))
+            if not crisis_only:
+                redis_url = ours.redis_url
+                print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
+                stock = Cluster(
+                    Path(folder) / "stock",
+                    stock_model(),
+                    actions=0,
+                    consoles=0,
+                    credentials="rest:\n",
+                    endpoints=stock_endpoints(redis_url),
+                    redis_url=redis_url,
+                    cwd=STOCK_DIR,
+                )
+                with stock:
+                    results |= by_servers(
+                        stock, "stock Rasa 3.6.21, rest", lambda: rest_sender(stock.webhook("rest"), run)
+                    )
     telegram.close()
     twilio.close()
 
@@ -172,4 +179,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
