@@ -45,6 +45,7 @@ from scripts.local_bot import (
     bot_env,
     free_port,
     http,
+    listening_port,
     rasa_health,
     start_actions,
     start_console,
@@ -127,7 +128,7 @@ class Cluster:
         self.sender_key = (env or {}).get("HELPLINE_SENDER_KEY") or secrets.token_hex(32)
         self._env = {**(env or {}), "HELPLINE_SENDER_KEY": self.sender_key, "HELPLINE_REDIS_PREFIX": prefix}
         self._credentials, self._endpoints, self._cwd = credentials, endpoints, cwd
-        self.port, self.console_port, self.actions_port = free_port(), free_port(), free_port()
+        self.port, self.console_port, self.actions_port = listening_port(), listening_port(), listening_port()
         self.rasa = [self._server("rasa", i, self._launch_rasa, rasa_health) for i in range(rasa)]
         self.actions = [
             self._server("actions", i, self._launch_actions, lambda p: f"http://127.0.0.1:{p}/health")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -33,6 +34,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listening_port() -> int:
+    """A free port below Linux's ephemeral range (32768-60999), for a listener that binds it only
+    later (HAProxy, after every server is up): a port from the ephemeral range could meanwhile be
+    taken by one of the many outgoing connections of the servers starting ("Address already in use")."""
+    while True:
+        port = random.randint(20_000, 32_767)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def http(method: str, url: str, body: Optional[bytes] = None, headers: Optional[dict] = None) -> tuple[int, bytes]:
