@@ -12,7 +12,6 @@ section, exactly as when Rasa starts them.
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any, Mapping
 
 import yaml
@@ -20,8 +19,6 @@ import yaml
 from bot.delivery.transports import Transport
 from bot.wiring.settings import Settings
 from channels.active_credentials import active, substituted
-
-logger = logging.getLogger(__name__)
 
 # The channels whose messages go through the outbox: their name, and their class in credentials.yml.
 OUTGOING = {

@@ -281,10 +281,13 @@ class ChannelServices:
             self.faults.count(STORE_DOWN, error, "letting a conversation's lease go")
 
     async def at_the_door(self, message: UserMessage) -> None:
-        """A crisis the phrase lists catch: its ticket opens now, before Rasa reads the message
-        (bot.conversation.relay.Relay.at_the_door); if that fails, the action opens it as usual."""
+        """A crisis the phrase lists caught when the message came in (its journal entry is marked
+        ``urgent``): its ticket opens now, before Rasa reads the message
+        (bot.conversation.relay.Relay.at_the_door); if that fails, the action opens it as usual.
+        Other messages cost nothing here: the lists ran once, at the webhook."""
+        claim = CLAIM.get()
         turn = turn_of(message.metadata)
-        if not turn or not message.text or not self.urgent(message.text):
+        if not turn or not message.text or claim is None or not claim.entry.payload.get("urgent"):
             return
         hints = self.core.recent_hints.completed(message.sender_id, message.metadata)
         try:
