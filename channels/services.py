@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
@@ -50,6 +50,7 @@ class ChannelServices:
     _sending: Optional[asyncio.Task] = None  # the outbox's sender
     _partners: Optional[asyncio.Task] = None  # tickets to helplines' own systems (bot.handoff.partner)
     _sweep: Optional[asyncio.Task] = None  # journalled messages a dead server left (bot.storage.inbound)
+    _doors: set[asyncio.Task] = field(default_factory=set)  # crisis tickets being opened (at_the_door)
 
     @cached_property
     def sender(self) -> Sender:
@@ -186,9 +187,14 @@ class ChannelServices:
         """Whether a message just received speaks of a crisis (the phrase lists): its turn goes first."""
         return bool(text) and self.dialogue.crisis.check(clean(text)) is not None
 
-    def accept(self, conversation: str) -> None:
-        """A message of ``conversation`` is in the journal: answer it (after its earlier ones)."""
+    def accept(self, conversation: str, crisis: Optional[UserMessage] = None) -> None:
+        """A message of ``conversation`` is in the journal: answer it (after its earlier ones). A
+        ``crisis`` (the message, when :meth:`urgent`) has its ticket opened at once (:meth:`at_the_door`)."""
         self.worker.start(conversation)
+        if crisis is not None:
+            door = asyncio.get_running_loop().create_task(self.at_the_door(crisis))
+            self._doors.add(door)
+            door.add_done_callback(self._doors.discard)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -253,7 +259,6 @@ class ChannelServices:
         elif before and not message.text:  # a picture alone: nothing else to answer
             await output.send_messages(message.sender_id, before)
         else:
-            await self.at_the_door(message)
             await answer(
                 on_new_message,
                 message,
@@ -281,13 +286,12 @@ class ChannelServices:
             self.faults.count(STORE_DOWN, error, "letting a conversation's lease go")
 
     async def at_the_door(self, message: UserMessage) -> None:
-        """A crisis the phrase lists caught when the message came in (its journal entry is marked
-        ``urgent``): its ticket opens now, before Rasa reads the message
-        (bot.conversation.relay.Relay.at_the_door); if that fails, the action opens it as usual.
-        Other messages cost nothing here: the lists ran once, at the webhook."""
-        claim = CLAIM.get()
+        """A crisis the phrase lists caught in a message just journalled (with its turn key in the
+        metadata): its ticket opens now, beside the turn queue, without waiting for the child's
+        earlier messages, Rasa or the action server (bot.conversation.relay.Relay.at_the_door).
+        If that fails, the action opens it when the turn runs, as usual."""
         turn = turn_of(message.metadata)
-        if not turn or not message.text or claim is None or not claim.entry.payload.get("urgent"):
+        if not turn or not message.text:
             return
         hints = self.core.recent_hints.completed(message.sender_id, message.metadata)
         try:

@@ -143,22 +143,27 @@ class TelegramChannel(InputChannel):
             if update.callback_query:
                 asyncio.get_running_loop().create_task(self._acknowledge(update.callback_query.id))
             sender = self.services.sender_ids.of("telegram", str(chat.id))
+            turn = f"telegram:{sender}:{update.update_id}"
+            _, text, language = _read(update) or (None, None, None)
+            urgent = self.services.urgent(text)
             try:
                 fresh = await self.services.core.journal.record(
                     sender,
-                    f"telegram:{sender}:{update.update_id}",
+                    turn,
                     self.services.dialogue.retention.dedupe_s,
-                    {
-                        "channel": self.name(),
-                        "update": _without_names(payload),
-                        "urgent": self.services.urgent((_read(update) or (None, None, None))[1]),
-                    },
+                    {"channel": self.name(), "update": _without_names(payload), "urgent": urgent},
                 )
             except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
                 self.services.faults.count(STORE_DOWN, error, "the Telegram webhook")
                 return response.json(self._fail_safe(update))
             if fresh:
-                self.services.accept(sender)
+                crisis = None
+                if urgent:
+                    cleaned, metadata = self._words(text, language)
+                    crisis = UserMessage(
+                        cleaned, None, sender, input_channel=self.name(), metadata={**metadata, "turn": turn}
+                    )
+                self.services.accept(sender, crisis)
             return response.json({"ok": True})
 
         return webhook
@@ -240,7 +245,6 @@ class TelegramChannel(InputChannel):
                 return
         output = TelegramOutput(self.bot, self.services, chat_id)
         message = UserMessage(cleaned, output, sender, input_channel=self.name(), metadata=metadata)
-        await self.services.at_the_door(message)
         await answer(
             on_new_message,
             message,

@@ -186,18 +186,26 @@ class TwilioChannel(InputChannel):
                 return response.json({"error": "a Twilio message needs MessageSid and From"}, status=400)
             sender = self.services.sender_ids.of(self.name(), address)
             kept = {key: form[key] for key in _KEPT_FIELDS if key in form}
+            turn = f"{self.name()}:{sender}:{form['MessageSid']}"
+            urgent = self.services.urgent(form.get("Body"))
             try:
                 fresh = await self.services.core.journal.record(
                     sender,
-                    f"{self.name()}:{sender}:{form['MessageSid']}",
+                    turn,
                     self.services.dialogue.retention.dedupe_s,
-                    {"channel": self.name(), "form": kept, "urgent": self.services.urgent(form.get("Body"))},
+                    {"channel": self.name(), "form": kept, "urgent": urgent},
                 )
             except STORE_FAULTS as error:  # not durable: answer now, in the webhook's own response
                 self.services.faults.count(STORE_DOWN, error, f"the {self.name()} webhook")
                 return response.text(self._fail_safe(address, form), content_type="text/xml")
             if fresh:
-                self.services.accept(sender)
+                metadata = {**self._metadata(address), "turn": turn}
+                crisis = None
+                if urgent:
+                    crisis = UserMessage(
+                        clean(form.get("Body")), None, sender, input_channel=self.name(), metadata=metadata
+                    )
+                self.services.accept(sender, crisis)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook

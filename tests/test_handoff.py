@@ -55,6 +55,16 @@ async def test_a_ticket_waits_and_a_conversation_has_one_open_ticket(queue):
     assert await queue.position(first.id) == 1
 
 
+async def test_opens_at_once_for_one_conversation_make_one_ticket_and_a_closed_one_does_not_count(queue):
+    opened = await asyncio.gather(*(queue.open(ticket("sms-b"), turn="t1") for _ in range(12)))
+    assert len({t.id for t in opened}) == 1 and [t.id for t in await queue.waiting("KE")] == [opened[0].id]
+    assert (await queue.open(ticket("sms-b"), turn="t2")).id == opened[0].id  # the open one
+    await queue.close(opened[0].id, "resolved")
+    after = await queue.open(ticket("sms-b"), turn="t2")
+    assert after.id != opened[0].id and (await queue.active("sms-b")).id == after.id
+    assert (await queue.open(ticket("sms-b"), turn="t1")).id == opened[0].id  # what that turn opened, whatever its state
+
+
 async def test_risk_comes_first_then_waiting_time(queue):
     asked = await queue.open(ticket("a", Risk.ASKED, at=1000.0))
     imminent = await queue.open(ticket("b", Risk.IMMINENT, at=3000.0))

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from bot.conversation.dialogue import Dialogue
 from bot.handoff.queue import RedisHandoffQueue, Risk, State
 from bot.privacy.sender_ids import SenderIds
+from bot.storage.inbound import RedisJournal
 from tests.conftest import CHANNEL_ENV
 from tests.numbers import gives, helpline, helpline_number
 from tests.test_channels import post_twilio, sms
@@ -70,3 +71,30 @@ async def test_a_rest_child_gets_the_helpline_not_a_ticket_nobody_could_answer(b
     assert "Test desk NG" not in replies  # the rest channel cannot carry a counsellor's messages...
     assert helpline("NG").name in replies and gives(replies, helpline_number("NG")), replies  # ...but the number
     assert await queue.active(sender) is None
+
+
+async def test_a_crisis_sms_is_in_the_queue_while_its_conversation_still_waits_for_its_turn(bot, twilio_api, queue):
+    """The ticket opens at the webhook: here another server (the test) holds the conversation's
+    lease, so no turn can run, and the counsellor sees the child all the same. Once the lease is
+    let go, the turn answers the child and finds the same ticket."""
+    phone = "+23480" + "".join(random.choices("0123456789", k=8))
+    sender = SenderIds(CHANNEL_ENV["HELPLINE_SENDER_KEY"].encode()).of("sms", phone)
+    client = aioredis.from_url(CHANNEL_ENV["REDIS_URL"])
+    try:
+        journal = RedisJournal(client, CHANNEL_ENV["HELPLINE_REDIS_PREFIX"], lease_ms=60_000)
+        lease = await journal.take(sender)
+        assert lease is not None
+        assert post_twilio(bot, "sms", sms("i want to kill myself tonight", phone)) == 200
+        deadline = time.monotonic() + 5
+        while (ticket := await queue.active(sender)) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert ticket is not None and ticket.risk is Risk.IMMINENT and ticket.helpline == "NG"
+        assert ticket.last_messages == ("i want to kill myself tonight",)
+        assert twilio_api.messages_to(phone, timeout_s=0.5) == []  # its turn has not run
+        assert len(await journal.entries(lease)) == 1
+        await journal.hand_back(lease)
+        replies = " ".join(twilio_api.messages_to(phone, count=2))
+        assert "Test desk NG" in replies
+        assert [t.id for t in await queue.waiting("NG") if t.conversation == sender] == [ticket.id]
+    finally:
+        await client.close()

@@ -328,3 +328,12 @@ async def test_the_door_opens_nothing_else(relay_for, text, channel, country, tu
     relay = relay_for()
     assert await relay.at_the_door("sms-1", channel, text, (country, None), (), turn) is False
     assert await relay.queue.active("sms-1") is None
+
+
+async def test_the_door_leaves_a_crisis_to_the_counsellor_who_already_has_the_child(relay_for):
+    relay = relay_for()
+    request = HandoffRequest(Risk.ASKED, "talk")
+    await relay.hand_off(DESK, request, "sms-1", "sms", "en", ("can i talk to someone",), turn=TURN)
+    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "en"), (), TURN + "-next") is False
+    assert (await relay.queue.turn_record("sms-1", TURN + "-next")).said == ""  # child_wrote gives it to the counsellor
+    assert len(await relay.queue.waiting("NG")) == 1

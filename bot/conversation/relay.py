@@ -96,7 +96,7 @@ class Relay:
             request.reason,
             last_messages=last_messages,
         )
-        said = await self._open(desk, request, made, now, turn)
+        said = await self._tell(desk, *await self._open(desk, request, made, now, turn), now)
         if turn:
             await self.queue.note_said(conversation, turn, _dumped(said))
         return said
@@ -110,13 +110,14 @@ class Relay:
         earlier: tuple[str, ...],
         turn: str,
     ) -> bool:
-        """A crisis the phrase lists catch opens its ticket as soon as its turn starts, before Rasa
-        and the action server have read the message: under load they take a second or more, and a
-        counsellor should see a child in danger at once. Only with a turn key, where the child's
-        helpline takes conversations on this channel: the action's own ``hand_off`` for the same
-        turn then finds this ticket and what the child was told, and says it. ``hints``: the
-        conversation's (country, language) as known; ``earlier``: the child's messages before this
-        one, for the counsellor, as the action gives them."""
+        """A crisis the phrase lists catch opens its ticket as soon as the message is journalled,
+        beside the conversation's turn queue: under load Rasa and the action server take a second
+        or more to reach it, and a counsellor should see a child in danger at once. Only with a turn
+        key, where the child's helpline takes conversations on this channel, and not while a ticket
+        is open (the message is then the counsellor's, :meth:`child_wrote`): the action's own
+        ``hand_off`` for the same turn then finds this ticket and what the child was told, and says
+        it. ``hints``: the conversation's (country, language) as known; ``earlier``: the child's
+        messages before this one, for the counsellor, as the action gives them."""
         match = self.dialogue.crisis.check(text) if turn and channel in HANDOFF_CHANNELS else None
         urgency = need_row(match.intent).urgency if match else None
         country, language = hints
@@ -125,21 +126,39 @@ class Relay:
             return False
         language = language if language in self.dialogue.registry.codes else match.language
         said = (*earlier, text)[-LAST_MESSAGES:]
-        await self.hand_off(
-            desk, HandoffRequest(urgency, match.intent), conversation, channel, language, said, turn=turn
+        now = time.time()
+        request = HandoffRequest(urgency, match.intent)
+        made = Ticket.new(
+            desk.helpline,
+            conversation,
+            channel,
+            desk.helpline,
+            language,
+            request.risk,
+            request.reason,
+            last_messages=said,
         )
+        ticket, mine = await self._open(desk, request, made, now, turn)
+        if ticket.id != made.id:  # a counsellor has the child already: the message is theirs (child_wrote)
+            return False
+        await self.queue.note_said(conversation, turn, _dumped(await self._tell(desk, ticket, mine, now)))
         return True
 
-    async def _open(self, desk: Desk, request: HandoffRequest, made: Ticket, now: float, turn: str) -> list[BotMessage]:
-        conversation = made.conversation
-        intake_step = first_step(request.risk)
-        moment = _moment(now)
-        counsellors = desk.state(moment)
-        if not counsellors.open:
-            intake_step = None  # the child's next answer is "keep waiting" or "talk to the bot"
+    async def _open(
+        self, desk: Desk, request: HandoffRequest, made: Ticket, now: float, turn: str
+    ) -> tuple[Ticket, bool]:
+        """The conversation's ticket (``made``, with its first intake question, none while no
+        counsellor is on shift), and whether it is this turn's own; its "opened" event goes out
+        in the same step."""
+        intake_step = first_step(request.risk) if desk.state(_moment(now)).open else None
         ticket = await self.queue.open(replace(made, intake_step=intake_step), turn)
         # A turn run again after it opened the ticket but before the child's answer was kept: as if new.
-        mine = ticket.id == made.id or await self._opened_by(conversation, turn, ticket)
+        return ticket, ticket.id == made.id or await self._opened_by(made.conversation, turn, ticket)
+
+    async def _tell(self, desk: Desk, ticket: Ticket, mine: bool, now: float) -> list[BotMessage]:
+        """What the child is told of their ticket: their place and wait, or that no one is on shift."""
+        moment = _moment(now)
+        counsellors = desk.state(moment)
         if not counsellors.open and mine:
             if not ticket.reminded:
                 ticket = await self.queue.remind(ticket.id)
