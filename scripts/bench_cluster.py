@@ -18,6 +18,7 @@ stock cluster needs) behind HAProxy with 1, 2 and 3 servers, in the same run.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import queue
 import secrets
 import sys
@@ -26,7 +27,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from scripts.bench_channels import STOCK_DIR, load, rest_sender, sms_sender, stock_model, telegram_sender
 from scripts.bench_handoff import PASSWORD, login, percentiles, post_sms, watch_events
@@ -37,6 +38,7 @@ from scripts.local_bot import MODEL, http
 CHILDREN, EACH = 20, 15
 SERVERS = (1, 2, 3)
 CRISES, TALKING, CRISIS_EVERY_S = 100, 60, 0.2
+STAGES = {"acknowledged": "the webhook's answer", "event": 'the console\'s "opened" event'}
 
 
 def stock_endpoints(cluster_redis: str) -> str:
@@ -59,29 +61,14 @@ def by_servers(cluster: Cluster, name: str, make: Callable[[], Callable[[int, in
     return results
 
 
-def crisis_to_console(cluster: Cluster, twilio: FakeTwilio, run: str) -> list[float]:
-    """Milliseconds from each crisis SMS to its ticket in the console's queue (see the docstring)."""
+def crisis_to_console(cluster: Cluster, twilio: FakeTwilio, run: str) -> dict[str, list[float]]:
+    """Milliseconds from each crisis SMS's POST to: the webhook's answer ("acknowledged"), the
+    console's "opened" event for its ticket ("event"), and its ticket in the console's queue
+    ("console"; see the docstring). The children in crisis and the counsellor's page run in a
+    process of their own, as they would on their own devices: in this one, the 60 talking
+    children's threads and the fake Twilio API would hold up their clocks."""
     cluster.add_counsellor("bench-counsellor", "NG", PASSWORD)
-    cookie, csrf = login(cluster.console_url)
-    opened = watch_events(cluster.console_url, cookie)
-    texts = {i: f"i want to die {run} {i}" for i in range(CRISES)}
-    posted: dict[str, float] = {}
-    seen: dict[str, float] = {}
     stop = threading.Event()
-
-    def watch() -> None:
-        """As the page: on each "opened" event the queue is fetched; a ticket is seen once it is there."""
-        while not stop.is_set():
-            try:
-                opened.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            status, raw = http("GET", f"{cluster.console_url}/api/queue", None, {"Cookie": cookie})
-            now = time.monotonic()
-            for ticket in json.loads(raw)["waiting"] if status == 200 else []:
-                for text in texts.values():
-                    if text in ticket["last_messages"] and text not in seen:
-                        seen[text] = now
 
     def talk(sender: int) -> None:
         send, i = sms_sender(cluster.webhook("sms"), twilio, run + "bg"), 0
@@ -89,16 +76,60 @@ def crisis_to_console(cluster: Cluster, twilio: FakeTwilio, run: str) -> list[fl
             send(1000 + sender, i)
             i += 1
 
-    def crisis(i: int) -> None:
-        posted[texts[i]] = time.monotonic()
-        post_sms(cluster, f"+23480{i:08d}", texts[i], run, i)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    with ThreadPoolExecutor(TALKING) as talkers, ThreadPoolExecutor(20) as crises:
+    with ThreadPoolExecutor(TALKING) as talkers:
         for sender in range(TALKING):
             talkers.submit(talk, sender)
         time.sleep(2)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            stages = pool.apply(crises_seen_by_a_counsellor, (cluster.console_url, cluster.webhook("sms"), run))
+        stop.set()
+    return stages
+
+
+class _Webhooks(NamedTuple):
+    """What post_sms needs of a bot: its SMS webhook."""
+
+    sms: str
+
+    def webhook(self, channel: str) -> str:
+        return self.sms
+
+
+def crises_seen_by_a_counsellor(console_url: str, sms_webhook: str, run: str) -> dict[str, list[float]]:
+    """The crises, one every CRISIS_EVERY_S, and the counsellor's page watching the queue (in a
+    process of its own: see crisis_to_console)."""
+    cookie, _ = login(console_url)
+    opened = watch_events(console_url, cookie)
+    texts = {i: f"i want to die {run} {i}" for i in range(CRISES)}
+    posted: dict[str, float] = {}
+    acknowledged: dict[str, float] = {}
+    event_at: dict[str, float] = {}  # ticket id -> when its "opened" event arrived
+    seen: dict[str, tuple[float, float]] = {}  # text -> (its event, in the queue)
+    stop = threading.Event()
+
+    def watch() -> None:
+        """As the page: on each "opened" event the queue is fetched; a ticket is seen once it is there."""
+        while not stop.is_set():
+            try:
+                ticket, at = opened.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            event_at[ticket] = at
+            status, raw = http("GET", f"{console_url}/api/queue", None, {"Cookie": cookie})
+            now = time.monotonic()
+            for row in json.loads(raw)["waiting"] if status == 200 else []:
+                for text in texts.values():
+                    if text in row["last_messages"] and text not in seen and row["id"] in event_at:
+                        seen[text] = (event_at[row["id"]], now)
+
+    def crisis(i: int) -> None:
+        posted[texts[i]] = time.monotonic()
+        post_sms(_Webhooks(sms_webhook), f"+23480{i:08d}", texts[i], run, i)
+        acknowledged[texts[i]] = time.monotonic()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with ThreadPoolExecutor(20) as crises:
         for i in range(CRISES):
             crises.submit(crisis, i)
             time.sleep(CRISIS_EVERY_S)
@@ -106,7 +137,11 @@ def crisis_to_console(cluster: Cluster, twilio: FakeTwilio, run: str) -> list[fl
         while len(seen) < CRISES and time.monotonic() < deadline:
             time.sleep(0.1)
         stop.set()
-    return [(seen[text] - posted[text]) * 1000 for text in texts.values() if text in seen]
+    return {
+        "acknowledged": [(at - posted[text]) * 1000 for text, at in acknowledged.items()],
+        "event": [(at - posted[text]) * 1000 for text, (at, _) in seen.items()],
+        "console": [(at - posted[text]) * 1000 for text, (_, at) in seen.items()],
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -131,11 +166,11 @@ def main(argv: list[str]) -> int:
                     ours, "ours, Telegram", lambda: telegram_sender(ours.webhook("telegram"), telegram, run)
                 )
             print("100 crises among 60 children talking...", file=sys.stderr)
-            to_console = crisis_to_console(ours, twilio, run)
-            if len(to_console) >= 2:
-                print(
-                    f"  crisis -> console: {len(to_console)} seen, p50/p99 {percentiles(to_console)}", file=sys.stderr
-                )
+            stages = crisis_to_console(ours, twilio, run)
+            to_console = stages["console"]
+            for stage, figures in stages.items():
+                if len(figures) >= 2:
+                    print(f"  POST -> {stage}: {len(figures)}, p50/p99 {percentiles(figures)}", file=sys.stderr)
             if not crisis_only:
                 redis_url = ours.redis_url
                 print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
@@ -168,6 +203,10 @@ def main(argv: list[str]) -> int:
             f"{CRISES} crises among {TALKING} children talking, 3 servers: {len(to_console)}/{CRISES} seen, "
             f"p50 {c50:.0f} ms, p99 {c99:.0f} ms"
         )
+        for stage, figures in stages.items():
+            if stage != "console" and len(figures) >= 2:
+                s50, s99 = percentiles(figures)
+                print(f"  of which POST -> {STAGES[stage]}: p50 {s50:.0f} ms, p99 {s99:.0f} ms")
     else:
         print(f"\ncrisis SMS -> ticket in the console's queue: only {len(to_console)}/{CRISES} seen")
     for name, r in results.items():

@@ -136,7 +136,7 @@ def measure(bot, console: str, twilio: FakeTwilio, run: str, prefix: str) -> int
 
 
 def crisis_ticket(
-    bot, console: str, headers: dict, opened: "queue.Queue[str]", run: str, i: int
+    bot, console: str, headers: dict, opened: "queue.Queue[tuple[str, float]]", run: str, i: int
 ) -> tuple[str, str, float]:
     """A child's crisis SMS, and its ticket found in the queue as the page finds it: (ticket, phone, ms it took)."""
     phone = f"+23480{i:08d}"
@@ -156,7 +156,7 @@ def crisis_ticket(
 
 
 def outage(
-    bot, console: str, headers: dict, opened: "queue.Queue[str]", twilio: FakeTwilio, run: str
+    bot, console: str, headers: dict, opened: "queue.Queue[tuple[str, float]]", twilio: FakeTwilio, run: str
 ) -> tuple[int, bool, float]:
     """The counsellor writes while Twilio answers 503; then it comes back. (How many of the replies
     were sent, once each; in the order written; seconds from Twilio's return to the last one.)"""
@@ -184,9 +184,10 @@ def outage(
     return sum(bodies.count(text) == 1 for text in wanted), bodies == wanted, last - back
 
 
-def watch_events(console: str, cookie: str) -> "queue.Queue[str]":
-    """Follow the console's event stream in a thread; each "opened" ticket id is put on the queue."""
-    found: queue.Queue[str] = queue.Queue()
+def watch_events(console: str, cookie: str) -> "queue.Queue[tuple[str, float]]":
+    """Follow the console's event stream in a thread; each "opened" ticket id is put on the queue,
+    with the moment (time.monotonic) it arrived."""
+    found: queue.Queue[tuple[str, float]] = queue.Queue()
     host, port = urllib.parse.urlsplit(console).netloc.split(":")
     connection = HTTPConnection(host, int(port), timeout=120)
     connection.request("GET", "/api/events", headers={"Cookie": cookie, "Accept": "text/event-stream"})
@@ -199,7 +200,7 @@ def watch_events(console: str, cookie: str) -> "queue.Queue[str]":
             if line.startswith("event: "):
                 kind = line[7:]
             elif line.startswith("data: ") and kind == "opened":
-                found.put(json.loads(line[6:])["ticket"])
+                found.put((json.loads(line[6:])["ticket"], time.monotonic()))
 
     threading.Thread(target=read, daemon=True).start()
     return found
