@@ -187,14 +187,16 @@ class ChannelServices:
         """Whether a message just received speaks of a crisis (the phrase lists): its turn goes first."""
         return bool(text) and self.dialogue.crisis.check(clean(text)) is not None
 
-    def accept(self, conversation: str, crisis: Optional[UserMessage] = None) -> None:
-        """A message of ``conversation`` is in the journal: answer it (after its earlier ones). A
-        ``crisis`` (the message, when :meth:`urgent`) has its ticket opened at once (:meth:`at_the_door`)."""
+    def accept(self, conversation: str) -> None:
+        """A message of ``conversation`` is in the journal: answer it (after its earlier ones)."""
         self.worker.start(conversation)
-        if crisis is not None:
-            door = asyncio.get_running_loop().create_task(self.at_the_door(crisis))
-            self._doors.add(door)
-            door.add_done_callback(self._doors.discard)
+
+    def knock(self, crisis: UserMessage) -> None:
+        """A message just received that speaks of a crisis (:meth:`urgent`, with its turn key in the
+        metadata): its ticket opens now (:meth:`at_the_door`), while the webhook journals it."""
+        door = asyncio.get_running_loop().create_task(self.at_the_door(crisis))
+        self._doors.add(door)
+        door.add_done_callback(self._doors.discard)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -286,22 +288,21 @@ class ChannelServices:
             self.faults.count(STORE_DOWN, error, "letting a conversation's lease go")
 
     async def at_the_door(self, message: UserMessage) -> None:
-        """A crisis the phrase lists caught in a message just journalled (with its turn key in the
-        metadata): its ticket opens now, beside the turn queue, without waiting for the child's
-        earlier messages, Rasa or the action server (bot.conversation.relay.Relay.at_the_door).
-        If that fails, the action opens it when the turn runs, as usual."""
+        """A crisis the phrase lists caught in a message the webhook has: its ticket opens now,
+        beside the turn queue, without waiting for the child's earlier messages, Rasa or the action
+        server (bot.conversation.relay.Relay.at_the_door). If that fails, the action opens it when
+        the turn runs, as usual."""
         turn = turn_of(message.metadata)
         if not turn or not message.text:
             return
         hints = self.core.recent_hints.completed(message.sender_id, message.metadata)
         try:
-            earlier = await self._said_before(message.sender_id)
             await self.relay.at_the_door(
                 message.sender_id,
                 message.input_channel,
                 message.text,
                 (hints.get("country"), hints.get("language")),
-                earlier,
+                lambda: self._said_before(message.sender_id),
                 turn,
             )
         except Exception as error:  # noqa: BLE001 - the turn goes on; the action opens the ticket

@@ -146,6 +146,12 @@ class TelegramChannel(InputChannel):
             turn = f"telegram:{sender}:{update.update_id}"
             _, text, language = _read(update) or (None, None, None)
             urgent = self.services.urgent(text)
+            if urgent:
+                cleaned, metadata = self._words(text, language)
+                crisis = UserMessage(
+                    cleaned, None, sender, input_channel=self.name(), metadata={**metadata, "turn": turn}
+                )
+                self.services.knock(crisis)
             try:
                 fresh = await self.services.core.journal.record(
                     sender,
@@ -157,13 +163,7 @@ class TelegramChannel(InputChannel):
                 self.services.faults.count(STORE_DOWN, error, "the Telegram webhook")
                 return response.json(self._fail_safe(update))
             if fresh:
-                crisis = None
-                if urgent:
-                    cleaned, metadata = self._words(text, language)
-                    crisis = UserMessage(
-                        cleaned, None, sender, input_channel=self.name(), metadata={**metadata, "turn": turn}
-                    )
-                self.services.accept(sender, crisis)
+                self.services.accept(sender)
             return response.json({"ok": True})
 
         return webhook

@@ -188,6 +188,10 @@ class TwilioChannel(InputChannel):
             kept = {key: form[key] for key in _KEPT_FIELDS if key in form}
             turn = f"{self.name()}:{sender}:{form['MessageSid']}"
             urgent = self.services.urgent(form.get("Body"))
+            if urgent:
+                metadata = {**self._metadata(address), "turn": turn}
+                text = clean(form.get("Body"))
+                self.services.knock(UserMessage(text, None, sender, input_channel=self.name(), metadata=metadata))
             try:
                 fresh = await self.services.core.journal.record(
                     sender,
@@ -199,13 +203,7 @@ class TwilioChannel(InputChannel):
                 self.services.faults.count(STORE_DOWN, error, f"the {self.name()} webhook")
                 return response.text(self._fail_safe(address, form), content_type="text/xml")
             if fresh:
-                metadata = {**self._metadata(address), "turn": turn}
-                crisis = None
-                if urgent:
-                    crisis = UserMessage(
-                        clean(form.get("Body")), None, sender, input_channel=self.name(), metadata=metadata
-                    )
-                self.services.accept(sender, crisis)
+                self.services.accept(sender)
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return webhook

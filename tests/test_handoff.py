@@ -62,7 +62,7 @@ async def test_opens_at_once_for_one_conversation_make_one_ticket_and_a_closed_o
     await queue.close(opened[0].id, "resolved")
     after = await queue.open(ticket("sms-b"), turn="t2")
     assert after.id != opened[0].id and (await queue.active("sms-b")).id == after.id
-    assert (await queue.open(ticket("sms-b"), turn="t1")).id == opened[0].id  # what that turn opened, whatever its state
+    assert (await queue.open(ticket("sms-b"), turn="t1")).id == opened[0].id  # what t1 opened, closed now
 
 
 async def test_risk_comes_first_then_waiting_time(queue):

@@ -299,10 +299,23 @@ async def test_a_channel_turn_run_again_writes_the_childs_message_once(dialogue)
 # -- a crisis at the door -------------------------------------------------------------------------
 
 
+async def nothing_before() -> tuple[str, ...]:
+    return ()
+
+
 async def test_a_crisis_opens_its_ticket_at_the_door_and_the_actions_handoff_finds_it(relay_for):
     relay = relay_for()
     earlier = tuple(f"message {n}" for n in range(12))
-    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "fr"), earlier, TURN) is True
+    first_sight: list[tuple[str, ...]] = []
+
+    async def said_before() -> tuple[str, ...]:  # asked once the ticket is open, as the console first sees it
+        first_sight.append((await relay.queue.active("sms-1")).last_messages)
+        return earlier
+
+    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "fr"), said_before, TURN) is True
+    assert first_sight == [("i want to die",)]
+    # the webhook sent again: the same ticket, nothing opened or told again
+    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "fr"), said_before, TURN) is False
     ticket = await relay.queue.active("sms-1")
     assert ticket is not None and ticket.reason == "self_harm" and ticket.language == "fr"
     assert ticket.last_messages == (*earlier[-9:], "i want to die")  # the last ten, as the action gives them
@@ -326,7 +339,7 @@ async def test_a_crisis_opens_its_ticket_at_the_door_and_the_actions_handoff_fin
 )
 async def test_the_door_opens_nothing_else(relay_for, text, channel, country, turn):
     relay = relay_for()
-    assert await relay.at_the_door("sms-1", channel, text, (country, None), (), turn) is False
+    assert await relay.at_the_door("sms-1", channel, text, (country, None), nothing_before, turn) is False
     assert await relay.queue.active("sms-1") is None
 
 
@@ -334,6 +347,6 @@ async def test_the_door_leaves_a_crisis_to_the_counsellor_who_already_has_the_ch
     relay = relay_for()
     request = HandoffRequest(Risk.ASKED, "talk")
     await relay.hand_off(DESK, request, "sms-1", "sms", "en", ("can i talk to someone",), turn=TURN)
-    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "en"), (), TURN + "-next") is False
-    assert (await relay.queue.turn_record("sms-1", TURN + "-next")).said == ""  # child_wrote gives it to the counsellor
+    assert await relay.at_the_door("sms-1", "sms", "i want to die", ("NG", "en"), nothing_before, TURN + "-x") is False
+    assert (await relay.queue.turn_record("sms-1", TURN + "-x")).said == ""  # child_wrote gives it to the counsellor
     assert len(await relay.queue.waiting("NG")) == 1

@@ -23,7 +23,7 @@ import math
 import statistics
 import time
 from dataclasses import replace
-from typing import Optional
+from typing import Awaitable, Callable, Optional
 
 from bot.conversation.dialogue import BotMessage, Choice, Dialogue, parse_choice
 from bot.conversation.needs import IMMINENT_NEEDS, need_row
@@ -58,6 +58,15 @@ def estimate_minutes(claims: list[float], position: int, now: float) -> Optional
 LAST_MESSAGES = 10  # the child's last messages a ticket shows the counsellor (this one included)
 
 
+def _new_ticket(
+    desk: Desk, request: HandoffRequest, conversation: str, channel: str, language: str, said: tuple[str, ...]
+) -> Ticket:
+    """A ticket for the desk's helpline (its own country's desk: the ticket's country too)."""
+    return Ticket.new(
+        desk.helpline, conversation, channel, desk.helpline, language, request.risk, request.reason, last_messages=said
+    )
+
+
 class Relay:
     """What the bot does and says around a handoff: the channels send what it returns in answer
     to a child's message; what it says on its own goes through the queue's outbox."""
@@ -86,16 +95,7 @@ class Relay:
             if done.said:
                 return _loaded(done.said)
         now = now or time.time()
-        made = Ticket.new(
-            desk.helpline,
-            conversation,
-            channel,
-            desk.helpline,
-            language,
-            request.risk,
-            request.reason,
-            last_messages=last_messages,
-        )
+        made = _new_ticket(desk, request, conversation, channel, language, last_messages)
         said = await self._tell(desk, *await self._open(desk, request, made, now, turn), now)
         if turn:
             await self.queue.note_said(conversation, turn, _dumped(said))
@@ -107,17 +107,18 @@ class Relay:
         channel: str,
         text: str,
         hints: tuple[Optional[str], Optional[str]],
-        earlier: tuple[str, ...],
+        earlier: Callable[[], Awaitable[tuple[str, ...]]],
         turn: str,
     ) -> bool:
-        """A crisis the phrase lists catch opens its ticket as soon as the message is journalled,
-        beside the conversation's turn queue: under load Rasa and the action server take a second
-        or more to reach it, and a counsellor should see a child in danger at once. Only with a turn
-        key, where the child's helpline takes conversations on this channel, and not while a ticket
-        is open (the message is then the counsellor's, :meth:`child_wrote`): the action's own
-        ``hand_off`` for the same turn then finds this ticket and what the child was told, and says
-        it. ``hints``: the conversation's (country, language) as known; ``earlier``: the child's
-        messages before this one, for the counsellor, as the action gives them."""
+        """A crisis the phrase lists catch opens its ticket as soon as the webhook has it, beside
+        the conversation's turn queue: under load Rasa and the action server take a second or more
+        to reach it, and a counsellor should see a child in danger at once. Only with a turn key,
+        where the child's helpline takes conversations on this channel, and not while a ticket is
+        open (the message is then the counsellor's, :meth:`child_wrote`); a webhook sent again finds
+        its ticket and opens nothing. The action's own ``hand_off`` for the same turn then finds
+        this ticket and what the child was told, and says it. ``hints``: the conversation's
+        (country, language) as known; ``earlier``: loads the child's messages before this one, which
+        join the ticket once it is open (its first sight in the console waits for nothing)."""
         match = self.dialogue.crisis.check(text) if turn and channel in HANDOFF_CHANNELS else None
         urgency = need_row(match.intent).urgency if match else None
         country, language = hints
@@ -125,22 +126,16 @@ class Relay:
         if match is None or urgency is None or desk is None:
             return False
         language = language if language in self.dialogue.registry.codes else match.language
-        said = (*earlier, text)[-LAST_MESSAGES:]
         now = time.time()
         request = HandoffRequest(urgency, match.intent)
-        made = Ticket.new(
-            desk.helpline,
-            conversation,
-            channel,
-            desk.helpline,
-            language,
-            request.risk,
-            request.reason,
-            last_messages=said,
-        )
+        made = _new_ticket(desk, request, conversation, channel, language, (text,))
         ticket, mine = await self._open(desk, request, made, now, turn)
-        if ticket.id != made.id:  # a counsellor has the child already: the message is theirs (child_wrote)
+        if ticket.id != made.id:  # a counsellor has the child already, or this webhook came before
             return False
+        before = await earlier()
+        if before:
+            context = (*before, text)[-LAST_MESSAGES:]
+            ticket = await self.queue.update(ticket.id, lambda t: replace(t, last_messages=context))
         await self.queue.note_said(conversation, turn, _dumped(await self._tell(desk, ticket, mine, now)))
         return True
 
