@@ -20,11 +20,13 @@ from bot.handoff.desks import HANDOFF_CHANNELS
 from bot.privacy.erasure import ERASE
 from bot.storage.turns import turn_of
 from bot.wiring.heap import freeze_startup_objects
+from bot.wiring.priority import lower_this_process
 from bot.wiring.services import services
 
 SERVICES = services()
 SERVICES.dialogue, SERVICES.relay, SERVICES.stats  # noqa: B018 - built (and data files checked) at start-up
 freeze_startup_objects()  # the dialogue's data and the libraries stay for the process's life
+lower_this_process()  # webhooks and crisis tickets on the Rasa server's loop go first
 
 
 def earlier_in_session(tracker: Tracker) -> list[str]:

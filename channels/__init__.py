@@ -1,9 +1,10 @@
 """Rasa input channels: verify, normalise and pass on; no conversation logic lives here.
 
-Rasa imports this package when it loads our channels, which installs one speed-up to Rasa's
-custom-action path (channels/rasa_speedups.py).
+Rasa imports this package when it loads our channels, which installs measured speed-ups to Rasa
+(channels/rasa_speedups.py) and moves its model off the event loop (channels/rasa_graph_thread.py).
 """
 
-from channels import rasa_speedups
+from channels import rasa_graph_thread, rasa_speedups
 
 rasa_speedups.install()
+rasa_graph_thread.install()
