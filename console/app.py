@@ -43,6 +43,7 @@ from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from console import http_guard
 from console.admin import admin_pages
+from console.cookies import cookie_value
 from console.partner_api import partner_api
 
 COOKIE = "helpline_session"
@@ -101,7 +102,7 @@ def create_app(services: Services) -> Sanic:
     )  # helplines' own systems
 
     async def session_of(request: Request, change: bool) -> Optional[Session]:
-        session = await counsellors.session(request.cookies.get(COOKIE))
+        session = await counsellors.session(cookie_value(request.headers.getall("cookie", []), COOKIE))
         if session and change and not same_secret(request.headers.get("X-CSRF-Token"), session.csrf):
             return None
         return session

@@ -341,3 +341,38 @@ def test_a_twilio_sender_that_is_not_a_number_in_ascii_digits_is_refused(bot, se
         urlencode(form).encode(),
     )
     assert (answer.status, answer.json()) == (400, {"error": "a Twilio message needs MessageSid and From"})
+
+
+# -- a Cookie header Python's parser refuses: every console route that reads the session answered 500 --
+
+
+@pytest.mark.parametrize(
+    ("headers", "found"),
+    [
+        (["helpline_session=abc"], "abc"),
+        (['other=1; helpline_session="abc"'], "abc"),
+        (["helpline_session=0 <="], "0 <="),
+        (["weird<=1; helpline_session=abc"], "abc"),  # another application's cookie the parser refuses
+        (["a=1", "helpline_session=abc"], "abc"),
+        (["helpline_sessionx=abc; xhelpline_session=abc"], None),
+        (["helpline_session="], None),
+        (["helpline_session"], None),
+        ([], None),
+    ],
+)
+def test_the_session_cookie_is_found_whatever_else_the_header_holds(headers, found):
+    from console.cookies import cookie_value
+
+    assert cookie_value(headers, "helpline_session") == found
+
+
+@pytest.mark.parametrize("cookie", ["helpline_session=0 <=", "<=; helpline_session=nope", "helpline_session=\x7f"])
+def test_the_console_answers_a_cookie_header_it_cannot_parse_as_logged_out(own_console, cookie):
+    answer = request(own_console, "POST", "/api/tickets/nope/claim", [("Cookie", cookie)], b"null")
+    assert (answer.status, answer.json()) == (401, {"error": "log in first (and send X-CSRF-Token)"})
+    assert request(own_console, "GET", "/api/queue", [("Cookie", cookie)]).status == 401
+
+
+def test_a_counsellor_with_a_cookie_the_parser_refuses_beside_theirs_is_still_logged_in(own_console, admin):
+    answer = request(own_console, "GET", "/api/queue", [("Cookie", f"weird<=1; helpline_session={admin.cookie}")])
+    assert answer.status == 200 and "waiting" in answer.json()
