@@ -13,7 +13,9 @@ from typing import Iterable, Optional
 
 def cookie_value(headers: Iterable[str], name: str) -> Optional[str]:
     """The value of cookie ``name`` in the Cookie header(s) (RFC 6265: ``name=value`` pairs joined
-    by ``;``; a value may be quoted); None when it is absent or empty."""
+    by ``;``; a value may be quoted); None when it is absent, empty, or not printable ASCII (a
+    session token never is; bytes that are not UTF-8 reach here as surrogates, which a Redis key
+    cannot hold: found by fuzzing, a 500)."""
     for header in headers:
         for pair in header.split(";"):
             key, equals, value = pair.strip().partition("=")
@@ -21,5 +23,5 @@ def cookie_value(headers: Iterable[str], name: str) -> Optional[str]:
                 value = value.strip()
                 if len(value) >= 2 and value[0] == value[-1] == '"':
                     value = value[1:-1]
-                return value or None
+                return value if value.isascii() and value.isprintable() and value else None
     return None

@@ -356,6 +356,8 @@ def test_a_twilio_sender_that_is_not_a_number_in_ascii_digits_is_refused(bot, se
         (["a=1", "helpline_session=abc"], "abc"),
         (["helpline_sessionx=abc; xhelpline_session=abc"], None),
         (["helpline_session="], None),
+        (["helpline_session=\udcc3\udca9t\udcc3"], None),  # bytes that are not UTF-8, as Sanic hands them on
+        (["helpline_session=caf\u00e9"], None),
         (["helpline_session"], None),
         ([], None),
     ],
@@ -366,7 +368,10 @@ def test_the_session_cookie_is_found_whatever_else_the_header_holds(headers, fou
     assert cookie_value(headers, "helpline_session") == found
 
 
-@pytest.mark.parametrize("cookie", ["helpline_session=0 <=", "<=; helpline_session=nope", "helpline_session=\x7f"])
+@pytest.mark.parametrize(
+    "cookie",
+    ["helpline_session=0 <=", "<=; helpline_session=nope", "helpline_session=\x7f", b"helpline_session=\xc3\xff"],
+)
 def test_the_console_answers_a_cookie_header_it_cannot_parse_as_logged_out(own_console, cookie):
     answer = request(own_console, "POST", "/api/tickets/nope/claim", [("Cookie", cookie)], b"null")
     assert (answer.status, answer.json()) == (401, {"error": "log in first (and send X-CSRF-Token)"})
