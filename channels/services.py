@@ -191,9 +191,10 @@ class ChannelServices:
         """A message of ``conversation`` is in the journal: answer it (after its earlier ones)."""
         self.worker.start(conversation)
 
-    def knock(self, crisis: UserMessage) -> None:
-        """A message just received that speaks of a crisis (:meth:`urgent`, with its turn key in the
-        metadata): its ticket opens now (:meth:`at_the_door`), while the webhook journals it."""
+    def knock(self, sender: str, channel: str, text: str, metadata: dict[str, Any], turn: str) -> None:
+        """A message just received that speaks of a crisis (:meth:`urgent`): its ticket opens now
+        (:meth:`at_the_door`), while the webhook journals it under ``turn``."""
+        crisis = UserMessage(text, None, sender, input_channel=channel, metadata={**metadata, "turn": turn})
         door = asyncio.get_running_loop().create_task(self.at_the_door(crisis))
         self._doors.add(door)
         door.add_done_callback(self._doors.discard)

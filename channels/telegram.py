@@ -147,11 +147,7 @@ class TelegramChannel(InputChannel):
             _, text, language = _read(update) or (None, None, None)
             urgent = self.services.urgent(text)
             if urgent:
-                cleaned, metadata = self._words(text, language)
-                crisis = UserMessage(
-                    cleaned, None, sender, input_channel=self.name(), metadata={**metadata, "turn": turn}
-                )
-                self.services.knock(crisis)
+                self.services.knock(sender, self.name(), *self._words(text, language), turn)
             try:
                 fresh = await self.services.core.journal.record(
                     sender,

@@ -189,9 +189,7 @@ class TwilioChannel(InputChannel):
             turn = f"{self.name()}:{sender}:{form['MessageSid']}"
             urgent = self.services.urgent(form.get("Body"))
             if urgent:
-                metadata = {**self._metadata(address), "turn": turn}
-                text = clean(form.get("Body"))
-                self.services.knock(UserMessage(text, None, sender, input_channel=self.name(), metadata=metadata))
+                self.services.knock(sender, self.name(), clean(form.get("Body")), self._metadata(address), turn)
             try:
                 fresh = await self.services.core.journal.record(
                     sender,
