@@ -6,22 +6,30 @@ rebuilt, replayed by RulePolicy to find the rule to apply (twice a message), sen
 server and rebuilt there, then written back; 17 ms a message over the first 50 turns, 111 ms over
 turns 350-399, and 1.2 MB in Redis at turn 400 (``make bench-long``).
 
-Nothing needs the older turns. The rules (data/rules.yml) are one step each, "this intent, then
-action_reply", so RulePolicy predicts the same from the last turn as from the whole history.
-action_reply (actions/actions.py) reads the slots, the child's earlier messages in this session
-(bot.conversation.risk reads the last ``context_turns - 1`` of them, data/risk.yml) and, for a
-handoff, the last ``LAST_MESSAGES`` (10) the child wrote. Rasa reads the latest session start and
-the last message's time (whether the session has expired). What is older is also what the
-retention policy (data/privacy.yml) would drop after ``conversation_days`` anyway.
+Nothing needs the older turns as Rasa logged them. The rules (data/rules.yml) are one step each,
+"this intent, then action_reply", so RulePolicy predicts the same from the last turn as from the
+whole history. action_reply (actions/actions.py) reads the slots and the words of the child's
+earlier messages in this session: bot.conversation.risk reads the last ``context_turns - 1`` of
+them (data/risk.yml) and a handoff shows the counsellor the last ``LAST_MESSAGES`` (10). Rasa reads
+the latest session start and the last message's time (whether the session has expired). What is
+older is also what the retention policy (data/privacy.yml) would drop after ``conversation_days``.
 
-So once the latest session holds more than ``KEPT_MESSAGES`` of the child's messages, the stored
-conversation becomes: that session's start (``action_session_start``, ``session_started``), one
-``slot`` event for each slot that was set when the kept turns begin (the language, the country,
-the menu, the handoff's state: everything the dropped events had set), then the events from the
-``action_listen`` before the ``KEPT_MESSAGES``-th last message on, as they were. Replayed, it
-gives the same slots, latest message, latest action and bot message as the whole conversation,
-so Rasa, the action and the channels answer the next message exactly as before. Older sessions
-go too (the tracker store reads the latest one only).
+So once the latest session holds more than ``KEPT_TURNS`` of the child's messages, the stored
+conversation becomes: that session's start (``action_session_start``, ``session_started``); the
+words alone of the child's messages before the kept turns, up to ``KEPT_MESSAGES`` in all (a user
+event with its text and time, without the parse, the bot's answers or the actions); one ``slot``
+event for each slot that was set when the kept turns begin (the language, the country, the menu,
+the handoff's state: everything the dropped events had set); then the events from the
+``action_listen`` before the ``KEPT_TURNS``-th last message on, as they were. Replayed, it gives
+the same slots, latest message, latest action and bot message as the whole conversation, and the
+same words of the child's last ``KEPT_MESSAGES`` messages, so Rasa, the action and the channels
+answer the next message exactly as before. Older sessions go too (the tracker store reads the
+latest one only).
+
+Why so few whole turns: every event is read from Redis, rebuilt, replayed several times a turn by
+Rasa (and by RulePolicy twice), sent to the action server and rebuilt there, then written back.
+Ten whole turns were 57 events and 26 KB, and the Rasa server spent about a fifth of its CPU per
+message more than with three (``scripts/bench_cluster.py``'s load on one server).
 
 Compaction is done when the conversation is saved (channels.tracker_store), so what Rasa reads,
 replays and sends to the action server is bounded by it.
@@ -33,23 +41,31 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-# The child's messages kept: at least actions.LAST_MESSAGES (the handoff's "what they said", the one
-# arriving with them) and those bot.conversation.risk reads together (tests/test_tracker_compaction.py).
-KEPT_MESSAGES = 10
+from bot.conversation.relay import LAST_MESSAGES
+
+# The child's messages whose words are kept: the handoff's "what they said" (the one arriving with
+# them included) and those bot.conversation.risk reads together (tests/test_tracker_compaction.py).
+KEPT_MESSAGES = LAST_MESSAGES
+# The child's last messages kept whole, as Rasa logged them with their answers.
+KEPT_TURNS = 2
 
 
-def compacted(tracker: DialogueStateTracker, kept_messages: int = KEPT_MESSAGES) -> DialogueStateTracker:
-    """``tracker`` itself when its latest session holds at most ``kept_messages`` of the child's
-    messages; otherwise a tracker of the session's start, its slots then, and the last of them."""
+def compacted(
+    tracker: DialogueStateTracker, kept_messages: int = KEPT_MESSAGES, kept_turns: int = KEPT_TURNS
+) -> DialogueStateTracker:
+    """``tracker`` itself when its latest session holds at most ``kept_turns`` of the child's
+    messages; otherwise a tracker of the session's start, the words of the child's messages before
+    the kept turns (up to ``kept_messages`` in all), the slots then, and the last turns whole."""
     events = list(tracker.events)
     start = _latest_session_start(events)
     messages = [i for i in range(start, len(events)) if isinstance(events[i], UserUttered)]
-    if len(messages) <= kept_messages:
+    if len(messages) <= kept_turns:
         return tracker
-    cut = messages[-kept_messages]
+    cut = messages[-kept_turns]
     if isinstance(events[cut - 1], ActionExecuted) and events[cut - 1].action_name == ACTION_LISTEN_NAME:
         cut -= 1  # the kept turns begin as every turn does, with the bot listening
     head = [e for e in events[start:cut] if _is_session_start(e)]
+    words = [_words_of(events[i]) for i in messages[-kept_messages:-kept_turns]]
     then = tracker.init_copy()
     for event in events[:cut]:  # the slots as they were when the kept turns begin
         then.update(event)
@@ -60,8 +76,13 @@ def compacted(tracker: DialogueStateTracker, kept_messages: int = KEPT_MESSAGES)
         if slot.value != slot.initial_value
     ]
     return DialogueStateTracker.from_events(
-        tracker.sender_id, head + slots + events[cut:], tracker.slots.values(), tracker._max_event_history
+        tracker.sender_id, head + words + slots + events[cut:], tracker.slots.values(), tracker._max_event_history
     )
+
+
+def _words_of(message: UserUttered) -> UserUttered:
+    """The child's message as its words and time only: what the action reads of earlier messages."""
+    return UserUttered(message.text, timestamp=message.timestamp, input_channel=message.input_channel)
 
 
 def _latest_session_start(events: list[Event]) -> int:

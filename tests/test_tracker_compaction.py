@@ -20,14 +20,14 @@ from rasa.shared.core.events import (
     SlotSet,
     UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.conversation.risk import RiskSettings
 from bot.wiring.services import Services, services
 from bot.wiring.settings import Settings
 from channels import tracker_store
-from channels.tracker_compaction import KEPT_MESSAGES, compacted
+from channels.tracker_compaction import KEPT_MESSAGES, KEPT_TURNS, compacted
 from channels.tracker_store import HelplineTrackerStore
 
 DOMAIN = Domain.load("domain.yml")
@@ -87,8 +87,9 @@ def slots(tracker: DialogueStateTracker) -> dict[str, Any]:
 
 
 def test_a_short_conversation_is_stored_as_it_is():
-    tracker = conversation(KEPT_MESSAGES)
+    tracker = conversation(KEPT_TURNS)
     assert compacted(tracker) is tracker
+    assert compacted(conversation(KEPT_TURNS + 1)) is not tracker
 
 
 def test_compaction_keeps_the_slots_the_session_start_and_the_last_turns():
@@ -101,10 +102,13 @@ def test_compaction_keeps_the_slots_the_session_start_and_the_last_turns():
     assert kept.latest_bot_utterance == tracker.latest_bot_utterance
     original, events = list(tracker.events), list(kept.events)
     assert events[:2] == original[:2]  # the session's start, its times too
-    cut = [i for i, e in enumerate(original) if isinstance(e, UserUttered)][-KEPT_MESSAGES] - 1
+    cut = [i for i, e in enumerate(original) if isinstance(e, UserUttered)][-KEPT_TURNS] - 1
     assert original[cut] == ActionExecuted(ACTION_LISTEN_NAME)  # the kept turns begin with the bot listening
     assert events[-(len(original) - cut) :] == original[cut:]  # as they were
-    assert len(events) < len(original) / 3
+    words = [e for e in events[: -(len(original) - cut)] if isinstance(e, UserUttered)]
+    assert len(words) == KEPT_MESSAGES - KEPT_TURNS
+    assert all(e.intent_name is None and "intent_ranking" not in e.parse_data for e in words)  # the words alone
+    assert len(events) < len(original) / 6
     stamps = [e.timestamp for e in events]
     assert stamps == sorted(stamps)  # the slots are set between the dropped turns and the kept ones
 
@@ -132,18 +136,23 @@ def test_only_the_latest_session_is_compacted_and_the_older_ones_go():
     assert slots(kept) == slots(tracker)
 
 
-def test_enough_is_kept_for_the_action():
+def test_enough_is_kept_for_the_action(actions):
     """action_reply sends the last LAST_MESSAGES of the child's messages with a handoff, and the risk
-    classifier reads the last context_turns together: all of them stay (with the one arriving)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("REDIS_URL", raising=False)
-        services.cache_clear()
-        try:
-            actions = importlib.import_module("actions.actions")
-        finally:
-            services.cache_clear()
-    assert KEPT_MESSAGES >= actions.LAST_MESSAGES
-    assert KEPT_MESSAGES >= RiskSettings.load().context_turns
+    classifier reads the last context_turns together: the action reads all of them from the stored
+    conversation (with the one arriving), as from the whole one."""
+    from rasa_sdk import Tracker
+
+    whole = conversation(60)
+    arriving = turn(Clock(), 60)[0]
+    stored = compacted(whole)
+    stored.update(arriving)
+    whole.update(arriving)
+    earlier, all_earlier = (
+        actions.earlier_in_session(Tracker.from_dict(t.current_state(EventVerbosity.ALL))) for t in (stored, whole)
+    )
+    assert earlier == all_earlier[-len(earlier) :]
+    assert len(earlier) + 1 >= actions.LAST_MESSAGES
+    assert len(earlier) + 1 >= RiskSettings.load().context_turns
 
 
 async def test_a_stored_conversation_stays_small_over_400_turns():
