@@ -1,4 +1,4 @@
-"""Three measured fixes to Rasa 3.6's per-message work, installed when Rasa loads our channels
+"""Four measured fixes to Rasa 3.6's per-message work, installed when Rasa loads our channels
 (``channels/__init__.py``).
 
 The action server's answer is validated with a validator built once. Rasa's
@@ -17,6 +17,12 @@ up as before.
 The intent classifier's weights are kept column-major once loaded. scikit-learn multiplies each
 message's features by the transposed weights, which scipy copied into a new array every time
 (17 x 50,339 here): 0.73 ms a message, 0.06 ms without the copy, with the same probabilities.
+
+The intent classifier reads only the message's sentence features. Rasa's ``_create_X`` asked the
+message for all its sparse features, which also joins every featurizer's per-token matrices (and
+deep-copies the first), then dropped them: 0.81 ms a message on this machine, 0.25 ms with the
+sentence features alone. Here they are joined alone, in the same order, into the same matrix; a
+message with dense features goes Rasa's own way.
 """
 
 from __future__ import annotations
@@ -26,15 +32,19 @@ from typing import Any, Optional
 
 import jsonschema
 import numpy as np
+import scipy.sparse
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.common import all_subclasses
 
 _rasa_resolve_by_type = Event.resolve_by_type
 _rasa_load_classifier = LogisticRegressionClassifier.load.__func__
+_rasa_create_x = LogisticRegressionClassifier._create_X
 _event_classes: dict[str, type[Event]] = {}
 
 
@@ -78,7 +88,18 @@ def _load_classifier(
     return component
 
 
+def _create_x(self: LogisticRegressionClassifier, messages: list[Message]) -> scipy.sparse.csr_matrix:
+    rows = []
+    for message in messages:
+        sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+        if not sentence or not all(f.is_sparse() for f in sentence):
+            return _rasa_create_x(self, messages)
+        rows.append(scipy.sparse.hstack([f.features for f in sentence], format="csr"))
+    return scipy.sparse.vstack(rows, format="csr")
+
+
 def install() -> None:
     RemoteAction._validate_action_result = _validate_action_result
     Event.resolve_by_type = staticmethod(_resolve_by_type)
     LogisticRegressionClassifier.load = classmethod(_load_classifier)
+    LogisticRegressionClassifier._create_X = _create_x

@@ -1,5 +1,6 @@
 """The faster action-response check accepts and refuses exactly what Rasa's own does, and the
-event table finds the classes Rasa's own lookup finds, and the classifier ranks as before."""
+event table finds the classes Rasa's own lookup finds, and the classifier ranks as before, from
+the same features."""
 
 import gc
 
@@ -14,6 +15,7 @@ from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
+from channels.rasa_speedups import _rasa_create_x as RASA_CREATE_X
 from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 from channels.rasa_speedups import _validate_action_result
 
@@ -76,3 +78,27 @@ async def test_the_intent_classifier_loads_column_major_and_ranks_as_before(mode
     classifier.clf.coef_ = np.ascontiguousarray(classifier.clf.coef_)  # as Rasa loads it
     assert np.array_equal(classifier.clf.predict_proba(features), column_major)
     assert (await agent.parse_message("i want to die"))["intent"]["name"] == "self_harm"
+
+
+@pytest.mark.rasa
+async def test_the_classifier_reads_the_same_features_as_with_rasa(model, monkeypatch):
+    """Messages in several scripts: the same matrix as Rasa's own, cell by cell, and the same
+    probabilities from it."""
+    agent = Agent.load(str(model))
+    installed = LogisticRegressionClassifier._create_X
+    assert installed is not RASA_CREATE_X
+    seen = []
+
+    def both(self, messages):
+        ours, rasas = installed(self, messages), RASA_CREATE_X(self, messages)
+        seen.append((ours, rasas, self.clf.predict_proba(ours), self.clf.predict_proba(rasas)))
+        return ours
+
+    monkeypatch.setattr(LogisticRegressionClassifier, "_create_X", both)
+    texts = ["i want to die", "hola necesito ayuda", "我想死", "помогите", "1", "nataka kuongea na mtu", "🙂"]
+    for text in texts:
+        await agent.parse_message(text)
+    assert len(seen) == len(texts)
+    for ours, rasas, ours_p, rasas_p in seen:
+        assert ours.shape == rasas.shape and (ours != rasas).nnz == 0
+        assert np.array_equal(ours_p, rasas_p)
