@@ -77,6 +77,34 @@ async def test_a_retried_webhook_is_recorded_once(journal: Journal) -> None:
     assert [e.payload for e in await journal.entries(lease)] == [message(1)]
 
 
+async def test_a_record_that_runs_out_of_time_is_made_once_more_and_kept_once() -> None:
+    """Redis busy past the client's time limit (a Lua loop on another connection stands for it):
+    the first call times out, the second finds it written after all; one message, woken."""
+    client = aioredis.from_url(REDIS_URL, decode_responses=True, socket_timeout=0.15)
+    busy = aioredis.from_url(REDIS_URL, decode_responses=True)
+    prefix = f"test-inbound-{uuid.uuid4().hex}:"
+    journal = RedisJournal(client, prefix)
+    spin = (
+        "local t = redis.call('TIME') local s = t[1] * 1e6 + t[2] "
+        "repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] - s > 250000"
+    )
+    try:
+        await journal.record("warm", "sms:warm", 60, message(0))  # the script is loaded before Redis gets busy
+        spinning = asyncio.ensure_future(busy.eval(spin, 0))
+        await asyncio.sleep(0.02)
+        assert await journal.record("c1", "sms:c1:SM1", 60, message(1)) is True
+        await spinning
+        lease = await journal.take("c1")
+        assert lease is not None
+        assert [e.payload for e in await journal.entries(lease)] == [message(1)]
+        assert await journal.record("c1", "sms:c1:SM1", 60, message(1)) is False  # Twilio's retry later: seen
+    finally:
+        async for key in busy.scan_iter(f"{prefix}*"):
+            await busy.delete(key)
+        await client.close()
+        await busy.close()
+
+
 async def test_one_worker_at_a_time_and_a_lease_is_kept_while_messages_wait(journal: Journal) -> None:
     await journal.record("c1", "k1", 60, message(1))
     lease = await journal.take("c1")

@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from bot.storage.stores import RedisClient, as_text, stream_field
 from bot.storage.turn_gate import TurnGate
 
@@ -211,11 +213,21 @@ class RedisJournal:
         return f"{self._prefix}dedupe:{key}"  # bot.storage.stores.RedisDedupe's: erasure finds both
 
     async def record(self, conversation: str, dedupe_key: str, dedupe_ttl_s: int, payload: dict[str, Any]) -> bool:
+        """As :class:`Journal` says. A call that ran out of time is made once more: the time limit
+        may have run out in this process, busy for a moment under load, and not in Redis
+        (bot.storage.guard). The dedupe key makes the second call safe; if it finds the key set,
+        the first call was written after all (or Twilio sent the message twice meanwhile, which
+        is answered once all the same), so the message counts as new: its conversation is woken."""
         keys = [self.dedupe_key(dedupe_key), self._stream(conversation), self._ready]
         now = int(time.time() * 1000)
         payload_text = json.dumps(payload, ensure_ascii=False)
         args: list[str | int] = [dedupe_ttl_s * 1000, conversation, payload_text, now, dedupe_key]
-        return bool(await self._record(keys=keys, args=args))
+        try:
+            return bool(await self._record(keys=keys, args=args))
+        except RedisTimeoutError:
+            logger.warning("journalling a message ran out of time: trying once more")
+            await self._record(keys=keys, args=args)
+            return True
 
     async def take(self, conversation: str) -> Optional[Lease]:
         keys = [self._lease(conversation), self._counter(conversation)]
