@@ -15,8 +15,11 @@ run: $(STAMP) model
 shell: $(STAMP) model
 	scripts/run.sh shell
 
+# Most tests in two processes (their servers mostly wait on each other), each module's tests in one
+# of them; then, alone on the machine, the cluster and fault suites, whose timings are what they test.
 test: $(STAMP) model validate lint
-	$(VENV)/bin/python -m pytest -q --durations=15
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadscope -m "not cluster and not faults" --durations=15
+	$(VENV)/bin/python -m pytest -q -m "cluster or faults" --durations=5
 
 # Every row of issue 15's fault table, with figures printed: Redis refused and frozen, the action
 # server killed, a Rasa server stopped or killed mid-burst (a private redis-server), a channel's API

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import secrets
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator
 
 import pytest
@@ -16,6 +19,7 @@ import yaml
 from bot import PROJECT_ROOT
 from bot.conversation.dialogue import Dialogue
 from bot.handoff.counsellors import Counsellors
+from bot.wiring.services import services
 from scripts.fake_apis import FakePartner, FakeTelegram, FakeTwilio, channel_credentials
 from scripts.local_bot import MODEL, RunningBot, running_bot, running_console
 from tests.console_client import PASSWORD
@@ -26,6 +30,23 @@ def dialogue() -> Dialogue:
     """The dialogue as the bot loads it, once per run (its models learn at load: about 5 s).
     Shared: a test that needs other desks, periods or risk readings uses ``rebuilt``."""
     return Dialogue.load()
+
+
+def action_server_module(**env: str) -> ModuleType:
+    """actions/actions.py as the action server loads it without REDIS_URL and with ``env``: imported
+    afresh, because its services are built at import from that moment's settings (another test
+    module may have imported it with others). It does not lower this process's priority."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("REDIS_URL", raising=False)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        patch.setattr("bot.wiring.priority.lower_this_process", lambda: None)
+        services.cache_clear()  # the action server's process reads its settings as it starts
+        sys.modules.pop("actions.actions", None)
+        try:
+            return importlib.import_module("actions.actions")
+        finally:
+            services.cache_clear()
 
 
 DIALOGUE_PARTS = ("registry", "detector", "texts", "crisis", "risk", "table", "countries", "desks", "retention")

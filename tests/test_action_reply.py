@@ -4,7 +4,6 @@ even when opening the ticket fails. In memory (no REDIS_URL), as the action serv
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from types import ModuleType
 
 import pytest
@@ -12,21 +11,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.stats.counters import ContactEvent, HandoffEvent, week_of
-from bot.wiring.services import services
-from tests.conftest import HANDOFF_FILE
+from tests.conftest import HANDOFF_FILE, action_server_module
 
 
 @pytest.fixture(scope="module")
 def actions() -> ModuleType:
     """The action server's module as it loads, with the Nigerian test desk and nothing in Redis."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("REDIS_URL", raising=False)
-        patch.setenv("HELPLINE_HANDOFF_FILE", str(HANDOFF_FILE))
-        services.cache_clear()  # the action server's process reads its settings as it starts
-        try:
-            return importlib.import_module("actions.actions")
-        finally:
-            services.cache_clear()
+    return action_server_module(HELPLINE_HANDOFF_FILE=str(HANDOFF_FILE))
 
 
 def crisis(sender: str, turn: str = "") -> Tracker:

@@ -3,11 +3,10 @@ the bot answers from it exactly as it would from the whole conversation."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import uuid
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -24,11 +23,12 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.conversation.risk import RiskSettings
-from bot.wiring.services import Services, services
+from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from channels import tracker_store
 from channels.tracker_compaction import KEPT_MESSAGES, KEPT_TURNS, compacted
 from channels.tracker_store import HelplineTrackerStore
+from tests.conftest import action_server_module
 
 DOMAIN = Domain.load("domain.yml")
 INTENTS = ["greet", "need_helpline", "cyberbullying", "privacy_question", "safety_tips", "choose_option"]
@@ -194,14 +194,8 @@ class InProcessActions(EndpointConfig):
 
 
 @pytest.fixture(scope="module")
-def actions() -> Iterator[ModuleType]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("REDIS_URL", raising=False)
-        services.cache_clear()
-        try:
-            yield importlib.import_module("actions.actions")
-        finally:
-            services.cache_clear()
+def actions() -> ModuleType:
+    return action_server_module()
 
 
 MESSAGES = [
