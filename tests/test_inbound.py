@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from bot.storage.inbound import (
     CLAIM,
     Claim,
+    Entry,
     Journal,
     LeaseLost,
     MemoryJournal,
@@ -139,6 +140,36 @@ async def test_conversations_are_answered_side_by_side(journal: Journal) -> None
     worker.start("fast")
     await until(lambda: fast.answered == [2], timeout_s=0.4)  # not held up behind the slow one
     await until(lambda: slow.answered == [1])
+
+
+class ArrivingAsItLetsGo(MemoryJournal):
+    """A journal where the next message arrives just as the worker lets the conversation go: in the
+    loop turn after its last step, before anything else the event loop had queued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.worker: Worker | None = None
+
+    async def release(self, lease: Any) -> bool:
+        released = await super().release(lease)
+        if released and not self._waiting.get("c1") and self._next_id == 1:
+            asyncio.get_running_loop().call_soon(self._arrive)
+        return released
+
+    def _arrive(self) -> None:
+        self._next_id += 1
+        self._waiting.setdefault("c1", []).append(Entry(f"{self._next_id}-0", message(2), "k2"))
+        assert self.worker is not None
+        self.worker.start("c1")  # what the webhook does once the message is recorded
+
+
+async def test_a_message_arriving_as_the_worker_lets_go_is_answered_at_once() -> None:
+    journal = ArrivingAsItLetsGo()
+    handler = Recorder()
+    journal.worker = worker = worker_for(journal, handler)  # no sweep runs here: only the start counts
+    await journal.record("c1", "k1", 60, message(1))
+    worker.start("c1")
+    await until(lambda: handler.answered == [1, 2], timeout_s=1.0)
 
 
 async def test_a_dead_workers_messages_are_taken_over_in_order() -> None:

@@ -420,9 +420,7 @@ class Worker:
         if conversation in self._draining:
             self._again.add(conversation)
             return
-        task = asyncio.get_running_loop().create_task(self._drain(conversation))
-        self._draining[conversation] = task
-        task.add_done_callback(lambda _: self._draining.pop(conversation, None))
+        self._draining[conversation] = asyncio.get_running_loop().create_task(self._drain(conversation))
 
     async def sweep(self) -> int:
         """Take over conversations whose messages wait with nobody answering (a server died);
@@ -435,11 +433,17 @@ class Worker:
         return started
 
     async def _drain(self, conversation: str) -> None:
-        while True:
-            self._again.discard(conversation)
-            await self._answer(conversation)
-            if conversation not in self._again or self._stopping:
-                return
+        try:
+            while True:
+                self._again.discard(conversation)
+                await self._answer(conversation)
+                if conversation not in self._again or self._stopping:
+                    return
+        finally:
+            # At once, not in a done callback: one runs a loop turn later, and a message recorded in
+            # between would only mark this finished drain to look again, then wait for the sweep.
+            if self._draining.get(conversation) is asyncio.current_task():
+                del self._draining[conversation]
 
     async def _answer(self, conversation: str) -> None:
         try:
