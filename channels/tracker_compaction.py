@@ -16,15 +16,16 @@ older is also what the retention policy (data/privacy.yml) would drop after ``co
 
 So once the latest session holds more than ``KEPT_TURNS`` of the child's messages, the stored
 conversation becomes: that session's start (``action_session_start``, ``session_started``); the
-words alone of the child's messages before the kept turns, up to ``KEPT_MESSAGES`` in all (a user
-event with its text and time, without the parse, the bot's answers or the actions); one ``slot``
-event for each slot that was set when the kept turns begin (the language, the country, the menu,
-the handoff's state: everything the dropped events had set); then the events from the
+words alone of the child's messages before the kept turns, up to ``KEPT_MESSAGES`` in all, and of
+the bot's answers to them (each a user or bot event with its text and time, without the parse,
+the buttons or the actions: the story of those turns as the child read it); one ``slot`` event for
+each slot that was set when the kept turns begin (the language, the country, the menu, the
+handoff's state: everything the dropped events had set); then the events from the
 ``action_listen`` before the ``KEPT_TURNS``-th last message on, as they were. Replayed, it gives
 the same slots, latest message, latest action and bot message as the whole conversation, and the
-same words of the child's last ``KEPT_MESSAGES`` messages, so Rasa, the action and the channels
-answer the next message exactly as before. Older sessions go too (the tracker store reads the
-latest one only).
+same words of the child's last ``KEPT_MESSAGES`` messages and of the bot's answers to them, so
+Rasa, the action and the channels answer the next message exactly as before. Older sessions go
+too (the tracker store reads the latest one only).
 
 Why so few whole turns: every event is read from Redis, rebuilt, replayed several times a turn by
 Rasa (and by RulePolicy twice), sent to the action server and rebuilt there, then written back.
@@ -39,7 +40,7 @@ replays and sends to the action server is bounded by it.
 from __future__ import annotations
 
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
-from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.conversation.relay import LAST_MESSAGES
@@ -66,7 +67,10 @@ def compacted(
     if isinstance(events[cut - 1], ActionExecuted) and events[cut - 1].action_name == ACTION_LISTEN_NAME:
         cut -= 1  # the kept turns begin as every turn does, with the bot listening
     head = [e for e in events[start:cut] if _is_session_start(e)]
-    words = [_words_of(events[i]) for i in messages[-kept_messages:-kept_turns]]
+    earlier = messages[-kept_messages:-kept_turns]
+    words = (
+        [_words_of(e) for e in events[earlier[0] : cut] if isinstance(e, (UserUttered, BotUttered))] if earlier else []
+    )
     then = tracker.init_copy()
     for event in events[:cut]:  # the slots as they were when the kept turns begin
         then.update(event)
@@ -81,9 +85,11 @@ def compacted(
     )
 
 
-def _words_of(message: UserUttered) -> UserUttered:
-    """The child's message as its words and time only: what the action reads of earlier messages."""
-    return UserUttered(message.text, timestamp=message.timestamp, input_channel=message.input_channel)
+def _words_of(said: UserUttered | BotUttered) -> UserUttered | BotUttered:
+    """A message of the child's, or the bot's, as its words and time only."""
+    if isinstance(said, BotUttered):
+        return BotUttered(said.text, timestamp=said.timestamp)
+    return UserUttered(said.text, timestamp=said.timestamp, input_channel=said.input_channel)
 
 
 def _latest_session_start(events: list[Event]) -> int:

@@ -108,7 +108,10 @@ def test_compaction_keeps_the_slots_the_session_start_and_the_last_turns():
     words = [e for e in events[: -(len(original) - cut)] if isinstance(e, UserUttered)]
     assert len(words) == KEPT_MESSAGES - KEPT_TURNS
     assert all(e.intent_name is None and "intent_ranking" not in e.parse_data for e in words)  # the words alone
-    assert len(events) < len(original) / 6
+    answers = [e for e in events[: -(len(original) - cut)] if isinstance(e, BotUttered)]
+    told = [e.text for e in original[:cut] if isinstance(e, BotUttered)][-len(words) :]  # one answer a turn here
+    assert [e.text for e in answers] == told and not any(e.data.get("buttons") for e in answers)
+    assert len(events) < len(original) / 4
     stamps = [e.timestamp for e in events]
     assert stamps == sorted(stamps)  # the slots are set between the dropped turns and the kept ones
 
