@@ -418,3 +418,38 @@ async def test_a_counsellors_message_and_the_bots_replies_go_out_in_the_order_th
     sender_a.offer(taken)
     await until(lambda: len(log) == 3)
     assert [text for _, _, text in log] == ["counsellor 1", "bot 1", "counsellor 2"]
+
+
+class SlowToKeep:
+    """The outbox, with the sender's periodic "still mine" call taking a moment, as it does on a
+    busy server: replies offered meanwhile must not be dropped when its answer comes back."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.keeping = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.outbox, name)
+
+    async def keep(self, consumer: str, entries: Sequence[str]) -> set[str]:
+        self.keeping.set()
+        await asyncio.sleep(0.3)
+        return await self.outbox.keep(consumer, entries)
+
+
+async def test_replies_offered_while_the_sender_checks_what_it_holds_are_still_sent(place: Place):
+    """The child's earlier message is with another server's sender, so this turn's replies wait
+    (not under way) while this sender's check runs; they go out after it, long before any takeover."""
+    await place.outbox.enqueue(Message("c-keep", "web", "counsellor 1"))
+    assert len(await place.outbox.read("b", block_ms=0)) == 1
+    log: list[tuple[str, str, str]] = []
+    slow = SlowToKeep(place.outbox)
+    sender = Sender(slow, Policy(rng=random.Random(1)), "a", 60, {"web": Recording("a", log)})  # type: ignore[arg-type]
+    place.senders.append((sender, asyncio.ensure_future(sender.run())))
+    await slow.keeping.wait()
+    taken = await place.outbox.enqueue_replies([Message("c-keep", "web", "bot 1", key="t1:0")], "a")
+    sender.offer(taken)
+    await asyncio.sleep(0.5)  # the check came back meanwhile
+    place.sender("b", {"web": Recording("b", log)}, claim_idle_s=60)  # no takeover within the test
+    await until(lambda: len(log) == 2, timeout_s=5)
+    assert [text for _, _, text in log] == ["counsellor 1", "bot 1"]

@@ -125,9 +125,11 @@ class Sender:
         """Keep the entries held here, and take over those a dead sender left."""
         while not self._stopping:
             try:
-                kept = await self.outbox.keep(self.consumer, list(self._held))
-                for entry in set(self._held) - kept:  # taken over meanwhile: that sender goes on
-                    if self._held[entry].pending.conversation not in self._busy:
+                asked = list(self._held)  # only these: what is offered while Redis answers is ours
+                kept = await self.outbox.keep(self.consumer, asked)
+                for entry in set(asked) - kept:  # taken over meanwhile: that sender goes on
+                    held = self._held.get(entry)
+                    if held is not None and held.pending.conversation not in self._busy:
                         del self._held[entry]
                 self._hold(await self.outbox.reclaim(self.consumer, self._claim_idle_ms))
                 await self.outbox.prune(FORGET_SENDERS_AFTER_MS)
