@@ -30,6 +30,7 @@ from rasa.shared.core.constants import ACTION_EXTRACT_SLOTS
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.wiring.priority import lower_this_thread
+from channels import rule_shortcut
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,18 @@ async def _parse_message(
 async def _run_prediction_loop(
     self: MessageProcessor, output_channel: OutputChannel, tracker: DialogueStateTracker
 ) -> None:
-    """Rasa's loop (predict, run, until the policy chooses to listen), the prediction in the thread."""
+    """Rasa's loop (predict, run, until the policy chooses to listen), the prediction in the thread,
+    or, where the model's one-turn rules decide it, the graph's earlier prediction (channels.rule_shortcut)."""
     should_predict_another_action = True
     while should_predict_another_action and self._should_handle_message(tracker):
         try:
-            action, prediction = await in_graph_thread(self.predict_next_with_tracker_if_should, tracker)
+            pair = rule_shortcut.pair_of(self, tracker)
+            known = rule_shortcut.remembered(self, tracker, pair)
+            if known is None:
+                action, prediction = await in_graph_thread(self.predict_next_with_tracker_if_should, tracker)
+                rule_shortcut.remember(self, pair, prediction)
+            else:
+                action, prediction = known
         except ActionLimitReached:
             logger.warning("Circuit breaker tripped: stopped predicting more actions for this conversation.")
             if self.on_circuit_break:

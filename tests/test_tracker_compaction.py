@@ -3,7 +3,6 @@ the bot answers from it exactly as it would from the whole conversation."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from types import ModuleType
 from typing import Any
@@ -20,7 +19,6 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
-from rasa.utils.endpoints import EndpointConfig
 
 from bot.conversation.risk import RiskSettings
 from bot.wiring.services import Services
@@ -29,6 +27,7 @@ from channels import tracker_store
 from channels.tracker_compaction import KEPT_MESSAGES, KEPT_TURNS, compacted
 from channels.tracker_store import HelplineTrackerStore
 from tests.conftest import action_server_module
+from tests.in_process_actions import InProcessActions
 
 DOMAIN = Domain.load("domain.yml")
 INTENTS = ["greet", "need_helpline", "cyberbullying", "privacy_question", "safety_tips", "choose_option"]
@@ -176,24 +175,6 @@ async def test_a_stored_conversation_stays_small_over_400_turns():
 
 
 # --- the real bot, in one process: NLU, RulePolicy, the action, the tracker store --------------
-
-
-class InProcessActions(EndpointConfig):
-    """The action endpoint answered by the action server's own code, through JSON as over HTTP."""
-
-    def __init__(self, actions: ModuleType) -> None:
-        from rasa_sdk.executor import ActionExecutor
-
-        super().__init__("http://in-process/webhook")
-        self.executor = ActionExecutor()
-        self.executor.register_package(actions)
-        self.sent: list[int] = []  # the size of each request: what the action server receives
-
-    async def request(self, **kwargs: Any) -> Any:
-        body = json.dumps(kwargs["json"])
-        self.sent.append(len(body))
-        answer = await self.executor.run(json.loads(body))
-        return json.loads(json.dumps(answer))
 
 
 @pytest.fixture(scope="module")
