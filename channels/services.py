@@ -90,9 +90,11 @@ class ChannelServices:
         self.sender.offer(taken)
 
     async def finish_turn(self, claim: Claim) -> None:
-        """The end of a journalled turn: its replies queued, then the message removed (fenced)."""
+        """The end of a journalled turn: its replies queued, then the message removed (fenced),
+        unless it went with the conversation's new state."""
         await self.queue_replies(claim)
-        await self.core.journal.done(claim.lease, claim.entry)
+        if not claim.removed:
+            await self.core.journal.done(claim.lease, claim.entry)
 
     @property
     def faults(self) -> Faults:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from typing import Any, AsyncIterator
 
 import pytest
@@ -453,3 +454,40 @@ async def test_a_message_recorded_while_its_worker_lets_the_conversation_go_is_a
     await journal.record("c1", "k1", 60, message(1))
     worker.start("c1")
     await until(lambda: handler.answered == [1, 2], timeout_s=0.5)  # not the sweep: nobody runs it here
+
+
+class Counting:
+    """A journal that counts the calls made of it (each a Redis round trip on Redis)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal, self.calls = journal, Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.journal, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return await method(*args, **kwargs)
+
+        return counted
+
+
+async def test_a_turn_that_saves_the_conversation_costs_four_journal_calls(journal: Journal) -> None:
+    """Take the lease, read the message, save the new state with the message's removal, let go:
+    nothing read or removed twice."""
+    store = Store(getattr(journal, "_prefix", ""))
+    counting = Counting(journal)
+
+    async def answer(payload: dict[str, Any]) -> None:
+        claim = CLAIM.get()
+        assert claim is not None
+        await counting.save_conversation(claim, store, "c1", f"after {payload['n']}", 60)
+
+    worker = Worker(counting, renew_every_s=10)  # type: ignore[arg-type]
+    worker.handlers["sms"] = answer
+    await journal.record("c1", "k1", 60, message(1))
+    worker.start("c1")
+    await until(lambda: counting.calls["release"] == 1)
+    assert counting.calls == {"take": 1, "entries": 1, "save_conversation": 1, "release": 1}
+    lease = await journal.take("c1")  # let go, and nothing left to answer
+    assert lease is not None and await journal.entries(lease) == []

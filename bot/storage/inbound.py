@@ -81,6 +81,7 @@ class Claim:
     entry: Entry
     replies: list[Any] = field(default_factory=list)  # bot.delivery.outbox.Message, queued in order
     queued: int = 0  # how many of ``replies`` are in the outbox already
+    removed: bool = False  # the message left the journal with the conversation's new state
     send_now: Optional[Callable[[Any], Awaitable[bool]]] = None  # the channel's direct send, if the outbox fails
 
     @property
@@ -257,6 +258,7 @@ class RedisJournal:
         entry = claim.entry.id if answered else ""
         if not await self._save(keys=keys, args=[claim.lease.token, entry, state, ttl_s]):
             raise LeaseLost()
+        claim.removed = claim.removed or answered
 
     async def release(self, lease: Lease) -> bool:
         keys = [self._lease(lease.conversation), self._stream(lease.conversation), self._ready]
@@ -336,6 +338,7 @@ class MemoryJournal:
         await conversations.save(sender, state, ttl_s)
         if answered:
             await self.done(claim.lease, claim.entry)
+            claim.removed = True
 
     async def release(self, lease: Lease) -> bool:
         if self._leases.get(lease.conversation) != lease.token:
@@ -466,8 +469,8 @@ class Worker:
                         await self.finish(claim)
                     if self._stopping:
                         break
-                if not entries and await self.journal.release(lease):
-                    return
+                if not self._stopping and await self.journal.release(lease):
+                    return  # nothing more waited (else it goes on with what came meanwhile)
         except LeaseLost:
             logger.error("a conversation's lease lapsed mid-turn: its new owner answers the message")
             return
@@ -492,7 +495,8 @@ class Worker:
             logger.warning("could not hand a conversation back (%s)", type(error).__name__)
 
     async def _remove(self, claim: Claim) -> None:
-        await self.journal.done(claim.lease, claim.entry)
+        if not claim.removed:
+            await self.journal.done(claim.lease, claim.entry)
 
     async def _turn(self, claim: Claim) -> None:
         payload = claim.entry.payload
