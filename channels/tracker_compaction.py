@@ -29,8 +29,9 @@ too (the tracker store reads the latest one only).
 
 Why so few whole turns: every event is read from Redis, rebuilt, replayed several times a turn by
 Rasa (and by RulePolicy twice), sent to the action server and rebuilt there, then written back.
-Ten whole turns were 57 events and 26 KB; now 25 events and 8 KB, and the Rasa server's CPU per
-message went from 24-26 ms to 17-20 ms (20 children's messages 16 to 45 on one server, as in
+Ten whole turns were 57 events and 26 KB; the last 2 whole and the words of 8 are 33 events and
+9 KB. With only the child's words kept (25 events, 8 KB) the Rasa server's CPU per message went
+from 24-26 ms to 17-20 ms (20 children's messages 16 to 45 on one server, as in
 ``scripts/bench_cluster.py``, 2026-12-07).
 
 Compaction is done when the conversation is saved (channels.tracker_store), so what Rasa reads,
