@@ -29,8 +29,8 @@ from rasa.exceptions import ActionLimitReached
 from rasa.shared.core.constants import ACTION_EXTRACT_SLOTS
 from rasa.shared.core.trackers import DialogueStateTracker
 
+import channels.rule_shortcut as rule_shortcut
 from bot.wiring.priority import lower_this_thread
-from channels import rule_shortcut
 
 logger = logging.getLogger(__name__)
 
