@@ -19,7 +19,7 @@ from typing import Optional
 
 from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages
-from langdetect import DetectorFactory, detect_langs
+from langdetect import DetectorFactory
 from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 from langdetect.language import Language as DetectedLanguage
@@ -28,6 +28,7 @@ from bot import DATA_DIR
 from bot.datafiles.schema import load_validated
 from bot.datafiles.training import Example, nlu_examples, risk_examples
 from bot.language.ngram import NgramLanguageModel
+from bot.language.quick_langdetect import detect_langs
 
 # Scripts that belong to exactly one of our languages (first word of the Unicode character name).
 SCRIPT_LANGUAGE = {"ARABIC": "ar", "CYRILLIC": "ru", "DEVANAGARI": "hi", "CJK": "zh"}
