@@ -20,9 +20,10 @@ message's features by the transposed weights, which scipy copied into a new arra
 
 The intent classifier reads only the message's sentence features. Rasa's ``_create_X`` asked the
 message for all its sparse features, which also joins every featurizer's per-token matrices (and
-deep-copies the first), then dropped them: 0.81 ms a message on this machine, 0.25 ms with the
-sentence features alone. Here they are joined alone, in the same order, into the same matrix; a
-message with dense features goes Rasa's own way.
+deep-copies the first), then dropped them: 0.81 ms a message on this machine. Here the sentence
+features alone (one row of counts per featurizer, its columns in order) are placed side by side
+straight into the arrays of the same matrix, with no scipy block assembly: 0.05 ms. A message
+with dense features, or features of another shape, goes Rasa's own way.
 """
 
 from __future__ import annotations
@@ -89,13 +90,25 @@ def _load_classifier(
 
 
 def _create_x(self: LogisticRegressionClassifier, messages: list[Message]) -> scipy.sparse.csr_matrix:
-    rows = []
+    data, columns, row_ends = [], [], [0]
+    width: Optional[int] = None
     for message in messages:
-        sentence = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
-        if not sentence or not all(f.is_sparse() for f in sentence):
+        sentence = [f.features for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+        if not sentence or not all(scipy.sparse.isspmatrix_coo(m) and m.shape[0] == 1 for m in sentence):
             return _rasa_create_x(self, messages)
-        rows.append(scipy.sparse.hstack([f.features for f in sentence], format="csr"))
-    return scipy.sparse.vstack(rows, format="csr")
+        offset = 0
+        for matrix in sentence:  # one row each, its columns in order: placed side by side
+            data.append(matrix.data)
+            columns.append(matrix.col + offset)
+            offset += matrix.shape[1]
+        if width not in (None, offset):
+            return _rasa_create_x(self, messages)
+        width = offset
+        row_ends.append(row_ends[-1] + sum(len(m.data) for m in sentence))
+    return scipy.sparse.csr_matrix(
+        (np.concatenate(data).astype(np.float64), np.concatenate(columns), np.array(row_ends)),
+        shape=(len(messages), width),
+    )  # floats, as Rasa's own matrix holds them
 
 
 def install() -> None:

@@ -101,4 +101,7 @@ async def test_the_classifier_reads_the_same_features_as_with_rasa(model, monkey
     assert len(seen) == len(texts)
     for ours, rasas, ours_p, rasas_p in seen:
         assert ours.shape == rasas.shape and (ours != rasas).nnz == 0
+        assert ours.dtype == rasas.dtype
+        for part in ("data", "indices", "indptr"):  # stored alike, so multiplied alike
+            assert np.array_equal(getattr(ours, part), getattr(rasas, part)), part
         assert np.array_equal(ours_p, rasas_p)
