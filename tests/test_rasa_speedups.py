@@ -11,13 +11,14 @@ import scipy.sparse
 from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
+from channels.rasa_speedups import _domain_is_empty, _validate_action_result
 from channels.rasa_speedups import _rasa_create_x as RASA_CREATE_X
 from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
-from channels.rasa_speedups import _validate_action_result
 
 GOOD = {
     "events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
@@ -105,3 +106,10 @@ async def test_the_classifier_reads_the_same_features_as_with_rasa(model, monkey
         for part in ("data", "indices", "indptr"):  # stored alike, so multiplied alike
             assert np.array_equal(getattr(ours, part), getattr(rasas, part)), part
         assert np.array_equal(ours_p, rasas_p)
+
+
+def test_a_domain_is_empty_exactly_when_rasa_says_so():
+    assert Domain.is_empty is _domain_is_empty
+    for domain in (Domain.empty(), Domain.load("domain.yml"), Domain.from_dict({"intents": ["greet"]})):
+        assert domain.is_empty() == (domain.as_dict() == Domain.empty().as_dict())  # Rasa's definition
+    assert Domain.empty().is_empty() and not Domain.load("domain.yml").is_empty()
