@@ -16,7 +16,7 @@ from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
-from channels.rasa_speedups import _domain_is_empty, _validate_action_result
+from channels.rasa_speedups import _domain_is_empty, _passes_by_kind, _validate_action_result
 from channels.rasa_speedups import _rasa_create_x as RASA_CREATE_X
 from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 
@@ -24,10 +24,34 @@ GOOD = {
     "events": [{"event": "slot", "name": "language", "value": "en", "timestamp": None}],
     "responses": [{"text": "Take care.", "buttons": [{"title": "1. Yes", "payload": "1"}]}],
 }
+MANY_KINDS = {  # a first turn's kind of answer, and more kinds of event besides
+    "events": [
+        {"event": "slot", "name": "privacy_told", "value": "1", "timestamp": None},
+        {"event": "slot", "name": "country", "value": None},
+        {"event": "bot", "text": "Hi, I am here to help.", "data": {"buttons": []}, "metadata": {}},
+        {"event": "followup", "name": "action_listen"},
+        {"event": "action", "name": "action_reply", "policy": None, "confidence": 1.0},
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
+        {"event": "reminder", "intent": "remind", "date_time": "2026-12-07T10:00:00", "name": "r"},
+        {"event": "reset_slots"},
+        {"event": "restart", "timestamp": 1.5},
+        {"event": "session_started", "metadata": None},
+        {"event": "active_loop", "name": None},
+    ],
+    "responses": [{"text": "Take care."}, {"text": "Call 116 111."}],
+}
 BAD = [
     {"events": [{"event": "no_such_event"}]},
     {"events": "not a list"},
     {"events": [{"event": "slot", "name": 3}]},
+    {"events": [{"name": "language", "value": "en"}]},  # no event name
+    {"events": [{"event": 7}]},
+    {"events": [{"event": "bot", "text": "hi", "metadata": "not an object"}]},
+    {"events": [{"event": "slot", "value": "en"}]},  # a slot needs its name
+    {"events": [{"event": "user", "parse_data": "not an object"}]},
+    {"events": [GOOD["events"][0], {"event": "followup"}, "not an event"]},
+    {"events": [{"event": "slot", "name": "language", "value": "en", "timestamp": "noon"}]},
+    ["not", "an", "object"],
 ]
 
 
@@ -35,15 +59,18 @@ def test_installed_in_rasa():
     assert RemoteAction._validate_action_result is _validate_action_result
 
 
-def test_a_good_answer_passes_as_with_rasa():
-    assert _validate_action_result(None, GOOD) is True
-    jsonschema.validate(GOOD, RemoteAction.action_response_format_spec())
+@pytest.mark.parametrize("answer", [GOOD, MANY_KINDS])
+def test_a_good_answer_passes_as_with_rasa(answer):
+    jsonschema.validate(answer, RemoteAction.action_response_format_spec())
+    assert _passes_by_kind(answer)  # each event checked against its own kind only
+    assert _validate_action_result(None, answer) is True
 
 
 @pytest.mark.parametrize("answer", BAD)
 def test_a_bad_answer_is_refused_as_rasa_refuses_it(answer):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(answer, RemoteAction.action_response_format_spec())
+    assert not _passes_by_kind(answer)
     with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
         _validate_action_result(None, answer)
 
