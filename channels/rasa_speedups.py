@@ -132,12 +132,20 @@ def _load_classifier(
     return component
 
 
+def _one_ordered_row(matrix: Any) -> bool:
+    """One row of counts, its columns strictly increasing (as CountVectorsFeaturizer leaves them):
+    placed side by side, they are already the stored order of Rasa's matrix."""
+    return (
+        scipy.sparse.isspmatrix_coo(matrix) and matrix.shape[0] == 1 and bool(np.all(matrix.col[1:] > matrix.col[:-1]))
+    )
+
+
 def _create_x(self: LogisticRegressionClassifier, messages: list[Message]) -> scipy.sparse.csr_matrix:
     data, columns, row_ends = [], [], [0]
     width: Optional[int] = None
     for message in messages:
         sentence = [f.features for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
-        if not sentence or not all(scipy.sparse.isspmatrix_coo(m) and m.shape[0] == 1 for m in sentence):
+        if not sentence or not all(_one_ordered_row(m) for m in sentence):
             return _rasa_create_x(self, messages)
         offset = 0
         for matrix in sentence:  # one row each, its columns in order: placed side by side
@@ -148,6 +156,8 @@ def _create_x(self: LogisticRegressionClassifier, messages: list[Message]) -> sc
             return _rasa_create_x(self, messages)
         width = offset
         row_ends.append(row_ends[-1] + sum(len(m.data) for m in sentence))
+    if width is None:  # no messages
+        return _rasa_create_x(self, messages)
     return scipy.sparse.csr_matrix(
         (np.concatenate(data).astype(np.float64), np.concatenate(columns), np.array(row_ends)),
         shape=(len(messages), width),

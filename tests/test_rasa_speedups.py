@@ -13,10 +13,13 @@ from rasa.core.agent import Agent
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet, UserUttered
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.common import all_subclasses
 
 import channels  # noqa: F401 - installs the speed-ups, as Rasa loading our channels does
-from channels.rasa_speedups import _domain_is_empty, _passes_by_kind, _validate_action_result
+from channels.rasa_speedups import _create_x, _domain_is_empty, _passes_by_kind, _validate_action_result
 from channels.rasa_speedups import _rasa_create_x as RASA_CREATE_X
 from channels.rasa_speedups import _rasa_resolve_by_type as RASA_RESOLVE
 
@@ -140,3 +143,16 @@ def test_a_domain_is_empty_exactly_when_rasa_says_so():
     for domain in (Domain.empty(), Domain.load("domain.yml"), Domain.from_dict({"intents": ["greet"]})):
         assert domain.is_empty() == (domain.as_dict() == Domain.empty().as_dict())  # Rasa's definition
     assert Domain.empty().is_empty() and not Domain.load("domain.yml").is_empty()
+
+
+def test_features_out_of_order_or_no_messages_go_rasas_way(monkeypatch):
+    """Only rows whose columns are in order are placed straight into the matrix; the rest (and an
+    empty batch) is Rasa's to assemble, as before."""
+    calls = []
+    monkeypatch.setattr("channels.rasa_speedups._rasa_create_x", lambda self, messages: calls.append(messages))
+    unordered = scipy.sparse.coo_matrix((np.array([1.0, 2.0]), (np.array([0, 0]), np.array([5, 2]))), shape=(1, 9))
+    message = Message(data={"text": "hi"})
+    message.add_features(Features(unordered, FEATURE_TYPE_SENTENCE, TEXT, "CountVectorsFeaturizer"))
+    _create_x(None, [message])
+    _create_x(None, [])
+    assert calls == [[message], []]
