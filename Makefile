@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster eval-crisis clean
+.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -71,7 +71,7 @@ validate: $(STAMP)
 model: $(STAMP)
 	scripts/train.sh
 
-bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster
+bench: bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts
 
 bench-table: $(STAMP)
 	$(VENV)/bin/python -m scripts.bench_table
@@ -102,6 +102,9 @@ bench-console: $(STAMP)
 # One conversation of 400 messages on Redis: the time a message takes at its start and at its end, and its stored size.
 bench-long: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_long
+
+bench-parts: $(STAMP) model
+	$(VENV)/bin/python -m scripts.bench_parts
 
 # Does every child get the number they need? A blind set of conversations, by kind and language.
 SET ?= tests/blind/last
