@@ -34,6 +34,7 @@ from bot.storage.turns import turn_of
 from bot.wiring.faults import STORE_DOWN, TURN_FAILED, Faults
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
+from channels import kept_sessions
 from channels.safe_turn import CountingOutput, SenderQueues, answer
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class ChannelServices:
             await asyncio.wait_for(self.queues.drain(), max(0.0, limit_s - (time.monotonic() - started)))
         except asyncio.TimeoutError:
             logger.warning("stopping: web chat or rest turns still running after %d s were cut short", limit_s)
+        await kept_sessions.close()
         logger.warning(
             "stopped in %.1f s: %d conversations and %d outgoing messages handed to other servers",
             time.monotonic() - started,
