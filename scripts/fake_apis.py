@@ -8,7 +8,9 @@ blocked the bot (403), Twilio's error codes; ``recover()`` ends it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -25,11 +27,37 @@ SMS_FROM, WHATSAPP_FROM = "+15005550006", "+14155238886"
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps connections open between calls, as the real APIs do (HTTP/1.1), and knows them, so
+    :meth:`drop_connections` can break them as a provider going down would."""
+
     request_queue_size = 128  # the default backlog of 5 makes bursts wait a second for SYN retries
     daemon_threads = True
 
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._open_lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
 
 class _QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # every answer carries its Content-Length
+
     def log_message(self, *args: Any) -> None:
         pass
 
@@ -109,6 +137,7 @@ class FakeApi:
             self._refusing = True
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
 
     def recover(self) -> None:
         """Answer normally again (on the same port)."""
@@ -182,6 +211,7 @@ class FakeApi:
         if not self._refusing:
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
 
 
 class FakeTelegram(FakeApi):
@@ -326,6 +356,7 @@ class FakePartner:
 
     def close(self) -> None:
         self._server.shutdown()
+        self._server.drop_connections()
 
 
 def _value(raw: Optional[Any]) -> Any:
