@@ -13,12 +13,18 @@ stock cluster needs) behind HAProxy with 1, 2 and 3 servers, in the same run.
 
     make bench-cluster                                     # everything (about 12 minutes)
     .venv/bin/python -m scripts.bench_cluster --crisis-only  # only the crises (a few minutes)
+    .venv/bin/python -m scripts.bench_cluster --one-server   # ours, SMS, one server, 3 rounds (2 minutes)
+
+``--one-server`` is for measuring a change: the same load three times on one server of our
+cluster, and the CPU each process spent per message (the Rasa server, the action servers, and the
+machine as a whole, from /proc), which is steadier than one round's messages per second.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import queue
 import secrets
 import sys
@@ -27,7 +33,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 from scripts.bench_channels import STOCK_DIR, Reply, load, rest_sender, sms_sender, stock_model, telegram_sender
 from scripts.bench_handoff import PASSWORD, login, percentiles, post_sms, watch_events
@@ -148,8 +154,40 @@ def crises_seen_by_a_counsellor(console_url: str, sms_webhook: str, run: str) ->
     }
 
 
+def cpu_seconds(pid: Optional[int] = None) -> float:
+    """CPU time used so far by process ``pid`` (its user and system time), or by the whole machine."""
+    if pid is None:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        busy = sum(int(f) for f in fields) - int(fields[3]) - int(fields[4])  # less idle and iowait
+        return busy / os.sysconf("SC_CLK_TCK")
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_server(cluster: Cluster, twilio: FakeTwilio, run: str, rounds: int = 3) -> None:
+    """``--one-server``: see the module's docstring."""
+    cluster.use(1)
+    time.sleep(0.5)
+    rasa = cluster.rasa[0].process
+    actions = [s.process for s in cluster.actions if s.process is not None]
+    assert rasa is not None
+    for index in range(rounds):
+        before = (cpu_seconds(rasa.pid), sum(cpu_seconds(p.pid) for p in actions), cpu_seconds())
+        r = load(sms_sender(cluster.webhook("sms"), twilio, f"{run}-{index}"), CHILDREN, EACH)
+        after = (cpu_seconds(rasa.pid), sum(cpu_seconds(p.pid) for p in actions), cpu_seconds())
+        rasa_ms, actions_ms, machine_ms = (
+            (a - b) * 1000 / (CHILDREN * EACH) for a, b in zip(after, before, strict=True)
+        )
+        print(
+            f"round {index + 1}: {r['per_s']:.1f}/s, p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; "
+            f"CPU a message: Rasa server {rasa_ms:.1f} ms, action servers {actions_ms:.1f} ms, "
+            f"whole machine {machine_ms:.1f} ms"
+        )
+
+
 def main(argv: list[str]) -> int:
-    """``--crisis-only``: only the crises among talking children, on our cluster (a few minutes)."""
+    """``--crisis-only``: only the crises among talking children, on our cluster (a few minutes);
+    ``--one-server``: see the module's docstring."""
     crisis_only = "--crisis-only" in argv
     if not MODEL.exists():
         print(f"No model at {MODEL}: run `make model` first.", file=sys.stderr)
@@ -164,6 +202,11 @@ def main(argv: list[str]) -> int:
         credentials = channel_credentials(telegram, twilio)
         print("starting our cluster: HAProxy, 3 Rasa, 2 action servers, 2 consoles, Redis...", file=sys.stderr)
         with Cluster(Path(folder) / "ours", credentials=credentials, env=env) as ours:
+            if "--one-server" in argv:
+                one_server(ours, twilio, run)
+                telegram.close()
+                twilio.close()
+                return 0
             if not crisis_only:
                 results |= by_servers(ours, "ours, SMS", lambda: sms_sender(ours.webhook("sms"), twilio, run))
                 results |= by_servers(
