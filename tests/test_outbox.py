@@ -259,6 +259,27 @@ async def test_twilios_permanent_errors_fail_the_message_and_its_delivery_report
 
 
 @pytest.mark.servers
+async def test_reports_of_every_part_that_came_before_the_send_was_recorded_make_it_delivered(on_redis: Place, twilio):
+    place = on_redis
+    await place.addresses.remember("child-p", "+2348000000002", 600)
+    transport = sms_transport(twilio, place)
+    transport._parts = lambda text: text.split("|")  # two SMS for one message
+    first, second = f"SM{0:032d}", f"SM{1:032d}"  # the fake's SIDs for its first two calls
+    assert await place.outbox.report(first, State.DELIVERED) is False  # no record of them yet: kept
+    assert await place.outbox.report(second, State.DELIVERED) is False
+    place.sender("s1", {"sms": transport})
+    queued = await place.outbox.enqueue(Message("child-p", "sms", "part one|part two"))
+    await until(lambda: len(twilio.calls) == 2)
+    for _ in range(100):  # sent, then made delivered by the reports it found kept
+        state = (await place.outbox.status([queued.id]))[queued.id].state
+        if state is State.DELIVERED:
+            break
+        await asyncio.sleep(0.05)
+    assert state is State.DELIVERED
+    assert [c[1]["Body"] for c in twilio.calls] == ["part one", "part two"]
+
+
+@pytest.mark.servers
 async def test_a_message_not_sent_within_the_max_age_fails_as_too_old(place: Place, telegram):
     await place.addresses.remember("child-t", "4104", 600)
     telegram.down()

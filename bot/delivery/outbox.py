@@ -267,27 +267,31 @@ local function announce(message, kept)
   end
 end
 """
-# KEYS: message, lane, lease, stream, then one key per receipt; ARGV: events kept, id, token, entry, group,
-# state, reason, now, keep s, receipts (space-separated). Returns the receipts reported early.
+# KEYS: message, lane, lease, stream, then one key per receipt, then its early report's key, in the same
+# order; ARGV: events kept, id, token, entry, group, state, reason, now, keep s, receipts (space-separated).
+# Returns, per receipt, the delivery report that came before this record ('' if none), taken away.
 _DONE = (
     _ANNOUNCE
     + """
+local count = (#KEYS - 4) / 2
 if redis.call('HGET', KEYS[1], 'state') == 'queued' then
-  local receipts = ARGV[10]
-  local parts = 0
-  for _ in string.gmatch(receipts, '%S+') do parts = parts + 1 end
-  redis.call('HSET', KEYS[1], 'state', ARGV[6], 'reason', ARGV[7], 'done_at', ARGV[8], 'receipts', receipts,
-    'parts', parts)
+  redis.call('HSET', KEYS[1], 'state', ARGV[6], 'reason', ARGV[7], 'done_at', ARGV[8], 'receipts', ARGV[10],
+    'parts', count)
   redis.call('HDEL', KEYS[1], 'text', 'buttons')
   redis.call('EXPIRE', KEYS[1], ARGV[9])
-  for i = 5, #KEYS do redis.call('SET', KEYS[i], ARGV[2], 'EX', ARGV[9]) end
+  for i = 5, 4 + count do redis.call('SET', KEYS[i], ARGV[2], 'EX', ARGV[9]) end
   announce(KEYS[1], ARGV[1])
 end
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('XACK', KEYS[4], ARGV[5], ARGV[4])
 redis.call('XDEL', KEYS[4], ARGV[4])
 if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
-return 1
+local early = {}
+for i = 5 + count, #KEYS do
+  early[#early + 1] = redis.call('GET', KEYS[i]) or ''
+  redis.call('DEL', KEYS[i])
+end
+return early
 """
 )
 # KEYS: message, lease; ARGV: events kept, token, next_at, reason
@@ -564,6 +568,7 @@ class RedisOutbox:
         state = State.SENT if attempt.outcome is Outcome.SENT else State.FAILED
         keys = [message, self._key("lane", pending.conversation), lease, self.stream]
         keys += [self._key("receipt", receipt) for receipt in attempt.receipts]
+        keys += [self._key("early", receipt) for receipt in attempt.receipts]
         args: list[str | int | float] = [
             self._events_kept,
             pending.message,
@@ -576,11 +581,10 @@ class RedisOutbox:
             KEEP_S,
             " ".join(attempt.receipts),
         ]
-        await self._done(keys=keys, args=args)
-        for receipt in attempt.receipts:  # delivery reports that came before this record
-            early = await self._redis.getdel(self._key("early", receipt))
-            if early:
-                state_name, _, reason = as_text(early).partition("|")
+        early = await self._done(keys=keys, args=args)
+        for receipt, report in zip(attempt.receipts, early, strict=True):  # reports that came before this record
+            if report:
+                state_name, _, reason = as_text(report).partition("|")
                 await self.report(receipt, State(state_name), reason)
 
     async def drop(self, pending: Pending) -> None:
