@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 LEASE_MS = 10_000  # a dead server's conversations wait at most this long for another server
 ORPHAN_AFTER_MS = 1_000  # a recorded message nobody took within this long is looked after by the sweep
 SWEEP_BATCH = 100
+BATCH = 10  # a conversation's messages read at once by the worker that holds it
 
 FENCE_KEPT_S = 400 * 24 * 3600  # a conversation's token counter: far longer than any conversation is kept
 
@@ -70,6 +71,8 @@ class Entry:
 class Lease:
     conversation: str
     token: str  # the fencing token: the conversation's counter when the lease was taken
+    # the oldest unanswered messages, read with the lease (so the first batch costs no call of its own)
+    waiting: tuple[Entry, ...] = field(default=(), compare=False)
 
 
 @dataclass
@@ -99,12 +102,13 @@ class Journal(Protocol):
         webhook). Raises when the store fails: then nothing was recorded."""
 
     async def take(self, conversation: str) -> Optional[Lease]:
-        """The conversation's lease, or None while another worker (or this one) holds it."""
+        """The conversation's lease, with its first :meth:`entries`; None while another worker (or
+        this one) holds it."""
 
     async def renew(self, lease: Lease) -> bool:
         """Extend the lease; False when it was lost (expired and taken by another worker)."""
 
-    async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
+    async def entries(self, lease: Lease, count: int = BATCH) -> list[Entry]:
         """The conversation's oldest unanswered messages, in the order they arrived."""
 
     async def done(self, lease: Lease, entry: Entry) -> None:
@@ -142,13 +146,14 @@ redis.call('XADD', KEYS[2], '*', 'payload', ARGV[3], 'key', ARGV[5])
 redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[2])
 return 1
 """
-# KEYS: lease, counter; ARGV: lease ms, counter kept s. The new fencing token, or false if held.
+# KEYS: lease, counter, stream; ARGV: lease ms, counter kept s, entries. The new fencing token and the
+# oldest entries, or false if held.
 _TAKE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local token = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
-return token
+return {token, redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', ARGV[3])}
 """
 # KEYS: lease, stream; ARGV: token, entry. 1 removed, 0 not ours
 _DONE = """
@@ -231,19 +236,21 @@ class RedisJournal:
             return True
 
     async def take(self, conversation: str) -> Optional[Lease]:
-        keys = [self._lease(conversation), self._counter(conversation)]
-        token = await self._take(keys=keys, args=[self.lease_ms, FENCE_KEPT_S])
-        return Lease(conversation, as_text(token)) if token else None
+        keys = [self._lease(conversation), self._counter(conversation), self._stream(conversation)]
+        taken = await self._take(keys=keys, args=[self.lease_ms, FENCE_KEPT_S, BATCH])
+        if not taken:
+            return None
+        token, found = taken
+        # a script returns an entry's fields as a flat list: pair them as the client does
+        waiting = (_entry(entry, dict(zip(fields[::2], fields[1::2], strict=True))) for entry, fields in found)
+        return Lease(conversation, str(as_text(token)), tuple(waiting))
 
     async def renew(self, lease: Lease) -> bool:
         return bool(await self._renew(keys=[self._lease(lease.conversation)], args=[lease.token, self.lease_ms]))
 
-    async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
+    async def entries(self, lease: Lease, count: int = BATCH) -> list[Entry]:
         found = await self._redis.xrange(self._stream(lease.conversation), count=count)
-        return [
-            Entry(as_text(entry), _payload(stream_field(fields, "payload")), stream_field(fields, "key"))
-            for entry, fields in found
-        ]
+        return [_entry(entry, fields) for entry, fields in found]
 
     async def done(self, lease: Lease, entry: Entry) -> None:
         keys = [self._lease(lease.conversation), self._stream(lease.conversation)]
@@ -274,6 +281,10 @@ class RedisJournal:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         found = await self._redis.zrangebyscore(self._ready, "-inf", now_ms - ORPHAN_AFTER_MS, 0, SWEEP_BATCH)
         return [as_text(conversation) for conversation in found]
+
+
+def _entry(entry: str | bytes, fields: dict[Any, Any]) -> Entry:
+    return Entry(as_text(entry), _payload(stream_field(fields, "payload")), stream_field(fields, "key"))
 
 
 def _payload(raw: str) -> dict[str, Any]:
@@ -315,12 +326,12 @@ class MemoryJournal:
             return None
         self._tokens[conversation] = self._tokens.get(conversation, 0) + 1
         self._leases[conversation] = token = str(self._tokens[conversation])
-        return Lease(conversation, token)
+        return Lease(conversation, token, tuple(self._waiting.get(conversation, [])[:BATCH]))
 
     async def renew(self, lease: Lease) -> bool:
         return self._leases.get(lease.conversation) == lease.token
 
-    async def entries(self, lease: Lease, count: int = 10) -> list[Entry]:
+    async def entries(self, lease: Lease, count: int = BATCH) -> list[Entry]:
         return list(self._waiting.get(lease.conversation, [])[:count])
 
     async def done(self, lease: Lease, entry: Entry) -> None:
@@ -457,9 +468,11 @@ class Worker:
         if lease is None:
             return  # another worker has it, and will answer what was just recorded before it lets go
         renewing = asyncio.get_running_loop().create_task(self._keep(lease))
+        entries: Optional[list[Entry]] = list(lease.waiting)  # read with the lease
         try:
             while not self._stopping:
-                entries = await self.journal.entries(lease)
+                if entries is None:
+                    entries = await self.journal.entries(lease)
                 for entry in entries:
                     if str(entry.payload.get("channel")) not in self.handlers:
                         raise NotHere(str(entry.payload.get("channel")))
@@ -469,6 +482,7 @@ class Worker:
                         await self.finish(claim)
                     if self._stopping:
                         break
+                entries = None
                 if not self._stopping and await self.journal.release(lease):
                     return  # nothing more waited (else it goes on with what came meanwhile)
         except LeaseLost:
