@@ -2,16 +2,15 @@
 
 Rasa 3.6's ``EndpointConfig.request`` opens a new ``aiohttp.ClientSession`` for every call, so every
 message paid for a new TCP connection to the action server (through the load balancer), its
-set-up and tear-down, on both sides: in the cluster benchmark (one Rasa server, SMS, 20 children)
-3 rounds went from 44.6 to 47.8 messages a second with connections kept, and the Rasa server's CPU
-from 19.7 to 18.6 ms a message (see README, "Many servers").
+set-up and tear-down, on both sides: in the cluster benchmark (one Rasa server, SMS, 20 children,
+three rounds) the Rasa server's CPU went from 19.7 to 18.6 ms a message (see README, "Many servers").
 
-Here each endpoint keeps one session per event loop (Rasa runs its model and actions in a thread of
-its own: channels/rasa_graph_thread.py), made with the same headers, authentication and time limit
-as Rasa's. A connection idle for ``IDLE_S`` is closed by this side, well before a server or a proxy
-would close it (sanic's keep-alive limit is 5 s, HAProxy's ``timeout http-request`` 10 s in
-scripts/cluster.py): a call never goes out on a connection the other side has just closed. The
-sessions are closed when the server stops (:func:`close`).
+Here each endpoint keeps one session per event loop (a session belongs to the loop it was made in),
+made with the same headers, authentication and time limit as Rasa's. A connection idle for
+``IDLE_S`` is closed by this side, well before a server or a proxy would close it (sanic's
+keep-alive limit is 5 s, HAProxy's ``timeout http-request`` 10 s in scripts/cluster.py): a call
+never goes out on a connection the other side has just closed. The sessions are closed when the
+server stops (:func:`close`).
 """
 
 from __future__ import annotations

@@ -195,48 +195,48 @@ def main(argv: list[str]) -> int:
     run = secrets.token_hex(6)
     telegram, twilio = FakeTelegram(), FakeTwilio()
     results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        desks = Path(folder) / "handoff.yml"
-        desks.write_text("desks:\n  NG:\n    name: Bench desk\n    max_wait_minutes: 60\n")
-        env = {"HELPLINE_HANDOFF_FILE": str(desks)}
-        credentials = channel_credentials(telegram, twilio)
-        print("starting our cluster: HAProxy, 3 Rasa, 2 action servers, 2 consoles, Redis...", file=sys.stderr)
-        with Cluster(Path(folder) / "ours", credentials=credentials, env=env) as ours:
-            if "--one-server" in argv:
-                one_server(ours, twilio, run)
-                telegram.close()
-                twilio.close()
-                return 0
-            if not crisis_only:
-                results |= by_servers(ours, "ours, SMS", lambda: sms_sender(ours.webhook("sms"), twilio, run))
-                results |= by_servers(
-                    ours, "ours, Telegram", lambda: telegram_sender(ours.webhook("telegram"), telegram, run)
-                )
-            print("100 crises among 60 children talking...", file=sys.stderr)
-            stages = crisis_to_console(ours, twilio, run)
-            to_console = stages["console"]
-            for stage, figures in stages.items():
-                if len(figures) >= 2:
-                    print(f"  POST -> {stage}: {len(figures)}, p50/p99 {percentiles(figures)}", file=sys.stderr)
-            if not crisis_only:
-                redis_url = ours.redis_url
-                print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
-                stock = Cluster(
-                    Path(folder) / "stock",
-                    stock_model(),
-                    actions=0,
-                    consoles=0,
-                    credentials="rest:\n",
-                    endpoints=stock_endpoints(redis_url),
-                    redis_url=redis_url,
-                    cwd=STOCK_DIR,
-                )
-                with stock:
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            desks = Path(folder) / "handoff.yml"
+            desks.write_text("desks:\n  NG:\n    name: Bench desk\n    max_wait_minutes: 60\n")
+            env = {"HELPLINE_HANDOFF_FILE": str(desks)}
+            credentials = channel_credentials(telegram, twilio)
+            print("starting our cluster: HAProxy, 3 Rasa, 2 action servers, 2 consoles, Redis...", file=sys.stderr)
+            with Cluster(Path(folder) / "ours", credentials=credentials, env=env) as ours:
+                if "--one-server" in argv:
+                    one_server(ours, twilio, run)
+                    return 0
+                if not crisis_only:
+                    results |= by_servers(ours, "ours, SMS", lambda: sms_sender(ours.webhook("sms"), twilio, run))
                     results |= by_servers(
-                        stock, "stock Rasa 3.6.21, rest", lambda: rest_sender(stock.webhook("rest"), run)
+                        ours, "ours, Telegram", lambda: telegram_sender(ours.webhook("telegram"), telegram, run)
                     )
-    telegram.close()
-    twilio.close()
+                print("100 crises among 60 children talking...", file=sys.stderr)
+                stages = crisis_to_console(ours, twilio, run)
+                to_console = stages["console"]
+                for stage, figures in stages.items():
+                    if len(figures) >= 2:
+                        print(f"  POST -> {stage}: {len(figures)}, p50/p99 {percentiles(figures)}", file=sys.stderr)
+                if not crisis_only:
+                    redis_url = ours.redis_url
+                    print("starting stock Rasa's cluster on the same Redis (its own keys)...", file=sys.stderr)
+                    stock = Cluster(
+                        Path(folder) / "stock",
+                        stock_model(),
+                        actions=0,
+                        consoles=0,
+                        credentials="rest:\n",
+                        endpoints=stock_endpoints(redis_url),
+                        redis_url=redis_url,
+                        cwd=STOCK_DIR,
+                    )
+                    with stock:
+                        results |= by_servers(
+                            stock, "stock Rasa 3.6.21, rest", lambda: rest_sender(stock.webhook("rest"), run)
+                        )
+    finally:
+        telegram.close()
+        twilio.close()
 
     print(f"\n{CHILDREN} children x {EACH} messages through HAProxy (latency: webhook POST -> reply at the platform)")
     print("| bot, servers | messages/s | p50 ms | p99 ms | fail-safe replies |")
