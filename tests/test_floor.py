@@ -186,12 +186,12 @@ def test_sextortion_gets_the_emergency_number_too(dialogue):
 @pytest.mark.parametrize(
     "text, foreign",
     [
-        ("voglio farmi del male, aiutatemi per favore", "it"),
-        ("家で殴られる、たすけて", "ja"),
-        ("집에 가기 무서워요", "hangul"),
+        ("મને ઘરે મારે છે, મદદ કરો", "gujarati"),
+        ("నాకు సహాయం కావాలి, ఇంట్లో కొడుతున్నారు", "telugu"),
     ],
 )
-def test_a_language_we_dont_speak_gets_both_numbers(dialogue, text, foreign):
+def test_a_language_we_dont_recognise_gets_both_numbers(dialogue, text, foreign):
+    """A script none of our languages (full or numbers-first) is written in: nothing read is sure."""
     assert dialogue.detector.foreign(text) == foreign
     out = with_risk(dialogue).respond(turn(text, "greet", 0.99, country="IT"))
     assert not out.sure and has_both(dialogue, out, "IT")

@@ -41,6 +41,16 @@ def nlu_examples(languages: Iterable[str], folder: Path = DATA_DIR / "nlu") -> l
     return found
 
 
+def language_examples(languages: Iterable[str], folder: Path = DATA_DIR / "language_id") -> list[Example]:
+    """Messages in the numbers-first languages (``folder/<lang>.yml``: ``examples``), which the
+    language detector learns; no intents (the bot does not fully speak these languages)."""
+    found = []
+    for language in languages:
+        source = load_validated(folder / f"{language}.yml", "language_examples")
+        found += [Example(str(text), "", language) for text in source.data["examples"]]
+    return found
+
+
 def risk_examples(folder: Path = DATA_DIR / "risk") -> list[Example]:
     """Every message and conversation of the risk files (a conversation as its messages joined,
     as the classifier reads the end of one); a malformed file raises ConfigError naming the line
