@@ -64,13 +64,14 @@ def test_the_derived_lists_are_what_they_were_by_hand():
     }
     assert set(needs.RISK_NEEDS) == {"self_harm", "danger_now", "online_sexual_abuse"} == set(RISK_CLASSES)
     assert set(needs.IMMINENT_NEEDS) == {"danger_now", "self_harm"}
-    assert set(needs.UNSURE_NEEDS) == {"out_of_scope", "empty_message", "check_in"}
+    assert set(needs.UNSURE_NEEDS) == {"out_of_scope", "empty_message", "check_in", "numbers_first"}
     assert set(needs.NEEDS_HELPLINE) == {
         "need_helpline",
         "talk_to_human",
         "online_sexual_abuse",
         "cyberbullying",
         "report_content",
+        "numbers_first",
     }
     assert CRISIS_INTENTS == needs.CRISIS_NEEDS == ("danger_now", "self_harm")  # in this order: danger first
     assert needs.COMMANDS == {

@@ -32,6 +32,8 @@ KINDS = {
     "languages.yml": "languages",
     "texts/*.yml": "texts",
     "texts/plain/*.yml": "texts",
+    "texts/numbers/*.yml": "numbers_texts",
+    "language_id/*.yml": "language_examples",
     "canned/*.yml": "canned",
     "crisis/*.yml": "crisis",
     "risk/*.yml": "risk_examples",
@@ -229,6 +231,19 @@ BROKEN = [
     # a misspelt list name would leave the language without that list
     ("crisis", "unknown", "self_harm: ['\\bkms\\b']\nself_ham: ['x']\n", 2, "self_ham", "is not a field here"),
     ("risk_examples", "type", "language: en\nnone: just one string\n", 2, "none", "must be a list of non-empty"),
+    ("numbers_texts", "type", "review: {state: reviewed}\ntexts:\n  greet: [Hi]\n", 3, "texts.greet", "non-empty text"),
+    ("numbers_texts", "missing", 'texts:\n  greet: "Ciao"\n', 1, "review", "is required"),
+    (
+        "numbers_texts",
+        "unknown",
+        'review: {state: reviewed}\ntexts: {greet: "Ciao"}\nnote: x\n',
+        3,
+        "note",
+        "not a field",
+    ),
+    ("language_examples", "type", "examples: ciao\n", 1, "examples", "a list of at least 10 messages"),
+    ("language_examples", "missing", "{}\n", 1, "examples", "at least 10 messages"),
+    ("language_examples", "unknown", "examples: [a, b, c, d, e, f, g, h, i, j]\nnote: x\n", 2, "note", "not a field"),
     (
         "risk_examples",
         "unknown",

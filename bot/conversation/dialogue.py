@@ -23,10 +23,19 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from babel.dates import format_skeleton, format_time
 
-from bot.conversation.needs import CHOICE, COMMANDS, RISK_NEEDS, UNSURE_NEEDS, Do, Step, need_row
+from bot.conversation.needs import (
+    CHOICE,
+    COMMANDS,
+    NUMBERS_FIRST_CRISIS,
+    RISK_NEEDS,
+    UNSURE_NEEDS,
+    Do,
+    Step,
+    need_row,
+)
 from bot.conversation.risk import RiskClassifier, RiskReading, laughing
 from bot.conversation.triage import CRISIS_INTENTS, CrisisNet, overrule
-from bot.datafiles.training import nlu_examples, risk_examples
+from bot.datafiles.training import language_examples, nlu_examples, risk_examples
 from bot.handoff.desks import Desk, Desks, HandoffRequest
 from bot.handoff.queue import Risk, Ticket
 from bot.language.detection import LanguageDecision, LanguageDetector, LanguageHints, LanguageRegistry
@@ -60,6 +69,7 @@ OFFER_PERSON_MENU = (("option_yes", "talk_to_human"), ("option_no", "main_menu")
 NO_DESKS = Desks({})
 DEFAULT_RETENTION = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S)
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
+MENU_COUNTRIES = 8  # at most this many countries in the list a numbers-first language is asked from
 
 # The text (data/texts/<lang>.yml) that words each way of reaching a helpline (helplines.yml's methods).
 CONTACT_TEXTS = {
@@ -203,12 +213,16 @@ class Dialogue:
         training = nlu_examples(registry.codes) + risk_examples()  # read once for both models (0.3 s)
         return cls(
             registry=registry,
-            detector=LanguageDetector.load(registry, training),
-            texts=texts or Texts.load(registry.codes, registry.default),
-            crisis=CrisisNet.load(registry.codes),
+            detector=LanguageDetector.load(registry, training + language_examples(registry.numbers_first)),
+            texts=texts or Texts.load(registry.codes, registry.default, numbers_first=registry.numbers_first),
+            crisis=CrisisNet.load(registry.recognised_codes),
             risk=RiskClassifier.load(training),
             table=RoutingTable.load(),
-            countries=CountryNames(locale for lang in registry.languages.values() for locale in lang.locales),
+            countries=CountryNames(
+                locale
+                for lang in (*registry.languages.values(), *registry.numbers_first.values())
+                for locale in lang.locales
+            ),
             desks=desks if desks is not None else Desks.load(),
             retention=retention or Retention.load(),
         )
@@ -242,7 +256,9 @@ class Dialogue:
         pending_menu, slots["menu"] = slots["menu"], None
         if need != "out_of_scope":
             slots["misunderstood"] = None
-        with self.texts.plain_language(bool(slots["plain"])):
+        # A text a numbers-first language lacks comes in the country's full language, else the default.
+        fallback = next(iter(self.registry.of_country(slots["country"])), self.registry.default)
+        with self.texts.plain_language(bool(slots["plain"])), self.texts.falling_back_to(fallback):
             self._reply(need, turn, outcome, pending_menu)
             slots["risk"] = outcome.need if outcome.need in RISK_NEEDS else None  # a menu's "I'm in danger" too
             first = not slots["privacy_told"]
@@ -389,6 +405,10 @@ class Dialogue:
             "need_helpline",
         ):
             return "give_country", "country menu"
+        if not self.registry.full(slots["language"]):
+            if self.texts.asks_to_delete(turn.text, slots["language"]):
+                return "stop_delete", "the privacy notice's words"
+            return "numbers_first", "a language we recognise but don't fully speak"
         if turn.intent not in UNCLEAR_INTENTS:
             return turn.intent, "intent"
         if risk and risk.best().probability >= settings.unsure_threshold:
@@ -402,7 +422,8 @@ class Dialogue:
         if row.urgency is not None and self.desks.get(out.slots["country"]):
             out.handoff = HandoffRequest(row.urgency, need)
         reply = _Reply(need, turn, out, pending_menu)
-        for step in row.steps:
+        steps = NUMBERS_FIRST_CRISIS if row.risk and not self.registry.full(out.slots["language"]) else row.steps
+        for step in steps:
             self._steps[step.do](reply, step)
 
     # -- the steps of replies -----------------------------------------------------------------
@@ -411,7 +432,7 @@ class Dialogue:
         """What each kind of step does (bot.conversation.needs.Do)."""
         steps: dict[Do, Callable[[_Reply, Step], None]] = {
             Do.SAY: lambda r, step: self._say(r.out, _text(step)),
-            Do.EMERGENCY: lambda r, step: r.out.messages.append(self._emergency_message(r.out)),
+            Do.EMERGENCY: lambda r, step: self._emergency_once(r.out),
             Do.HELPLINE: lambda r, step: self._contact_or_ask(r.out, r.need),
             Do.HELPLINE_IF_KNOWN: lambda r, step: self._contact_or_ask(r.out, r.need, ask=False),
             Do.HOTLINE: lambda r, step: self._hotline(r.out),
@@ -420,6 +441,7 @@ class Dialogue:
             Do.OFFER_PERSON: lambda r, step: self._offer_person(r.out, _text(step), only_with_desk=True),
             Do.CONFIRM_STOP: lambda r, step: self._confirm_stop(r.out, _text(step)),
             Do.PRIVACY: lambda r, step: r.out.messages.append(self._privacy_text(r.out.slots["language"])),
+            Do.FULL_LANGUAGES: lambda r, step: self._full_languages(r.out),
             Do.MENU_CHOICE: lambda r, step: self._menu_choice(_number(r.need), r.turn, r.out, r.pending_menu),
             Do.GIVE_COUNTRY: lambda r, step: self._give_country(r.turn, r.out, r.pending_menu),
             Do.CHANGE_LANGUAGE: lambda r, step: self._change_language(r.turn, r.out),
@@ -439,6 +461,10 @@ class Dialogue:
 
     def _confirm_stop(self, out: Outcome, prompt: str) -> None:
         self._menu(out, "confirm_stop", self.texts.get(prompt, out.slots["language"]), CONFIRM_STOP_MENU)
+
+    def _full_languages(self, out: Outcome) -> None:
+        names = ", ".join(language.name for language in self.registry.languages.values())
+        out.messages.append(BotMessage(self.texts.get("full_languages", out.slots["language"], languages=names)))
 
     def _plain_language(self, out: Outcome) -> None:
         """A switch: the answer already speaks the chosen way."""
@@ -528,7 +554,7 @@ class Dialogue:
             elif offer.closed and need not in CRISIS_INTENTS:
                 out.messages.append(self._emergency_message(out))
         elif country:
-            name = self.countries.name(country, self.registry.languages[lang].locale)
+            name = self._country_name(country, lang)
             out.messages.append(BotMessage(self.texts.get("no_helpline", lang, country=name)))
             out.gave_helpline = True
             if need not in CRISIS_INTENTS:
@@ -552,7 +578,7 @@ class Dialogue:
 
     def _when(self, moment: dt.datetime, language: str, now: dt.datetime) -> str:
         """A time in the helpline's zone, in the child's language: "16:15" today, else "Monday 16:15"."""
-        locale = self.registry.languages[language].locale
+        locale = self.registry.locale(language)
         if moment.date() == now.astimezone(moment.tzinfo).date():
             return format_time(moment, "short", locale=locale)
         return format_skeleton("EEEEHm", moment, locale=locale)
@@ -566,7 +592,12 @@ class Dialogue:
             )
 
     def _country_name(self, code: str, lang: str) -> str:
-        return self.countries.name(code, self.registry.languages[lang].locale)
+        return self.countries.name(code, self.registry.locale(lang))
+
+    def _emergency_once(self, out: Outcome) -> None:
+        """The emergency number, unless the reply already gave it (with "no helpline here", say)."""
+        if not out.gave_emergency:
+            out.messages.append(self._emergency_message(out))
 
     def _emergency_message(self, out: Outcome) -> BotMessage:
         """The country's emergency number when we have it, else the advice to call the local one."""
@@ -587,7 +618,10 @@ class Dialogue:
             out.slots["resume"] = resume
 
     def _likely_countries(self, lang: str) -> list[str]:
-        return [code for code in self.registry.languages[lang].countries if code in self.table]
+        full = self.registry.languages.get(lang)
+        if full:
+            return [code for code in full.countries if code in self.table]
+        return [code for code in self.table.codes if lang in self.registry.spoken_in(code)][:MENU_COUNTRIES]
 
     def _give_country(self, turn: Turn, out: Outcome, pending_menu: Optional[str]) -> None:
         found = self.countries.match(turn.text)

@@ -35,6 +35,7 @@ class Do(enum.Enum):
     OFFER_PERSON = "offer_person"  # where the child's helpline takes conversations: "talk to a person?" (yes/no)
     CONFIRM_STOP = "confirm_stop"  # "delete everything?" (yes/no), asked with the step's text
     PRIVACY = "privacy"  # the privacy notice: what is kept, how long, who reads it, how to delete it
+    FULL_LANGUAGES = "full_languages"  # the languages the bot fully speaks, each by its own name
     # Steps with rules of their own, each a need's whole reply:
     MENU_CHOICE = "menu_choice"  # the answer to the open menu (choice:N), or out_of_scope for a number it lacks
     GIVE_COUNTRY = "give_country"  # the country named, confirmed first when guessed; then the need it interrupted
@@ -63,6 +64,7 @@ HOTLINE = Step(Do.HOTLINE)
 ASK_COUNTRY = Step(Do.ASK_COUNTRY)
 MAIN_MENU = Step(Do.MAIN_MENU)
 PRIVACY = Step(Do.PRIVACY)
+OFFER_PERSON_AFTER_CRISIS = Step(Do.OFFER_PERSON, "check_in_person")
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,10 @@ NEEDS: Mapping[str, Need] = _table(
     Need("report_content", (say("report_content"), HELPLINE, HOTLINE)),
     Need("greet", (say("greet"), MAIN_MENU), commands=("start",)),
     # Maybe nothing, maybe a crisis: ask kindly (the floor adds both numbers), and offer a person where there is one.
-    Need("check_in", (say("check_in"), Step(Do.OFFER_PERSON, "check_in_person")), unsure=True),
+    Need("check_in", (say("check_in"), OFFER_PERSON_AFTER_CRISIS), unsure=True),
+    # A language the bot recognises but does not fully speak (its intents can't be trusted): who the
+    # bot is, the numbers, and the languages it speaks fully; always with both numbers.
+    Need("numbers_first", (say("numbers_intro"), HELPLINE, EMERGENCY, Step(Do.FULL_LANGUAGES)), unsure=True),
     Need(NOT_UNDERSTOOD, (Step(Do.MISUNDERSTOOD),), unsure=True),
     Need("empty_message", (say("empty_message"), MAIN_MENU), unsure=True),
     Need("main_menu", (MAIN_MENU,)),
@@ -145,6 +150,11 @@ NEEDS: Mapping[str, Need] = _table(
 NOT_NEEDS: Mapping[str, str] = {
     "choose_option": "'the second one', 'number 3': an unclear intent, read as the answer to the open menu (choice:N)",
 }
+
+
+# A risk need in a numbers-first language: the emergency number first, a kind word in the child's
+# own language, the helpline, and a person where the helpline takes conversations.
+NUMBERS_FIRST_CRISIS = (EMERGENCY, say("crisis_kind"), HELPLINE_IF_KNOWN, OFFER_PERSON_AFTER_CRISIS)
 
 
 def need_row(name: str) -> Need:

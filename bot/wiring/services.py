@@ -137,7 +137,7 @@ class Services:
 
     @cached_property
     def texts(self) -> Texts:
-        return Texts.load(self.registry.codes, self.registry.default)
+        return Texts.load(self.registry.codes, self.registry.default, numbers_first=self.registry.numbers_first)
 
     @cached_property
     def outcomes(self) -> Outcomes:
