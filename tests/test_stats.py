@@ -145,9 +145,11 @@ async def test_counting_in_memory():
     await stats.record_need("KE", "whatsapp", "sw", "cyberbullying", when=MONDAY + dt.timedelta(days=6))
     await stats.record_need(None, None, "pt-BR", "choice:2", when=WHEN)  # dimensions the bot does not know
     await stats.record_need("Kenya", "whatsapp:+254700000000", "sw", "made_up_need", Risk.HARM, when=WHEN)
+    await stats.record_need("IT", "sms", "it", "numbers_first", when=WHEN)  # a numbers-first language counts as itself
     cells = await stats.counter.week(WEEK)
     assert cells == {
         ContactEvent(WEEK, "KE", "whatsapp", "sw", "cyberbullying", "none", "bot_answered"): 2,
+        ContactEvent(WEEK, "IT", "sms", "it", "numbers_first", "none", "bot_answered"): 1,
         ContactEvent(WEEK, "unknown", "rest", "other", "menu_choice", "none", "bot_answered"): 1,
         ContactEvent(WEEK, "unknown", "other", "sw", "other", "harm", "bot_answered"): 1,
     }

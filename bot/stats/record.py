@@ -219,4 +219,6 @@ def _risk(risk: Optional[Risk]) -> str:
 
 def recorder(counter: StatsCounter, registry: Optional[LanguageRegistry] = None) -> StatsRecorder:
     """A recorder that knows the shipped needs, languages and outcome codes."""
-    return StatsRecorder(counter, Categories.load(), (registry or LanguageRegistry()).codes, Outcomes.load().codes)
+    return StatsRecorder(
+        counter, Categories.load(), (registry or LanguageRegistry()).recognised_codes, Outcomes.load().codes
+    )
