@@ -313,9 +313,10 @@ class LanguageDetector:
         # Chosen on the first blind set of the numbers-first languages and tests/heldout (README).
         strength = 30.0 if short else 8.0
         spoken = self.registry.spoken_in(country)
-        # Where the country is known, a child writing a numbers-first language it does not speak
-        # is rare: romanised Greek in Greece is likelier than Haitian Creole.
-        elsewhere = FOREIGN_MINORITY if spoken else 1.0
+        # A child writing a numbers-first language their country does not speak is rare (romanised
+        # Greek in Greece is likelier than Haitian Creole); with no country known, the languages we
+        # fully speak are the better bet too.
+        elsewhere = FOREIGN_MINORITY
         prior = {
             lang: 1.0 if lang in self.registry.languages or lang in spoken else elsewhere
             for lang in self.registry.recognised_codes
