@@ -31,6 +31,7 @@ from bot.conversation.dialogue import UNCLEAR_INTENTS, Dialogue, Outcome, Turn
 from bot.conversation.triage import CRISIS_INTENTS
 from bot.language.detection import LanguageHints, langdetect_probabilities, word_count
 from bot.language.input_text import clean
+from bot.wiring.heap import freeze_startup_objects
 from scripts.heldout import Example, load
 
 MODEL = PROJECT_ROOT / "models" / "helpline.tar.gz"
@@ -67,6 +68,7 @@ async def classify(examples: list[Example], dialogue: Dialogue) -> list[tuple[Op
 
     configure_structlog(logging.WARNING)
     agent = Agent.load(str(MODEL))
+    freeze_startup_objects()  # as every server does once loaded (bot.wiring.heap)
     results = []
     for example in examples:
         started = time.perf_counter()

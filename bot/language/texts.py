@@ -128,7 +128,7 @@ class Texts:
     def asks_to_delete(self, text: str, language: str) -> bool:
         """Whether ``text`` holds :meth:`delete_phrase`: the notice's promise, kept in every language."""
         phrase = self.delete_phrase(language)
-        return bool(phrase) and fold(phrase) in fold(text)
+        return phrase is not None and fold(phrase) in fold(text)
 
     def has(self, key: str, language: str) -> bool:
         """Whether ``language`` words ``key`` itself (a numbers-first language may not yet)."""
