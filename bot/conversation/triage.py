@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Collection, Iterable, Optional
 
 from bot import DATA_DIR
 from bot.conversation.needs import CRISIS_NEEDS
@@ -58,12 +58,13 @@ class CrisisNet:
             folded = idiom.sub(" ", folded)
         return folded
 
-    def check(self, text: str) -> Optional[CrisisMatch]:
-        """The crisis a message speaks of, or None; everyday idioms are ignored, not the whole message."""
+    def check(self, text: str, among: Optional[Collection[str]] = None) -> Optional[CrisisMatch]:
+        """The crisis a message speaks of, or None; everyday idioms are ignored, not the whole
+        message. ``among``: only these languages' lists (all if None)."""
         folded = self.without_idioms(text)
         for intent in _LISTED:
             for language, pattern in self._patterns[intent].items():
-                if pattern.search(folded):
+                if (among is None or language in among) and pattern.search(folded):
                     return CrisisMatch(intent, language)
         return None
 
