@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis clean
+.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis eval-languages clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -110,6 +110,10 @@ bench-parts: $(STAMP) model
 SET ?= tests/blind/last
 eval-crisis: $(STAMP) model
 	$(VENV)/bin/python -m scripts.eval_crisis $(SET)
+
+# Language ID, numbers and reply language on a blind set of many languages (tests/blind/README.md).
+eval-languages: $(STAMP) model
+	$(VENV)/bin/python -m scripts.eval_languages $(SET)
 
 # A virtualenv from Python 3.10 with the pinned dependencies; redone when the pins change.
 $(STAMP): pyproject.toml constraints.txt

@@ -15,6 +15,7 @@ from bot.conversation.dialogue import Dialogue, Outcome, Turn
 from bot.conversation.needs import RISK_NEEDS
 from bot.datafiles.yamlfile import ConfigError
 from bot.language.texts import Texts
+from scripts.language_table import table as language_table
 from tests.numbers import TABLE
 from tests.test_floor import has_both, numbers, text_of
 
@@ -173,3 +174,8 @@ def test_the_words_the_privacy_notice_gives_delete_everything_in_every_numbers_f
 )
 def test_the_delete_phrase_is_the_quoted_one(dialogue, language, phrase):
     assert dialogue.texts.delete_phrase(language) == phrase
+
+
+def test_the_readme_lists_every_language_with_its_tier_and_review_state(dialogue):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert language_table(dialogue) in readme, "run python -m scripts.language_table and paste it into the README"
