@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import ContextManager, Iterable, Iterator, Optional, TypeVar
 
 from bot import DATA_DIR
 from bot.datafiles.schema import load_validated
@@ -44,6 +44,7 @@ _QUOTED = re.compile(
         for o, c in _QUOTE_PAIRS
     )
 )
+_T = TypeVar("_T")
 _PLAIN: ContextVar[bool] = ContextVar("plain_language", default=False)
 _FALLBACK: ContextVar[Optional[str]] = ContextVar("fallback_language", default=None)
 
@@ -135,24 +136,24 @@ class Texts:
         return key in self._by_language.get(language, self._numbers_first.get(language, {}))
 
     @staticmethod
-    @contextmanager
-    def falling_back_to(language: str) -> Iterator[None]:
+    def falling_back_to(language: str) -> ContextManager[None]:
         """Within this block, a text a numbers-first language lacks comes in ``language``."""
-        token = _FALLBACK.set(language)
-        try:
-            yield
-        finally:
-            _FALLBACK.reset(token)
+        return _holding(_FALLBACK, language)
 
     @staticmethod
-    @contextmanager
-    def plain_language(on: bool) -> Iterator[None]:
+    def plain_language(on: bool) -> ContextManager[None]:
         """Within this block (one turn of one child), texts come in plain language if ``on``."""
-        token = _PLAIN.set(on)
-        try:
-            yield
-        finally:
-            _PLAIN.reset(token)
+        return _holding(_PLAIN, on)
+
+
+@contextmanager
+def _holding(setting: ContextVar[_T], value: _T) -> Iterator[None]:
+    """``setting`` is ``value`` within the block (this task's, so concurrent turns don't mix)."""
+    token = setting.set(value)
+    try:
+        yield
+    finally:
+        setting.reset(token)
 
 
 def _numbers_first_texts(path: Path, reference: YamlFile) -> tuple[dict[str, str], Review]:
