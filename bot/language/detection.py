@@ -30,7 +30,7 @@ from bot import DATA_DIR
 from bot.datafiles.schema import load_validated
 from bot.datafiles.training import Example, nlu_examples, risk_examples
 from bot.datafiles.yamlfile import LineDict
-from bot.language.ngram import NgramLanguageModel, script_of
+from bot.language.ngram import NgramLanguageModel, char_script, script_of
 from bot.language.quick_langdetect import detect_langs
 
 SHORT_MESSAGE_WORDS = 3
@@ -58,8 +58,9 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _script(ch: str) -> str:
-    return unicodedata.name(ch, "").split(" ")[0]
+def _base_code(code: object) -> Optional[str]:
+    """The language of a tag such as 'pt-BR', 'zh_Hant' or 'EN' ('pt', 'zh', 'en'); None if not a text."""
+    return code.strip().replace("_", "-").split("-")[0].lower() if isinstance(code, str) else None
 
 
 def _babel_locale(tag: str) -> Optional[Locale]:
@@ -131,9 +132,7 @@ class LanguageRegistry:
 
     def normalise(self, code: object) -> Optional[str]:
         """A supported code from a hint such as 'pt-BR', 'zh_Hant' or 'EN'; None if unsupported."""
-        if not isinstance(code, str):
-            return None
-        base = code.strip().replace("_", "-").split("-")[0].lower()
+        base = _base_code(code)
         return base if base in self.languages else None
 
     @property
@@ -143,9 +142,7 @@ class LanguageRegistry:
 
     def recognise(self, code: object) -> Optional[str]:
         """Like :meth:`normalise`, over both tiers: 'it-IT' gives 'it' (numbers-first)."""
-        if not isinstance(code, str):
-            return None
-        base = code.strip().replace("_", "-").split("-")[0].lower()
+        base = _base_code(code)
         return base if base in self.languages or base in self.numbers_first else None
 
     def full(self, code: Optional[str]) -> bool:
@@ -253,7 +250,7 @@ class LanguageDetector:
         if not letters:
             return None
         if self._candidates(text) == []:
-            return "ja" if any(_script(ch) in _KANA for ch in letters) else script_of(text).lower()
+            return "ja" if any(char_script(ch) in _KANA for ch in letters) else script_of(text).lower()
         if word_count(text) < SHORT_MESSAGE_WORDS or script_of(text) == "CJK":
             return None
         likeliest = (guesses or Guesses(text)).all[:1]
@@ -267,7 +264,7 @@ class LanguageDetector:
         esy?" is Greek): in Latin script, the country's languages are candidates too."""
         if not any(ch.isalpha() for ch in text):
             return None
-        if any(_script(ch) in _KANA for ch in text):
+        if any(char_script(ch) in _KANA for ch in text):
             return ["ja"] if self.registry.recognise("ja") else []
         script = script_of(text)
         found = [lang for lang in self.model.written_in(script) if self.registry.recognise(lang)]
@@ -310,9 +307,10 @@ class LanguageDetector:
         languages = candidates or self.registry.recognised_codes
         ngram = self.model.probabilities(text)
         if prior is not None and (guesses is None or not guesses.asked):
-            alone = {lang: (ngram.get(lang, 0) + 1e-9) ** 0.7 * prior.get(lang, 1.0) for lang in languages}
-            if max(alone.values()) >= SURE_WITHOUT_LANGDETECT * sum(alone.values()):
-                total = sum(alone.values())
+            alone = {lang: (ngram.get(lang, 0) + 1e-9) ** 0.7 for lang in languages}
+            with_prior = {lang: weight * prior.get(lang, 1.0) for lang, weight in alone.items()}
+            if max(with_prior.values()) >= SURE_WITHOUT_LANGDETECT * sum(with_prior.values()):
+                total = sum(alone.values())  # the text's evidence alone: the caller adds the prior once
                 return {lang: value / total for lang, value in alone.items()}
         detected = (guesses or Guesses(text)).ours(self.registry)
         combined = {
@@ -331,9 +329,8 @@ class LanguageDetector:
         # A child writing a numbers-first language their country does not speak is rare (romanised
         # Greek in Greece is likelier than Haitian Creole); with no country known, the languages we
         # fully speak are the better bet too.
-        elsewhere = FOREIGN_MINORITY
         prior = {
-            lang: 1.0 if lang in self.registry.languages or lang in spoken else elsewhere
+            lang: 1.0 if lang in self.registry.languages or lang in spoken else FOREIGN_MINORITY
             for lang in self.registry.recognised_codes
         }
         for rank, lang in enumerate(spoken):

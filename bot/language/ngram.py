@@ -44,9 +44,14 @@ def features(text: str) -> list[str]:
     return grams
 
 
+def char_script(ch: str) -> str:
+    """A character's script: the first word of its Unicode name ("LATIN", "HIRAGANA", "CJK"...)."""
+    return unicodedata.name(ch, "?").split(" ")[0]
+
+
 def script_of(text: str) -> str:
     """The script most of a text's letters are written in ("LATIN", "ARABIC", "CJK"...)."""
-    counts: Counter[str] = Counter(unicodedata.name(ch, "?").split(" ")[0] for ch in text if ch.isalpha())
+    counts: Counter[str] = Counter(char_script(ch) for ch in text if ch.isalpha())
     return counts.most_common(1)[0][0] if counts else "NONE"
 
 
