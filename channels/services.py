@@ -21,6 +21,7 @@ from sanic import Blueprint
 
 from bot.conversation.dialogue import BotMessage, Dialogue
 from bot.conversation.relay import Relay
+from bot.delivery.outbox import RedisOutbox
 from bot.delivery.policy import Policy
 from bot.delivery.sender import Sender, default_consumer
 from bot.delivery.transports import Transport
@@ -90,9 +91,14 @@ class ChannelServices:
         claim.queued += len(fresh)
         self.sender.offer(taken)
 
+    def turn_replies(self, claim: Claim) -> "TurnReplies":
+        """The turn's replies not yet queued, to be queued with the turn's commit (the tracker store's)."""
+        return TurnReplies(self, claim, claim.replies[claim.queued :])
+
     async def finish_turn(self, claim: Claim) -> None:
-        """The end of a journalled turn: its replies queued, then the message removed (fenced),
-        unless it went with the conversation's new state."""
+        """The end of a journalled turn: replies not committed with the conversation's new state
+        (a fail-safe reply, a turn that saved nothing) queued, then the message removed (fenced),
+        unless it went with that state."""
         await self.queue_replies(claim)
         if not claim.removed:
             await self.core.journal.done(claim.lease, claim.entry)
@@ -359,3 +365,33 @@ def services() -> ChannelServices:
     core = process_services()
     core.sender_ids  # noqa: B018 - a missing or short HELPLINE_SENDER_KEY stops the server at start-up
     return ChannelServices(core=core, queues=SenderQueues())
+
+
+@dataclass
+class TurnReplies:
+    """A turn's replies, queued in the child's outbox in the same transaction as the turn's new
+    state (bot.storage.inbound's ``CommitsWith``), and sent by this server's sender once written."""
+
+    services: ChannelServices
+    claim: Claim
+    fresh: list[Any]  # bot.delivery.outbox.Message
+
+    @property
+    def _outbox(self) -> RedisOutbox:
+        """Only the journal on Redis commits in a transaction, and it goes with the outbox on Redis."""
+        outbox = self.services.core.outbox
+        if not isinstance(outbox, RedisOutbox):
+            raise TypeError("a turn committed in a Redis transaction needs the outbox on Redis")
+        return outbox
+
+    async def within(self, transaction: Any) -> None:
+        if self.fresh:
+            await self._outbox.enqueue_replies_in(transaction, self.fresh, self.services.sender.consumer)
+
+    def committed(self, answer: Any) -> None:
+        if self.fresh:
+            self.claim.queued += len(self.fresh)
+            self.services.sender.offer(self._outbox.replies_taken(answer))
+
+    async def alone(self) -> None:
+        await self.services.queue_replies(self.claim)

@@ -44,9 +44,9 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
         self.recent = services.recent_hints
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """A journalled turn (bot.storage.inbound) commits here: its replies queued first (each
-        once, by key), then the new state written and the message removed in one step, only while
-        the turn's lease is still the conversation's (else LeaseLost: a server paused past its
+        """A journalled turn (bot.storage.inbound) commits here: the new state written, the message
+        removed and the turn's replies queued (each once, by key) in one step, only while the
+        turn's lease is still the conversation's (else LeaseLost: a server paused past its
         lease never overwrites what the next owner did). Other turns (web chat, rest) just save.
         What is stored is bounded (channels.tracker_compaction): long conversations stay small."""
         self._note(tracker)
@@ -58,9 +58,11 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
             return
         from channels.services import services as channel_services  # the channels' layer, built by now
 
-        await channel_services().queue_replies(claim)
         answered = (tracker.latest_message.metadata or {}).get("turn") == claim.key if tracker.latest_message else False
-        await self.journal.save_conversation(claim, self.conversations, tracker.sender_id, state, self.ttl_s, answered)
+        replies = channel_services().turn_replies(claim)
+        await self.journal.save_conversation(
+            claim, self.conversations, tracker.sender_id, state, self.ttl_s, answered, replies
+        )
 
     def _note(self, tracker: DialogueStateTracker) -> None:
         """Keep the conversation's country and language at hand for a fail-safe reply (RecentHints)."""

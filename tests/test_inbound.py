@@ -317,6 +317,77 @@ async def test_a_paused_worker_past_its_lease_can_neither_save_nor_remove_the_me
         assert store.states == {"c1": "B's state"}
 
 
+class Replies:
+    """A turn's writes that go with its commit (bot.storage.inbound.CommitsWith): on Redis, a list
+    the transaction appends to; in memory, a count of the writes made on their own."""
+
+    def __init__(self, key: str, journal: Journal) -> None:
+        self.key, self.journal = key, journal
+        self.answers: list[Any] = []
+        self.tries = 0
+        self.alone_made = 0
+        self.renew: Any = None  # a lease to renew, once, from another connection mid-commit
+
+    async def within(self, transaction: Any) -> None:
+        self.tries += 1
+        if self.renew is not None:
+            assert await self.journal.renew(self.renew)
+            self.renew = None
+        transaction.rpush(self.key, "reply")
+
+    def committed(self, answer: Any) -> None:
+        self.answers.append(answer)
+
+    async def alone(self) -> None:
+        self.alone_made += 1
+
+
+async def test_a_turns_replies_are_written_with_its_commit_or_not_at_all(journal: Journal) -> None:
+    """A server killed between queueing a turn's replies and saving its state would leave replies
+    that the turn's second run (by another server) may not give: so they are one write."""
+    await journal.record("c1", "k1", 60, message(1))
+    stale = await journal.take("c1")
+    assert stale is not None
+    [entry] = await journal.entries(stale)
+    await journal.hand_back(stale)
+    fresh = await journal.take("c1")
+    assert fresh is not None
+    prefix = getattr(journal, "_prefix", "")
+    store, replies = Store(prefix), Replies(f"{prefix}replies", journal)
+    client = getattr(journal, "_redis", None)
+    with pytest.raises(LeaseLost):
+        await journal.save_conversation(Claim(stale, entry), store, "c1", "A's state", 60, True, replies)
+    if client is not None:
+        assert await client.llen(replies.key) == 0 and replies.answers == []
+    else:
+        assert replies.alone_made == 0
+    await journal.save_conversation(Claim(fresh, entry), store, "c1", "B's state", 60, True, replies)
+    if client is not None:
+        assert await client.llen(replies.key) == 1 and replies.answers == [1]
+    else:
+        assert replies.alone_made == 1
+    assert await journal.entries(fresh) == []  # the message went with them
+
+
+async def test_a_lease_renewed_mid_commit_makes_the_commit_look_again_and_write_once_on_redis() -> None:
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    prefix = f"test-inbound-{uuid.uuid4().hex}:"
+    journal = RedisJournal(client, prefix)
+    try:
+        await journal.record("c1", "k1", 60, message(1))
+        lease = await journal.take("c1")
+        assert lease is not None
+        replies = Replies(f"{prefix}replies", journal)
+        replies.renew = lease  # this worker's own renewal, between the lease's check and the write
+        await journal.save_conversation(Claim(lease, lease.waiting[0]), Store(prefix), "c1", "state", 60, True, replies)
+        assert replies.tries == 2 and replies.answers == [1]
+        assert await client.llen(replies.key) == 1 and await client.get(f"{prefix}conversation:c1") == "state"
+    finally:
+        async for key in client.scan_iter(f"{prefix}*"):
+            await client.delete(key)
+        await client.close()
+
+
 async def test_a_lease_that_expired_fences_out_its_holder_on_redis() -> None:
     client = aioredis.from_url(REDIS_URL, decode_responses=True)
     prefix = f"test-inbound-{uuid.uuid4().hex}:"

@@ -23,7 +23,7 @@ from twilio.rest import Client
 
 from bot import PROJECT_ROOT
 from bot.delivery.attempt import BLOCKED, NOT_A_NUMBER, TOO_OLD, UNREACHABLE, Attempt
-from bot.delivery.outbox import Message, Outbox, State
+from bot.delivery.outbox import Message, Outbox, RedisOutbox, State
 from bot.delivery.policy import Policy
 from bot.delivery.sender import Sender
 from bot.delivery.transports import TelegramTransport, Transport, TwilioTransport
@@ -427,6 +427,25 @@ async def test_a_turns_replies_are_queued_once_per_key_and_handed_to_the_server_
     await until(lambda: len(log) == 3)
     await asyncio.sleep(0.3)
     assert [text for _, _, text in log] == ["reply 0", "reply 1", "reply 2"]
+
+
+async def test_a_turns_replies_queued_in_a_transaction_are_queued_only_when_it_is_written(on_redis: Place):
+    outbox, client = on_redis.queue.outbox, on_redis.client
+    assert client is not None and isinstance(outbox, RedisOutbox)
+    replies = [Message("c-tx", "web", f"reply {n}", key=f"sms:c-tx:SM1:{n}") for n in range(2)]
+    async with client.pipeline(transaction=True) as transaction:
+        transaction.multi()
+        await outbox.enqueue_replies_in(transaction, replies, "answering-server")
+        await transaction.reset()  # not written (the turn's lease was lost)
+    assert await outbox.enqueue_replies(replies[:1], "x") != []  # nothing of it was queued: key 0 is new
+    async with client.pipeline(transaction=True) as transaction:
+        transaction.multi()
+        transaction.set(f"{outbox.stream}-state", "the turn's state")
+        await outbox.enqueue_replies_in(transaction, replies, "answering-server")
+        answers = await transaction.execute()
+    taken = outbox.replies_taken(answers[-1])
+    assert [(p.conversation, p.seq) for p in taken] == [("c-tx", 2)]  # key 0 was queued just above
+    await client.delete(f"{outbox.stream}-state")
 
 
 async def test_a_counsellors_message_and_the_bots_replies_go_out_in_the_order_they_were_queued(place: Place):

@@ -429,6 +429,29 @@ class RedisOutbox:
         if not messages:
             return []
         await self._group()
+        try:
+            entries = await self._enqueue_replies(*self._replies_call(messages, consumer))
+        except ResponseError as error:
+            if "NOGROUP" in str(error):  # a Redis restarted without its data: the group is made again next time
+                self._group_made = False
+            raise
+        return self.replies_taken(entries)
+
+    async def enqueue_replies_in(self, transaction: Any, messages: Sequence[Message], consumer: str) -> None:
+        """Add :meth:`enqueue_replies` to ``transaction`` (a Redis pipeline after MULTI), so the
+        replies are queued only if, and when, the rest of it is written: a turn's replies go with
+        its conversation's new state (bot.storage.inbound). Its answer, read by
+        :meth:`replies_taken`, is the transaction's last."""
+        await self._group()
+        await self._enqueue_replies(*self._replies_call(messages, consumer), client=transaction)
+
+    def replies_taken(self, entries: Any) -> list[Pending]:
+        """The entries the enqueue script read for the consumer (a script returns an entry's fields
+        as a flat list: paired here as the client does)."""
+        return self._pending([(entry, dict(zip(fields[::2], fields[1::2], strict=True))) for entry, fields in entries])
+
+    def _replies_call(self, messages: Sequence[Message], consumer: str) -> tuple[list[str], list[str | int | float]]:
+        """The enqueue script's keys and arguments for one child's ``messages``."""
         conversation, channel = messages[0].conversation, messages[0].channel
         keys = [
             self.stream,
@@ -442,14 +465,7 @@ class RedisOutbox:
             key = message.key or new_id
             keys += [self._key("key", f"{conversation}:{key}"), self._key("msg", new_id)]
             args += [new_id, message.text, json.dumps(message.buttons, ensure_ascii=False), key]
-        try:
-            entries = await self._enqueue_replies(keys=keys, args=args)
-        except ResponseError as error:
-            if "NOGROUP" in str(error):  # a Redis restarted without its data: the group is made again next time
-                self._group_made = False
-            raise
-        # a script returns an entry's fields as a flat list: pair them as the client does
-        return self._pending([(entry, dict(zip(fields[::2], fields[1::2], strict=True))) for entry, fields in entries])
+        return keys, args
 
     async def status(self, ids: Sequence[str]) -> dict[str, Status]:
         async with self._redis.pipeline(transaction=False) as pipe:

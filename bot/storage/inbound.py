@@ -11,11 +11,14 @@ expire; every server looks for conversations whose messages wait with nobody wor
 
 The lease is a fencing token: the next number of the conversation's counter, set with ``NX PX``,
 renewed while working, released by compare-and-delete only once the stream is empty. Every write
-that ends a turn (the conversation's new state, the message's removal) checks in the same Lua
-script that the token is still the lease's; a server paused or cut off past its lease finds its
-token stale and writes nothing (:class:`LeaseLost`), so it can never overwrite what the next
-owner did. The turn's :class:`Claim` travels with the turn in a context variable (``CLAIM``), so
-Rasa's tracker store finds the token without Rasa knowing of it.
+that ends a turn checks, atomically, that the token is still the lease's; a server paused or cut
+off past its lease finds its token stale and writes nothing (:class:`LeaseLost`), so it can never
+overwrite what the next owner did. A turn ends in one transaction: the conversation's new state,
+the message's removal and the turn's replies in the outbox (:class:`CommitsWith`), so a server
+killed mid-turn leaves nothing half done: the child gets the replies of the one run that was
+committed, never a dead run's and its successor's. The turn's :class:`Claim` travels with the
+turn in a context variable (``CLAIM``), so Rasa's tracker store finds the token without Rasa
+knowing of it.
 
 If the journal cannot be written (Redis refused, frozen, timed out), the caller must not pretend
 the message is safe: the channels answer it in the webhook's own response with the fail-safe
@@ -33,12 +36,14 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional, Protocol
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from bot.storage.stores import RedisClient, as_text, stream_field
 from bot.storage.turn_gate import TurnGate
 
 logger = logging.getLogger(__name__)
 
+COMMIT_TRIES = 5  # a commit looks at the lease again when it changed meanwhile (renewed by this worker)
 LEASE_MS = 10_000  # a dead server's conversations wait at most this long for another server
 ORPHAN_AFTER_MS = 1_000  # a recorded message nobody took within this long is looked after by the sweep
 SWEEP_BATCH = 100
@@ -93,6 +98,21 @@ class Claim:
         return self.entry.key or f"{self.lease.conversation}:{self.entry.id}"
 
 
+class CommitsWith(Protocol):
+    """Writes that must be made with a turn's commit or not at all: the turn's replies, so a child
+    is sent exactly the answer of the turn that was committed. (Queued before the commit, a server
+    killed in between leaves replies that the turn's second run, by another server, may not give.)"""
+
+    async def within(self, transaction: Any) -> None:
+        """Add the writes to ``transaction`` (a Redis pipeline after MULTI); their answer is its last."""
+
+    def committed(self, answer: Any) -> None:
+        """The transaction was written; ``answer``: what the added writes returned."""
+
+    async def alone(self) -> None:
+        """Make the writes on their own, now (the embedded store: one process, no second run)."""
+
+
 CLAIM: contextvars.ContextVar[Optional[Claim]] = contextvars.ContextVar("inbound_claim", default=None)
 
 
@@ -115,12 +135,19 @@ class Journal(Protocol):
         """The message's turn is over: remove it. Raises :class:`LeaseLost` if the lease is not ours."""
 
     async def save_conversation(
-        self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int, answered: bool = True
+        self,
+        claim: Claim,
+        conversations: Any,
+        sender: str,
+        state: str,
+        ttl_s: int,
+        answered: bool = True,
+        with_it: Optional[CommitsWith] = None,
     ) -> None:
         """Store the conversation's new state and, once it holds the claimed message's answer
-        (``answered``), remove the message, at once, only while the claim's lease is the
-        conversation's (else :class:`LeaseLost`, nothing written). Rasa also saves a new
-        conversation before it reads the message: that save must not remove it."""
+        (``answered``), remove the message, and make ``with_it``'s writes, all at once, only while
+        the claim's lease is the conversation's (else :class:`LeaseLost`, nothing written). Rasa
+        also saves a new conversation before it reads the message: that save must not remove it."""
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up if no message waits; False (lease kept) when one arrived meanwhile."""
@@ -161,13 +188,6 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('XDEL', KEYS[2], ARGV[2])
 return 1
 """
-# KEYS: lease, stream, conversation; ARGV: token, entry, state, ttl s. 1 saved, 0 not ours
-_SAVE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
-if ARGV[2] ~= '' then redis.call('XDEL', KEYS[2], ARGV[2]) end
-return 1
-"""
 # KEYS: lease; ARGV: token, lease ms
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -197,7 +217,6 @@ class RedisJournal:
         self._record = client.register_script(_RECORD)
         self._take = client.register_script(_TAKE)
         self._done = client.register_script(_DONE)
-        self._save = client.register_script(_SAVE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._hand_back = client.register_script(_HAND_BACK)
@@ -258,14 +277,40 @@ class RedisJournal:
             raise LeaseLost()
 
     async def save_conversation(
-        self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int, answered: bool = True
+        self,
+        claim: Claim,
+        conversations: Any,
+        sender: str,
+        state: str,
+        ttl_s: int,
+        answered: bool = True,
+        with_it: Optional[CommitsWith] = None,
     ) -> None:
+        """One MULTI under WATCH of the lease: the lease is read, and the transaction is written
+        only if the lease did not change meanwhile (this worker's own renewal counts as a change:
+        then it looks again)."""
         conversation = claim.lease.conversation
-        keys = [self._lease(conversation), self._stream(conversation), conversations.key(sender)]
-        entry = claim.entry.id if answered else ""
-        if not await self._save(keys=keys, args=[claim.lease.token, entry, state, ttl_s]):
-            raise LeaseLost()
-        claim.removed = claim.removed or answered
+        lease = self._lease(conversation)
+        for _ in range(COMMIT_TRIES):
+            async with self._redis.pipeline(transaction=True) as transaction:
+                try:
+                    await transaction.watch(lease)
+                    if as_text(await transaction.get(lease) or "") != claim.lease.token:
+                        raise LeaseLost()
+                    transaction.multi()
+                    transaction.set(conversations.key(sender), state, ex=ttl_s)
+                    if answered and claim.entry.id:
+                        transaction.xdel(self._stream(conversation), claim.entry.id)
+                    if with_it is not None:
+                        await with_it.within(transaction)
+                    answers = await transaction.execute()
+                except WatchError:
+                    continue
+            if with_it is not None:
+                with_it.committed(answers[-1])
+            claim.removed = claim.removed or answered
+            return
+        raise LeaseLost()  # the lease kept changing: it is being fought over, and is not safely ours
 
     async def release(self, lease: Lease) -> bool:
         keys = [self._lease(lease.conversation), self._stream(lease.conversation), self._ready]
@@ -342,10 +387,19 @@ class MemoryJournal:
             waiting.remove(entry)
 
     async def save_conversation(
-        self, claim: Claim, conversations: Any, sender: str, state: str, ttl_s: int, answered: bool = True
+        self,
+        claim: Claim,
+        conversations: Any,
+        sender: str,
+        state: str,
+        ttl_s: int,
+        answered: bool = True,
+        with_it: Optional[CommitsWith] = None,
     ) -> None:
         if self._leases.get(claim.lease.conversation) != claim.lease.token:
             raise LeaseLost()
+        if with_it is not None:
+            await with_it.alone()
         await conversations.save(sender, state, ttl_s)
         if answered:
             await self.done(claim.lease, claim.entry)
