@@ -16,12 +16,8 @@ def table(dialogue: Dialogue) -> str:
     for code in registry.recognised_codes:
         language = registry.languages.get(code) or registry.numbers_first[code]
         countries = " ".join(c for c in dialogue.table.codes if code in registry.spoken_in(c)) or "-"
-        if registry.full(code):
-            tier, review = "full", "written by the team (no native-speaker review recorded)"
-        else:
-            tier, state = "numbers-first", texts.reviews[code]
-            review = state.state if state.state != "reviewed" else f"reviewed by {state.by}, {state.date}"
-        rows.append(f"| `{code}` | {language.name} | {tier} | {countries} | {review} |")
+        tier = "full" if registry.full(code) else "numbers-first"
+        rows.append(f"| `{code}` | {language.name} | {tier} | {countries} | {texts.reviewed(code).describe()} |")
     return "\n".join(rows)
 
 

@@ -45,11 +45,11 @@ _ZH_SENTENCE_END = re.compile(r"[。！？]+")
 
 
 def plain(lang):
-    return load_mapping(PLAIN_DIR / f"{lang}.yml").data
+    return load_mapping(PLAIN_DIR / f"{lang}.yml").data["texts"]
 
 
 def regular(lang):
-    return load_mapping(DATA_DIR / "texts" / f"{lang}.yml").data
+    return load_mapping(DATA_DIR / "texts" / f"{lang}.yml").data["texts"]
 
 
 def mean_sentence_length(text, lang):

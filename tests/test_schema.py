@@ -32,7 +32,7 @@ KINDS = {
     "languages.yml": "languages",
     "texts/*.yml": "texts",
     "texts/plain/*.yml": "texts",
-    "texts/numbers/*.yml": "numbers_texts",
+    "texts/numbers/*.yml": "texts",
     "language_id/*.yml": "language_examples",
     "canned/*.yml": "canned",
     "crisis/*.yml": "crisis",
@@ -96,7 +96,7 @@ def test_the_schemas_agree_with_the_code():
     assert raw("outcomes")["properties"]["outcomes"]["items"]["properties"]["chi"]["enum"] == [*CHI_SPLIT, None]
     assert set(raw("privacy")["properties"]["retention"]["properties"]) == set(PERIODS)
     assert raw("privacy")["properties"]["retention"]["required"] == list(PERIODS)
-    assert raw("texts")["additionalProperties"]["maxLength"] == MAX_TEXT_CHARS
+    assert raw("texts")["properties"]["texts"]["additionalProperties"]["maxLength"] == MAX_TEXT_CHARS
     assert raw("canned")["properties"]["replies"]["additionalProperties"]["maxLength"] == MAX_TEXT_CHARS
 
 
@@ -223,7 +223,6 @@ BROKEN = [
     ),
     ("languages", "type", "languages:\n  en: {name: 5}\n", 2, "languages.en.name", "needs a text 'name'"),
     ("languages", "missing", "languages:\n  en: {babel: en}\n", 2, "languages.en.name", "needs a text 'name'"),
-    ("texts", "type", 'greet: "Hi"\nbye: [Bye]\n', 2, "bye", "must be a non-empty text"),
     ("canned", "type", "replies:\n  greeting: [Hi]\n", 2, "replies.greeting", "must be a non-empty text"),
     ("canned", "missing", "{}\n", 1, "replies", "must map reply names to texts"),
     ("canned", "unknown", 'replies:\n  greeting: "Hi"\ngreeting: "Hi"\n', 3, "greeting", "is not a field here"),
@@ -231,15 +230,23 @@ BROKEN = [
     # a misspelt list name would leave the language without that list
     ("crisis", "unknown", "self_harm: ['\\bkms\\b']\nself_ham: ['x']\n", 2, "self_ham", "is not a field here"),
     ("risk_examples", "type", "language: en\nnone: just one string\n", 2, "none", "must be a list of non-empty"),
-    ("numbers_texts", "type", "review: {state: reviewed}\ntexts:\n  greet: [Hi]\n", 3, "texts.greet", "non-empty text"),
-    ("numbers_texts", "missing", 'texts:\n  greet: "Ciao"\n', 1, "review", "is required"),
+    ("texts", "type", "review: {state: reviewed}\ntexts:\n  greet: [Hi]\n", 3, "texts.greet", "non-empty text"),
+    ("texts", "missing", 'texts:\n  greet: "Ciao"\n', 1, "review", "is required"),
     (
-        "numbers_texts",
+        "texts",
         "unknown",
         'review: {state: reviewed}\ntexts: {greet: "Ciao"}\nnote: x\n',
         3,
         "note",
         "not a field",
+    ),
+    (
+        "texts",
+        "type",
+        "review:\n  state: reviewed\n  texts:\n    greet: {state: checked}\ntexts: {greet: Hi}\n",
+        4,
+        "review.texts.greet.state",
+        "must be 'machine draft' or 'reviewed'",
     ),
     ("language_examples", "type", "examples: ciao\n", 1, "examples", "a list of at least 10 messages"),
     ("language_examples", "missing", "{}\n", 1, "examples", "at least 10 messages"),
@@ -254,10 +261,10 @@ BROKEN = [
     ),
 ]
 # Kinds whose files have no required field (a language may have no crisis list), and kinds whose
-# loaders never refused unknown fields (their schemas keep to that): texts and canned replies have
-# their unknown keys refused by the loader, against the reference language (tests/test_texts.py).
-NOTHING_REQUIRED = {"texts", "crisis", "risk_examples"}
-OPEN = {"texts", "risk", "languages"}
+# loaders never refused unknown fields (their schemas keep to that): unknown text keys are refused
+# by the loader, against the reference language (tests/test_texts.py).
+NOTHING_REQUIRED = {"crisis", "risk_examples"}
+OPEN = {"risk", "languages"}
 
 
 def refusal(folder: Path, kind: str, text: str) -> ConfigError:
@@ -295,7 +302,6 @@ def test_every_schema_has_its_broken_files():
     [
         ("risk", RISK + "note: tuned on the 2026 blind set\n"),
         ("languages", "languages:\n  en: {name: English, flag: gb}\nnote: x\n"),
-        ("texts", 'greet: "Hi"\n'),
     ],
 )
 def test_files_whose_loaders_took_other_fields_still_do(tmp_path, kind, text):

@@ -2,13 +2,19 @@
 
 import pytest
 
+from bot import DATA_DIR
+from bot.conversation.sms import segments
 from bot.datafiles.yamlfile import ConfigError
+from bot.language import text_files
 from bot.language.detection import LanguageRegistry
 from bot.language.texts import MAX_TEXT_CHARS, Texts
 
 
 def write(folder, lang, body):
-    (folder / f"{lang}.yml").write_text(body, encoding="utf-8")
+    """A text file with ``body``'s texts (flat ``key: "text"`` lines), indented under ``texts:``;
+    the file's line n is the body's line n - 2."""
+    texts = "".join(f"  {line}\n" for line in body.splitlines())
+    (folder / f"{lang}.yml").write_text(f"review: {{state: machine draft}}\ntexts:\n{texts}", encoding="utf-8")
 
 
 def test_shipped_texts_are_complete_in_every_language():
@@ -43,7 +49,7 @@ def test_broken_translations_stop_start_up(tmp_path, fr_body, line, words):
     write(tmp_path, "fr", fr_body)
     with pytest.raises(ConfigError) as caught:
         Texts.load(["en", "fr"], "en", tmp_path)
-    assert caught.value.line == line
+    assert caught.value.line == (line + 2 if line else None)
     assert words in str(caught.value) and "fr.yml" in str(caught.value)
 
 
@@ -84,3 +90,10 @@ def test_every_way_to_reach_a_helpline_has_its_text_in_every_language():
     for language in registry.codes:
         for key in CONTACT_TEXTS.values():
             assert texts.get(key, language, number="116", handle="@x", url="https://x.org").strip()
+
+
+def test_every_text_fits_three_sms_segments_of_its_alphabet():
+    """GSM-7 (153 a segment) or, with one character outside it, UCS-2 (67): at most 3 segments."""
+    for path in sorted((DATA_DIR / "texts").rglob("*.yml")):
+        for key, text in text_files.read(path).texts.items():
+            assert segments(text).count <= 3, f"{path.relative_to(DATA_DIR)}: {key} is {segments(text)}"

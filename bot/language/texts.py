@@ -1,4 +1,5 @@
-"""The words children read, one YAML file per language in ``data/texts/``.
+"""The words children read, one YAML file per language in ``data/texts/`` (bot.language.text_files:
+each text with its review state).
 
 Every language file must have the same keys and the same ``{placeholders}`` as the default
 language's, and every text must fit one SMS-sized message (its schema, ``bot/datafiles/schemas/
@@ -23,9 +24,9 @@ from pathlib import Path
 from typing import ContextManager, Iterable, Iterator, Optional, TypeVar
 
 from bot import DATA_DIR
-from bot.datafiles.schema import load_validated
-from bot.datafiles.yamlfile import ConfigError, YamlFile
+from bot.datafiles.yamlfile import ConfigError
 from bot.language.detection import fold
+from bot.language.text_files import REVIEWED, TextFile, read
 
 MAX_TEXT_CHARS = 300  # the schema's maxLength: one SMS-sized message
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -50,12 +51,21 @@ _FALLBACK: ContextVar[Optional[str]] = ContextVar("fallback_language", default=N
 
 
 @dataclass(frozen=True)
-class Review:
-    """Who checked a language's texts: a machine draft until a native speaker has reviewed them."""
+class Reviewed:
+    """How much of a language's texts native speakers have checked (the README and the admin page)."""
 
-    state: str  # "machine draft" | "reviewed"
-    by: str
-    date: str
+    texts: int
+    reviewed: int
+    by: tuple[str, ...]  # the reviewers, each once
+    drafted_by: tuple[str, ...]  # who wrote the drafts not yet reviewed
+
+    def describe(self) -> str:
+        if self.reviewed == 0:
+            return f"machine draft (0 of {self.texts} texts reviewed)"
+        who = ", ".join(self.by)
+        if self.reviewed == self.texts:
+            return f"reviewed by {who}"
+        return f"{self.reviewed} of {self.texts} texts reviewed (by {who}); the rest machine draft"
 
 
 class Texts:
@@ -67,12 +77,13 @@ class Texts:
         default: str,
         plain: Optional[dict[str, dict[str, str]]] = None,
         numbers_first: Optional[dict[str, dict[str, str]]] = None,
-        reviews: Optional[dict[str, Review]] = None,
+        files: Optional[dict[str, list[TextFile]]] = None,
     ) -> None:
+        """``files``: each language's text files as read, for who checked them (:meth:`reviewed`)."""
         self._by_language = by_language
         self._plain = plain or {}
         self._numbers_first = numbers_first or {}
-        self.reviews = reviews or {}
+        self._files = files or {}
         self.default = default
 
     @classmethod
@@ -84,30 +95,35 @@ class Texts:
         numbers_first: Iterable[str] = (),
     ) -> "Texts":
         languages = list(languages)
-        files = {lang: load_validated(folder / f"{lang}.yml", "texts") for lang in languages}
+        files = {lang: read(folder / f"{lang}.yml") for lang in languages}
         reference = files[default]
-        expected = {key: set(_PLACEHOLDER.findall(value)) for key, value in reference.data.items()}
         for source in files.values():
-            for key in expected:
-                if key not in source.data:
-                    raise ConfigError(source.path, None, key, f"missing (it is in {reference.path.name})")
-                found = set(_PLACEHOLDER.findall(source.data[key]))
-                if found != expected[key]:
-                    raise source.error(
-                        source.data,
-                        key,
-                        key,
-                        f"placeholders {sorted(found)} differ from {sorted(expected[key])} in {reference.path.name}",
-                    )
-            for key in source.data:
-                if key not in expected:
-                    raise source.error(source.data, key, key, f"unknown key (not in {reference.path.name})")
-        plain = {lang: _plain_texts(folder / "plain" / f"{lang}.yml", files[lang]) for lang in languages}
-        partial: dict[str, dict[str, str]] = {}
-        reviews: dict[str, Review] = {}
-        for lang in numbers_first:
-            partial[lang], reviews[lang] = _numbers_first_texts(folder / "numbers" / f"{lang}.yml", reference)
-        return cls({lang: dict(source.data) for lang, source in files.items()}, default, plain, partial, reviews)
+            _check(source, reference, every_key=True)
+        plain = {lang: read(path) for lang in languages if (path := folder / "plain" / f"{lang}.yml").exists()}
+        for lang, source in plain.items():
+            _check(source, files[lang])
+        partial = {lang: read(folder / "numbers" / f"{lang}.yml") for lang in numbers_first}
+        for source in partial.values():
+            _check(source, reference)
+        return cls(
+            {lang: source.texts for lang, source in files.items()},
+            default,
+            {lang: source.texts for lang, source in plain.items()},
+            {lang: source.texts for lang, source in partial.items()},
+            {lang: [files[lang], *([plain[lang]] if lang in plain else [])] for lang in languages}
+            | {lang: [source] for lang, source in partial.items()},
+        )
+
+    def reviewed(self, language: str) -> Reviewed:
+        """Who checked ``language``'s texts (its plain-language versions included)."""
+        reviews = [f.review_of(key) for f in self._files.get(language, []) for key in f.texts]
+        done = [r for r in reviews if r.state == REVIEWED]
+        return Reviewed(
+            len(reviews),
+            len(done),
+            tuple(dict.fromkeys(r.by for r in done)),
+            tuple(dict.fromkeys(r.by for r in reviews if r.state != REVIEWED)),
+        )
 
     def get(self, key: str, language: str, **values: object) -> str:
         """The text for ``key`` in ``language`` (or the default language), with values filled in;
@@ -156,27 +172,19 @@ def _holding(setting: ContextVar[_T], value: _T) -> Iterator[None]:
         setting.reset(token)
 
 
-def _numbers_first_texts(path: Path, reference: YamlFile) -> tuple[dict[str, str], Review]:
-    """A numbers-first language's texts: keys of the reference language, same placeholders."""
-    source = load_validated(path, "numbers_texts")
-    texts = source.data["texts"]
+def _check(source: TextFile, reference: TextFile, every_key: bool = False) -> None:
+    """Keys of the reference language only (each of them, if ``every_key``), same placeholders."""
+    assert source.source is not None  # as read
+    texts, name = source.source.data["texts"], reference.path.name
+    if every_key:
+        for key in reference.texts:
+            if key not in texts:
+                raise ConfigError(source.path, None, f"texts.{key}", f"missing (it is in {name})")
     for key, value in texts.items():
-        if key not in reference.data:
-            raise source.error(texts, key, f"texts.{key}", f"unknown key (not in {reference.path.name})")
-        if set(_PLACEHOLDER.findall(value)) != set(_PLACEHOLDER.findall(reference.data[key])):
-            raise source.error(texts, key, f"texts.{key}", f"placeholders differ from {reference.path.name}")
-    review = source.data["review"]
-    return dict(texts), Review(review["state"], review.get("by", ""), str(review.get("date", "")))
-
-
-def _plain_texts(path: Path, regular: YamlFile) -> dict[str, str]:
-    """The plain versions of some of a language's texts: known keys, same placeholders."""
-    if not path.exists():
-        return {}
-    source = load_validated(path, "texts")
-    for key, value in source.data.items():
-        if key not in regular.data:
-            raise source.error(source.data, key, str(key), f"unknown key (not in {regular.path.name})")
-        if set(_PLACEHOLDER.findall(value)) != set(_PLACEHOLDER.findall(regular.data[key])):
-            raise source.error(source.data, key, str(key), f"placeholders differ from {regular.path.name}")
-    return dict(source.data)
+        if key not in reference.texts:
+            raise source.source.error(texts, key, f"texts.{key}", f"unknown key (not in {name})")
+        found, expected = set(_PLACEHOLDER.findall(value)), set(_PLACEHOLDER.findall(reference.texts[key]))
+        if found != expected:
+            raise source.source.error(
+                texts, key, f"texts.{key}", f"placeholders {sorted(found)} differ from {sorted(expected)} in {name}"
+            )
