@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis eval-languages clean
+.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis eval-languages texts-export texts-import clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -43,6 +43,15 @@ test-fast: $(STAMP)
 # Over 10,000 malformed requests to every endpoint of the running bot and console: no 5xx (a few minutes).
 test-fuzz: $(STAMP) model
 	$(VENV)/bin/python -m pytest -q -m fuzz
+
+# The texts children read, as one gettext PO file per language for translators (review states as
+# "fuzzy" flags and comments), and back: `make texts-export`, edit, `make texts-import` (README, "Translations").
+TRANSLATIONS ?= translations
+texts-export: $(STAMP)
+	$(VENV)/bin/python -m scripts.translations export $(TRANSLATIONS)
+
+texts-import: $(STAMP)
+	$(VENV)/bin/python -m scripts.translations import $(TRANSLATIONS)
 
 # ruff (lint and format) and mypy (strict on bot/, checked on channels/ and actions/).
 lint: $(STAMP)

@@ -26,6 +26,8 @@ from sanic.response import HTTPResponse
 
 from bot.handoff.counsellors import ALL_HELPLINES, Session
 from bot.handoff.outcomes import Outcomes
+from bot.language.detection import LanguageRegistry
+from bot.language.texts import Texts
 from bot.routing.countries import is_country_code
 from bot.stats import export
 from bot.stats.categories import Categories
@@ -61,12 +63,35 @@ class _Rows:
         return self._kept[key]
 
 
+def language_reviews() -> list[dict[str, object]]:
+    """The languages' tiers and review states, read from data/ now (a texts-import shows at once)."""
+    registry = LanguageRegistry()
+    texts = Texts.load(registry.codes, registry.default, numbers_first=registry.numbers_first)
+    found = []
+    for code in registry.recognised_codes:
+        language = registry.languages.get(code) or registry.numbers_first[code]
+        reviewed = texts.reviewed(code)
+        found.append(
+            {
+                "code": code,
+                "name": language.name,
+                "tier": "full" if registry.full(code) else "numbers-first",
+                "texts": reviewed.texts,
+                "reviewed": reviewed.reviewed,
+                "reviewers": list(reviewed.by),
+                "state": reviewed.describe(),
+            }
+        )
+    return found
+
+
 def _error(message: str, status: int) -> HTTPResponse:
     return response.json({"error": message}, status=status)
 
 
 def admin_pages(session_of: SessionOf, counter: StatsCounter, headers: Mapping[str, str]) -> Blueprint:
-    """/admin, /admin.js, /api/me and /api/stats; ``headers`` are the console's security headers."""
+    """/admin, /admin.js, /api/me, /api/stats and /api/languages; ``headers`` are the console's
+    security headers."""
     pages = Blueprint("admin_pages")
     categories = Categories.load()
     rows = _Rows(categories, Outcomes.load())
@@ -96,6 +121,18 @@ def admin_pages(session_of: SessionOf, counter: StatsCounter, headers: Mapping[s
             },
             headers={"Cache-Control": "no-store"},
         )
+
+    @pages.get("/api/languages")
+    async def languages(request: Request) -> HTTPResponse:
+        """Each language the bot answers in, its tier and how much of its texts native speakers
+        have reviewed: what a helpline checks before it trusts the bot with its children."""
+        session = await session_of(request, False)
+        if session is None:
+            return _error("log in first", 401)
+        if session.statistics_scope is None:
+            return _error("only a helpline's admin reads this page", 403)
+        found = await asyncio.get_running_loop().run_in_executor(None, language_reviews)
+        return response.json({"languages": found}, headers={"Cache-Control": "no-store"})
 
     @pages.get("/api/stats")
     async def statistics(request: Request) -> HTTPResponse:

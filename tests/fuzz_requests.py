@@ -800,6 +800,7 @@ def console_api(keys: ConsoleKeys) -> st.SearchStrategy[Sent]:
                     (f"/api/tickets/{ticket}/messages", []),
                     (f"/api/tickets/{ticket}/canned", []),
                     ("/api/stats", ["from", "to", "country"]),
+                    ("/api/languages", []),
                 ]
             )
         )

@@ -167,6 +167,17 @@ def test_counsellors_strangers_and_bad_dates_are_refused(setting):
     assert admin.get(stats_path(TODAY - dt.timedelta(weeks=52), TODAY))[0] == 200  # 53 weeks are fine
 
 
+def test_an_admin_sees_every_languages_tier_and_review_state(setting):
+    status, data = client(setting, "admin").get("/api/languages")
+    found = {language["code"]: language for language in data["languages"]}
+    assert status == 200 and len(found) == 97
+    assert found["fr"]["tier"] == "full" and found["it"]["tier"] == "numbers-first"
+    assert found["fr"]["texts"] > found["it"]["texts"] > 0  # a full language's texts, its plain versions too
+    assert all(each["reviewed"] == 0 and each["state"].startswith("machine draft") for each in found.values())
+    assert client(setting, "counsellor").get("/api/languages")[0] == 403
+    assert client(setting, None).get("/api/languages")[0] == 401
+
+
 def test_the_figures_are_the_published_exports(setting):
     """Every chart figure is the export's rows added up: shown counts summed, suppressed ones only counted."""
     admin, chi = client(setting, "admin"), client(setting, "global_admin")
@@ -293,6 +304,9 @@ def test_the_admin_page_draws_the_three_charts_in_chromium(setting, browser):
         )
         share = data["handoff"]["share_handed_off"]
         expect(page.locator("#handoff-share")).to_contain_text(f"{share['share'] * 100:.1f}% of conversations")
+        expect(page.locator("#languages-table tbody tr")).to_have_count(97)
+        expect(page.locator("#languages-table")).to_contain_text("numbers-first")
+        expect(page.locator("#languages-status")).to_contain_text("97 languages; 0 with texts reviewed")
 
         # Titles, axis labels, and the numbers for screen readers.
         for chart, x_title, y_title in (

@@ -285,6 +285,16 @@ function defaultRange() {
   $("to").value = isoDay(today);
 }
 
+async function loadLanguages() {
+  const { status, data } = await api("GET", "/api/languages");
+  if (status !== 200) { $("languages-status").textContent = data.error; return; }
+  const reviewed = data.languages.filter((l) => l.reviewed > 0).length;
+  $("languages-status").textContent = `${data.languages.length} languages; ${reviewed} with texts reviewed by a native speaker.`;
+  fillTable($("languages-table"), "Languages, their tier and who checked their texts",
+    ["Language", "Code", "Tier", "Texts reviewed", "Review"],
+    data.languages.map((l) => [l.name, l.code, l.tier, `${l.reviewed} of ${l.texts}`, l.state]));
+}
+
 async function start(me, focus) {
   state.me = me;
   state.csrf = me.csrf;
@@ -300,7 +310,7 @@ async function start(me, focus) {
   $("stats-view").hidden = false;
   defaultRange();
   if (focus) $("stats-title").focus();  // the login form is gone: say where the admin now is
-  await loadStatistics();
+  await Promise.all([loadStatistics(), loadLanguages()]);
 }
 
 $("login-form").addEventListener("submit", async (event) => {
