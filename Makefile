@@ -7,7 +7,7 @@ export PYTHONHASHSEED := 0
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis eval-languages texts-export texts-import clean
+.PHONY: run shell test test-fast test-fuzz test-faults test-cluster lint format lock model validate bench bench-table bench-nlu bench-server bench-channels bench-handoff bench-web bench-console bench-long bench-cluster bench-parts eval-crisis bench-languages eval-languages texts-export texts-import clean
 
 run: $(STAMP) model
 	scripts/run.sh run
@@ -111,6 +111,10 @@ bench-console: $(STAMP)
 # One conversation of 400 messages on Redis: the time a message takes at its start and at its end, and its stored size.
 bench-long: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_long
+
+# Every full language in one model: training from scratch, the servers' memory, reply p50/p99 one at a time.
+bench-languages: $(STAMP)
+	$(VENV)/bin/python -m scripts.bench_languages
 
 bench-parts: $(STAMP) model
 	$(VENV)/bin/python -m scripts.bench_parts

@@ -7,14 +7,19 @@ A set is a folder of ``<code>.yml`` files, one per language, written by someone 
     language: it          # a language code; "ru-Latn" is Russian in Latin letters, "fil-en" Taglish
     country: IT
     messages:
-      - {text: "voglio farla finita", kind: crisis}   # crisis | help | calm
+      - {text: "voglio farla finita", kind: crisis}   # crisis | help | calm | country | idiom
 
 Each message is the first of a fresh conversation with the country known (as from a phone number),
 parsed by the trained Rasa model and answered by ``bot.conversation.dialogue``. Printed per language
 and in all: language ID on messages of 1-3 words (the detector alone, with the country hint), the
 emergency number in replies to crises (where the routing table has one: not LS, MZ, SL), crises
 answered as such (emergency number first) and calm messages answered as a crisis, a helpline
-contact in replies to help requests, and the reply's language. Then one JSON object per line.
+contact in replies to help requests, and the reply's language. The sets for new full languages
+(tests/blind/full/) also hold ``idiom`` messages (calm ones that only look alarming: counted with
+the calm ones, and on their own) and ``country`` answers ("I'm in Türkiye"): those start a
+conversation with no country known, and count as understood when the reply carries that
+country's helpline; a country's name says little of a language, so they are left out of language
+ID and reply language. Then one JSON object per line.
 
     make eval-languages SET=tests/blind/languages/first
 """
@@ -40,7 +45,8 @@ from bot.language.input_text import clean
 from scripts.conversation import Conversation
 from scripts.eval_crisis import MODEL, emergency_numbers, helpline_contacts, share
 
-KINDS = ("crisis", "help", "calm")
+KINDS = ("crisis", "help", "calm", "country", "idiom")
+CALM = ("calm", "idiom")
 SHORT_WORDS = 3
 # Other reply languages a child would accept: Taglish is answered in Filipino or English; Bosnian,
 # Croatian and Serbian are one language written to three standards (all three official in Bosnia).
@@ -90,7 +96,8 @@ async def run(messages: list[Message]) -> list[Scored]:
         text = clean(message.text)
         short = word_count(text) <= SHORT_WORDS
         decided = dialogue.detector.decide(text, LanguageHints(country=message.country)).language
-        conversation = Conversation(dialogue, {"country": message.country, "channel": "telegram"})
+        named = message.kind == "country"  # the child names the country: nothing known before
+        conversation = Conversation(dialogue, {"country": None if named else message.country, "channel": "telegram"})
         outcome = conversation.say(await agent.parse_message(text))
         reply = "\n".join(m.text for m in outcome.messages)
         helplines = helpline_contacts(dialogue.table, message.country)
@@ -98,7 +105,7 @@ async def run(messages: list[Message]) -> list[Scored]:
         scored.append(
             Scored(
                 message=message,
-                recognised=(decided == message.language) if short else None,
+                recognised=(decided == message.language) if short and not named else None,
                 emergency=any(n in reply for n in emergency) if emergency else None,
                 helpline=any(h in reply for h in helplines) if helplines else True,
                 reply_language=outcome.language,
@@ -112,6 +119,10 @@ def accepted(row: Scored) -> bool:
     return row.reply_language in {row.message.language, *ALSO_ACCEPTED.get(row.message.code, ())}
 
 
+def kind(rows: list[Scored], *kinds: str) -> list[Scored]:
+    return [r for r in rows if r.message.kind in kinds]
+
+
 def figures(rows: list[Scored]) -> dict[str, Optional[float]]:
     return {
         "short": len([r for r in rows if r.recognised is not None]),
@@ -119,10 +130,12 @@ def figures(rows: list[Scored]) -> dict[str, Optional[float]]:
         "crises": len([r for r in rows if r.message.kind == "crisis" and r.emergency is not None]),
         "emergency_given": share([r.emergency for r in rows if r.message.kind == "crisis" and r.emergency is not None]),
         "crisis_answered": share([r.crisis for r in rows if r.message.kind == "crisis"]),
-        "calm_answered_as_crisis": share([r.crisis for r in rows if r.message.kind == "calm"]),
+        "calm_answered_as_crisis": share([r.crisis for r in kind(rows, *CALM)]),
+        "idiom_answered_as_crisis": share([r.crisis for r in kind(rows, "idiom")]),
         "help": len([r for r in rows if r.message.kind == "help"]),
         "helpline_given": share([r.helpline for r in rows if r.message.kind == "help"]),
-        "reply_language": share([accepted(r) for r in rows]),
+        "country_understood": share([r.helpline for r in kind(rows, "country")]),
+        "reply_language": share([accepted(r) for r in rows if r.message.kind != "country"]),
     }
 
 
@@ -150,7 +163,7 @@ def main(folder: Path) -> int:
             for name, values in table.items()
             if name != "all" and values[metric] is not None and values[metric] < 0.95
         )
-        for metric in ("language_id_short", "emergency_given", "reply_language")
+        for metric in ("language_id_short", "emergency_given", "crisis_answered", "reply_language")
     }
     for metric, names in below.items():
         print(f"\nbelow 0.95 on {metric}: {len(names)} of {len(groups) - 1}: {' '.join(names)}")
@@ -159,9 +172,10 @@ def main(folder: Path) -> int:
             wrong_id = r.recognised is False
             if (
                 wrong_id
-                or not accepted(r)
+                or (not accepted(r) and r.message.kind != "country")
                 or (r.message.kind == "crisis" and r.emergency is False)
-                or (r.message.kind == "help" and not r.helpline)
+                or (r.message.kind in ("help", "country") and not r.helpline)
+                or (r.message.kind in CALM and r.crisis)
             ):
                 print(f"MISS [{r.message.code} {r.message.kind} -> {r.reply_language}] {r.message.text[:80]!r}")
     for name, values in table.items():
