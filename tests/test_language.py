@@ -17,11 +17,30 @@ def detector(registry) -> LanguageDetector:
 
 @pytest.mark.parametrize(
     "text, language",
-    [("مساعدة", "ar"), ("помогите", "ru"), ("मदद चाहिए", "hi"), ("救命", "zh"), ("我需要幫助", "zh")],
+    [("помогите", "ru"), ("मदद चाहिए", "hi"), ("たすけて", "ja"), ("সাহায্য দরকার", "bn"), ("உதவி", "ta")],
 )
 def test_unambiguous_scripts(detector, text, language):
     decision = detector.decide(text)
     assert decision == decision.__class__(language, "script")
+
+
+@pytest.mark.parametrize(
+    "text, country, language",
+    [
+        ("救命", "CN", "zh"),  # Han characters alone: Chinese or Japanese, the country says which
+        ("我需要幫助", "TW", "zh"),
+        ("我需要帮助", None, "zh"),
+        ("死にたい", "JP", "ja"),
+        ("مساعدة", "EG", "ar"),
+        ("أريد المساعدة من فضلك", None, "ar"),
+        ("مجھے مدد چاہیے", "PK", "ur"),
+        ("مجھے کسی سے بات کرنی ہے", None, "ur"),
+        ("کمک میخوام", "IR", "fa"),
+        ("میخوام با یکی حرف بزنم", None, "fa"),
+    ],
+)
+def test_languages_sharing_a_script_are_told_apart_by_their_words_and_the_country(detector, text, country, language):
+    assert detector.decide(text, LanguageHints(country=country)).language == language
 
 
 @pytest.mark.parametrize(
@@ -85,8 +104,10 @@ def test_no_letters_keeps_what_we_know(detector):
 
 
 def test_registry(registry):
-    assert registry.codes == ["en", "fr", "es", "ar", "ru", "zh", "pt", "sw", "hi", "de"]
+    ten = ["en", "fr", "es", "ar", "ru", "zh", "pt", "sw", "hi", "de"]
+    assert registry.codes == [*ten, "ur", "bn", "id", "ja", "ta", "fa", "vi", "tr"]
     assert registry.normalise("pt-BR") == "pt" and registry.normalise("zh_Hant") == "zh"
+    assert registry.normalise("tr-TR") == "tr" and registry.normalise("ja_JP") == "ja"
     assert registry.normalise("nl") is None and registry.normalise(None) is None
     assert registry.of_country("KE") == ["sw", "en"]
     assert registry.of_country("IN") == ["hi", "en"]

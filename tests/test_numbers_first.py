@@ -90,10 +90,10 @@ def test_numbers_first_languages_have_every_text_of_the_tier(dialogue):
     "language, country, text",
     [
         ("it", "IT", "voglio morire stanotte"),
-        ("ja", "JP", "もう死にたい"),
+        ("ko", "KR", "죽고 싶어"),
         ("pl", "PL", "chcę się zabić"),
-        ("tr", "TR", "kendimi öldürmek istiyorum"),
-        ("vi", "VN", "bố đang đánh em"),
+        ("th", "TH", "อยากตาย"),
+        ("uk", "UA", "тато мене б'є"),
     ],
 )
 def test_a_crisis_in_a_numbers_first_language_gets_the_emergency_number_first(dialogue, language, country, text):

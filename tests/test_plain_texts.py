@@ -39,8 +39,10 @@ REQUIRED = {
     "deleted",
     "plain_on",
 }
-# Sentence ends: Latin, Arabic (؟), Devanagari (।); Chinese is measured in characters between 。！？.
-_SENTENCE_END = re.compile(r"[.!?؟।]+")
+# Sentence ends: Latin, Arabic (؟), Urdu (۔), Devanagari and Bengali (।); Chinese and Japanese,
+# written without spaces, are measured in characters between 。！？.
+_SENTENCE_END = re.compile(r"[.!?؟۔।]+")
+_UNSPACED = ("zh", "ja")
 _ZH_SENTENCE_END = re.compile(r"[。！？]+")
 
 
@@ -53,8 +55,8 @@ def regular(lang):
 
 
 def mean_sentence_length(text, lang):
-    """Mean words per sentence (characters per sentence for Chinese)."""
-    if lang == "zh":
+    """Mean words per sentence (characters per sentence for Chinese and Japanese)."""
+    if lang in _UNSPACED:
         sentences = [s for s in _ZH_SENTENCE_END.split(text) if s.strip()]
         lengths = [len(re.sub(r"\s", "", s)) for s in sentences]
     else:

@@ -388,6 +388,10 @@ class Dialogue:
             return overrule(turn.intent, match) or match.intent, f"phrase list {match.language}"
         if match:
             return "check_in", f"phrase list {match.language}, laughing, risk classifier disagrees"
+        numbers_first = not self.registry.full(slots["language"])
+        if numbers_first and self.texts.asks_to_delete(turn.text, slots["language"]):
+            # our own notice's words, in a language the classifiers never learnt: they outweigh its guess
+            return "stop_delete", "the privacy notice's words"
         threshold = settings.laughing_crisis_threshold if joking else settings.crisis_threshold
         if score and score.probability >= threshold:
             return (turn.intent if turn.intent in RISK_NEEDS else score.likeliest), "risk classifier"
@@ -406,9 +410,7 @@ class Dialogue:
             "need_helpline",
         ):
             return "give_country", "country menu"
-        if not self.registry.full(slots["language"]):
-            if self.texts.asks_to_delete(turn.text, slots["language"]):
-                return "stop_delete", "the privacy notice's words"
+        if numbers_first:
             return "numbers_first", "a language we recognise but don't fully speak"
         if turn.intent not in UNCLEAR_INTENTS:
             return turn.intent, "intent"

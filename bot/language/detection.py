@@ -117,14 +117,13 @@ class LanguageRegistry:
             self.numbers_first[str(code)] = Language(str(code), entry["name"], (locale,) if locale else ())
         # Languages typed the same in Latin letters, told apart by the country (romanised Urdu and Hindi).
         self._alike: dict[str, list[str]] = {}
-        for code, entry in numbers_first.items():
-            for other in entry.get("alike", []):
-                if not self.recognise(other):
-                    raise source.error(
-                        numbers_first, code, f"numbers_first.{code}.alike", f"'{other}' is not recognised"
-                    )
-                self._alike.setdefault(str(code), []).append(str(other))
-                self._alike.setdefault(str(other), []).append(str(code))
+        for tier, listed in (("languages", entries), ("numbers_first", numbers_first)):
+            for code, entry in listed.items():
+                for other in entry.get("alike", []):
+                    if not self.recognise(other):
+                        raise source.error(listed, code, f"{tier}.{code}.alike", f"'{other}' is not recognised")
+                    self._alike.setdefault(str(code), []).append(str(other))
+                    self._alike.setdefault(str(other), []).append(str(code))
 
     @property
     def codes(self) -> list[str]:
