@@ -20,7 +20,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore, SerializedTrackerAsTex
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
 
-from bot.storage.inbound import CLAIM
+from bot.storage.inbound import CLAIM, NewState
 from bot.wiring.services import Services
 from bot.wiring.services import services as process_services
 from channels.tracker_compaction import compacted
@@ -60,9 +60,8 @@ class HelplineTrackerStore(TrackerStore, SerializedTrackerAsText):
 
         answered = (tracker.latest_message.metadata or {}).get("turn") == claim.key if tracker.latest_message else False
         replies = channel_services().turn_replies(claim)
-        await self.journal.save_conversation(
-            claim, self.conversations, tracker.sender_id, state, self.ttl_s, answered, replies
-        )
+        new = NewState(tracker.sender_id, state, self.ttl_s, answered, replies)
+        await self.journal.save_conversation(claim, self.conversations, new)
 
     def _note(self, tracker: DialogueStateTracker) -> None:
         """Keep the conversation's country and language at hand for a fail-safe reply (RecentHints)."""

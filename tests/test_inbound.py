@@ -20,6 +20,7 @@ from bot.storage.inbound import (
     Journal,
     LeaseLost,
     MemoryJournal,
+    NewState,
     RedisJournal,
     Worker,
     hold_for_request,
@@ -305,9 +306,9 @@ async def test_a_paused_worker_past_its_lease_can_neither_save_nor_remove_the_me
     assert fresh is not None and int(fresh.token) > int(stale.token)
     client = getattr(journal, "_redis", None)
     store = Store(getattr(journal, "_prefix", ""))
-    await journal.save_conversation(Claim(fresh, first), store, "c1", "B's state", 60)
+    await journal.save_conversation(Claim(fresh, first), store, NewState("c1", "B's state", 60))
     with pytest.raises(LeaseLost):
-        await journal.save_conversation(Claim(stale, first), store, "c1", "A's stale state", 60)
+        await journal.save_conversation(Claim(stale, first), store, NewState("c1", "A's stale state", 60))
     with pytest.raises(LeaseLost):
         await journal.done(stale, (await journal.entries(fresh))[0])
     assert [e.payload for e in await journal.entries(fresh)] == [message(2)]  # B removed 1; A removed nothing
@@ -356,12 +357,12 @@ async def test_a_turns_replies_are_written_with_its_commit_or_not_at_all(journal
     store, replies = Store(prefix), Replies(f"{prefix}replies", journal)
     client = getattr(journal, "_redis", None)
     with pytest.raises(LeaseLost):
-        await journal.save_conversation(Claim(stale, entry), store, "c1", "A's state", 60, True, replies)
+        await journal.save_conversation(Claim(stale, entry), store, NewState("c1", "A's state", 60, True, replies))
     if client is not None:
         assert await client.llen(replies.key) == 0 and replies.answers == []
     else:
         assert replies.alone_made == 0
-    await journal.save_conversation(Claim(fresh, entry), store, "c1", "B's state", 60, True, replies)
+    await journal.save_conversation(Claim(fresh, entry), store, NewState("c1", "B's state", 60, True, replies))
     if client is not None:
         assert await client.llen(replies.key) == 1 and replies.answers == [1]
     else:
@@ -379,7 +380,9 @@ async def test_a_lease_renewed_mid_commit_makes_the_commit_look_again_and_write_
         assert lease is not None
         replies = Replies(f"{prefix}replies", journal)
         replies.renew = lease  # this worker's own renewal, between the lease's check and the write
-        await journal.save_conversation(Claim(lease, lease.waiting[0]), Store(prefix), "c1", "state", 60, True, replies)
+        await journal.save_conversation(
+            Claim(lease, lease.waiting[0]), Store(prefix), NewState("c1", "state", 60, True, replies)
+        )
         assert replies.tries == 2 and replies.answers == [1]
         assert await client.llen(replies.key) == 1 and await client.get(f"{prefix}conversation:c1") == "state"
     finally:
@@ -400,7 +403,7 @@ async def test_a_lease_that_expired_fences_out_its_holder_on_redis() -> None:
         await asyncio.sleep(0.2)  # paused past the lease; nobody took it yet
         store = Store(prefix)
         with pytest.raises(LeaseLost):
-            await journal.save_conversation(Claim(lease, entry), store, "c1", "late", 60)
+            await journal.save_conversation(Claim(lease, entry), store, NewState("c1", "late", 60))
         assert await client.get(store.key("c1")) is None
         assert len(await client.xrange(f"{prefix}inbound:c1")) == 1  # still there for the next owner
     finally:
@@ -463,9 +466,9 @@ async def test_a_turn_answered_in_its_request_waits_for_the_lease_another_server
     claim = await asyncio.wait_for(waiting, 2)
     assert claim is not None and int(claim.lease.token) > int(held.token)
     store = Store(getattr(journal, "_prefix", ""))
-    await journal.save_conversation(claim, store, "web-1", "state", 60)  # fenced, with no message to remove
+    await journal.save_conversation(claim, store, NewState("web-1", "state", 60))  # fenced, with no message to remove
     with pytest.raises(LeaseLost):
-        await journal.save_conversation(Claim(held, claim.entry), store, "web-1", "stale", 60)
+        await journal.save_conversation(Claim(held, claim.entry), store, NewState("web-1", "stale", 60))
 
 
 async def test_a_save_before_the_message_is_answered_keeps_it_for_whoever_answers_it(journal: Journal) -> None:
@@ -476,9 +479,9 @@ async def test_a_save_before_the_message_is_answered_keeps_it_for_whoever_answer
     assert lease is not None
     [entry] = await journal.entries(lease)
     store = Store(getattr(journal, "_prefix", ""))
-    await journal.save_conversation(Claim(lease, entry), store, "c1", "new, empty", 60, answered=False)
+    await journal.save_conversation(Claim(lease, entry), store, NewState("c1", "new, empty", 60, answered=False))
     assert [e.payload for e in await journal.entries(lease)] == [message(1)]
-    await journal.save_conversation(Claim(lease, entry), store, "c1", "answered", 60)
+    await journal.save_conversation(Claim(lease, entry), store, NewState("c1", "answered", 60))
     assert await journal.entries(lease) == []
 
 
@@ -565,7 +568,7 @@ async def test_a_turn_that_saves_the_conversation_costs_three_journal_calls(jour
     async def answer(payload: dict[str, Any]) -> None:
         claim = CLAIM.get()
         assert claim is not None
-        await counting.save_conversation(claim, store, "c1", f"after {payload['n']}", 60)
+        await counting.save_conversation(claim, store, NewState("c1", f"after {payload['n']}", 60))
 
     worker = Worker(counting, renew_every_s=10)  # type: ignore[arg-type]
     worker.handlers["sms"] = answer

@@ -113,6 +113,19 @@ class CommitsWith(Protocol):
         """Make the writes on their own, now (the embedded store: one process, no second run)."""
 
 
+@dataclass(frozen=True)
+class NewState:
+    """How a turn ends: the conversation's new state (``state``, kept ``ttl_s``, under ``sender``),
+    whether it holds the claimed message's answer (Rasa also saves a new conversation before it
+    reads the message: that save must not remove it), and what must be written with it."""
+
+    sender: str
+    state: str
+    ttl_s: int
+    answered: bool = True
+    with_it: Optional[CommitsWith] = None
+
+
 CLAIM: contextvars.ContextVar[Optional[Claim]] = contextvars.ContextVar("inbound_claim", default=None)
 
 
@@ -134,20 +147,10 @@ class Journal(Protocol):
     async def done(self, lease: Lease, entry: Entry) -> None:
         """The message's turn is over: remove it. Raises :class:`LeaseLost` if the lease is not ours."""
 
-    async def save_conversation(
-        self,
-        claim: Claim,
-        conversations: Any,
-        sender: str,
-        state: str,
-        ttl_s: int,
-        answered: bool = True,
-        with_it: Optional[CommitsWith] = None,
-    ) -> None:
-        """Store the conversation's new state and, once it holds the claimed message's answer
-        (``answered``), remove the message, and make ``with_it``'s writes, all at once, only while
-        the claim's lease is the conversation's (else :class:`LeaseLost`, nothing written). Rasa
-        also saves a new conversation before it reads the message: that save must not remove it."""
+    async def save_conversation(self, claim: Claim, conversations: Any, new: NewState) -> None:
+        """Store the conversation's new state and, once it answers the claimed message, remove the
+        message, and make ``new.with_it``'s writes, all at once, only while the claim's lease is
+        the conversation's (else :class:`LeaseLost`, nothing written)."""
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up if no message waits; False (lease kept) when one arrived meanwhile."""
@@ -276,16 +279,7 @@ class RedisJournal:
         if not await self._done(keys=keys, args=[lease.token, entry.id]):
             raise LeaseLost()
 
-    async def save_conversation(
-        self,
-        claim: Claim,
-        conversations: Any,
-        sender: str,
-        state: str,
-        ttl_s: int,
-        answered: bool = True,
-        with_it: Optional[CommitsWith] = None,
-    ) -> None:
+    async def save_conversation(self, claim: Claim, conversations: Any, new: NewState) -> None:
         """One MULTI under WATCH of the lease: the lease is read, and the transaction is written
         only if the lease did not change meanwhile (this worker's own renewal counts as a change:
         then it looks again)."""
@@ -298,17 +292,17 @@ class RedisJournal:
                     if as_text(await transaction.get(lease) or "") != claim.lease.token:
                         raise LeaseLost()
                     transaction.multi()
-                    transaction.set(conversations.key(sender), state, ex=ttl_s)
-                    if answered and claim.entry.id:
+                    transaction.set(conversations.key(new.sender), new.state, ex=new.ttl_s)
+                    if new.answered and claim.entry.id:
                         transaction.xdel(self._stream(conversation), claim.entry.id)
-                    if with_it is not None:
-                        await with_it.within(transaction)
+                    if new.with_it is not None:
+                        await new.with_it.within(transaction)
                     answers = await transaction.execute()
                 except WatchError:
                     continue
-            if with_it is not None:
-                with_it.committed(answers[-1])
-            claim.removed = claim.removed or answered
+            if new.with_it is not None:
+                new.with_it.committed(answers[-1])
+            claim.removed = claim.removed or new.answered
             return
         raise LeaseLost()  # the lease kept changing: it is being fought over, and is not safely ours
 
@@ -386,22 +380,13 @@ class MemoryJournal:
         if entry in waiting:
             waiting.remove(entry)
 
-    async def save_conversation(
-        self,
-        claim: Claim,
-        conversations: Any,
-        sender: str,
-        state: str,
-        ttl_s: int,
-        answered: bool = True,
-        with_it: Optional[CommitsWith] = None,
-    ) -> None:
+    async def save_conversation(self, claim: Claim, conversations: Any, new: NewState) -> None:
         if self._leases.get(claim.lease.conversation) != claim.lease.token:
             raise LeaseLost()
-        if with_it is not None:
-            await with_it.alone()
-        await conversations.save(sender, state, ttl_s)
-        if answered:
+        if new.with_it is not None:
+            await new.with_it.alone()
+        await conversations.save(new.sender, new.state, new.ttl_s)
+        if new.answered:
             await self.done(claim.lease, claim.entry)
             claim.removed = True
 
