@@ -105,7 +105,7 @@ def test_no_letters_keeps_what_we_know(detector):
 
 def test_registry(registry):
     ten = ["en", "fr", "es", "ar", "ru", "zh", "pt", "sw", "hi", "de"]
-    assert registry.codes == [*ten, "ur", "bn", "id", "ja", "ta", "fa", "vi", "tr"]
+    assert registry.codes == [*ten, "ur", "bn", "id", "ja", "ta", "fa", "vi", "tr", "fil", "it", "ps", "th", "ko", "am"]
     assert registry.normalise("pt-BR") == "pt" and registry.normalise("zh_Hant") == "zh"
     assert registry.normalise("tr-TR") == "tr" and registry.normalise("ja_JP") == "ja"
     assert registry.normalise("nl") is None and registry.normalise(None) is None

@@ -89,11 +89,11 @@ def test_numbers_first_languages_have_every_text_of_the_tier(dialogue):
 @pytest.mark.parametrize(
     "language, country, text",
     [
-        ("it", "IT", "voglio morire stanotte"),
-        ("ko", "KR", "죽고 싶어"),
         ("pl", "PL", "chcę się zabić"),
-        ("th", "TH", "อยากตาย"),
         ("uk", "UA", "тато мене б'є"),
+        ("nl", "NL", "ik wil dood"),
+        ("ro", "RO", "vreau sa mor"),
+        ("ms", "MY", "aku nak bunuh diri"),
     ],
 )
 def test_a_crisis_in_a_numbers_first_language_gets_the_emergency_number_first(dialogue, language, country, text):
@@ -106,10 +106,10 @@ def test_a_crisis_in_a_numbers_first_language_gets_the_emergency_number_first(di
 
 
 def test_the_next_turn_stays_in_the_childs_language(dialogue):
-    out = first_turn(dialogue, "ciao, ho bisogno di aiuto", "IT")
-    assert out.language == "it"
-    again = dialogue.respond(Turn(text="grazie", intent="thanks_bye", confidence=0.9, slots=out.slots))
-    assert again.language == "it" and dialogue.texts.get("numbers_intro", "it") in text_of(again)
+    out = first_turn(dialogue, "cześć, potrzebuję pomocy", "PL")
+    assert out.language == "pl"
+    again = dialogue.respond(Turn(text="dzięki", intent="thanks_bye", confidence=0.9, slots=out.slots))
+    assert again.language == "pl" and dialogue.texts.get("numbers_intro", "pl") in text_of(again)
 
 
 def test_a_text_a_numbers_first_language_lacks_comes_in_the_countrys_language(tmp_path: Path):
@@ -173,7 +173,7 @@ def test_the_words_the_privacy_notice_gives_delete_everything_in_every_numbers_f
         ("gn", "emboguepa che mba'e"),  # an apostrophe inside the quotes
         ("tet", "hamoos ha'u-nia dadus"),
         ("ja", "データを消して"),  # corner brackets, no spaces
-        ("ko", "내 데이터 삭제"),  # a particle right after the closing quote
+        ("ko", "내 기록 삭제"),
         ("da", "slet mine data"),  # »...«
         ("en", "delete my data"),
     ],

@@ -39,9 +39,10 @@ REQUIRED = {
     "deleted",
     "plain_on",
 }
-# Sentence ends: Latin, Arabic (؟), Urdu (۔), Devanagari and Bengali (।); Chinese and Japanese,
-# written without spaces, are measured in characters between 。！？.
-_SENTENCE_END = re.compile(r"[.!?؟۔।]+")
+# Sentence ends: Latin, Arabic (؟), Urdu (۔), Devanagari and Bengali (।), Ethiopic (። ፧); Chinese and
+# Japanese, written without spaces, are measured in characters between 。！？; Thai, whose spaces
+# end phrases and sentences (it has no spaces between words), in characters between spaces.
+_SENTENCE_END = re.compile(r"[.!?؟۔।።፧]+")
 _UNSPACED = ("zh", "ja")
 _ZH_SENTENCE_END = re.compile(r"[。！？]+")
 
@@ -59,6 +60,8 @@ def mean_sentence_length(text, lang):
     if lang in _UNSPACED:
         sentences = [s for s in _ZH_SENTENCE_END.split(text) if s.strip()]
         lengths = [len(re.sub(r"\s", "", s)) for s in sentences]
+    elif lang == "th":
+        lengths = [len(s) for s in re.split(r"[\s.!?]+", text) if s]
     else:
         sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
         lengths = [len(s.split()) for s in sentences]

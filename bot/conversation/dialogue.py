@@ -388,10 +388,13 @@ class Dialogue:
             return overrule(turn.intent, match) or match.intent, f"phrase list {match.language}"
         if match:
             return "check_in", f"phrase list {match.language}, laughing, risk classifier disagrees"
-        numbers_first = not self.registry.full(slots["language"])
-        if numbers_first and self.texts.asks_to_delete(turn.text, slots["language"]):
-            # our own notice's words, in a language the classifiers never learnt: they outweigh its guess
+        # Our own notice's words, in a numbers-first language the classifiers never learnt: they
+        # outweigh its guess; in the language the notice was given in too (the detector may read
+        # them as a neighbour's: Nepali as Hindi).
+        told_in = dict.fromkeys(lang for lang in (slots["language"], turn.slots.get("language")) if lang)
+        if any(not self.registry.full(lang) and self.texts.asks_to_delete(turn.text, lang) for lang in told_in):
             return "stop_delete", "the privacy notice's words"
+        numbers_first = not self.registry.full(slots["language"])
         threshold = settings.laughing_crisis_threshold if joking else settings.crisis_threshold
         if score and score.probability >= threshold:
             return (turn.intent if turn.intent in RISK_NEEDS else score.likeliest), "risk classifier"
