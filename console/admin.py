@@ -69,7 +69,7 @@ def language_reviews() -> list[dict[str, object]]:
     texts = Texts.load(registry.codes, registry.default, numbers_first=registry.numbers_first)
     found = []
     for code in registry.recognised_codes:
-        language = registry.languages.get(code) or registry.numbers_first[code]
+        language = registry.language(code)
         reviewed = texts.reviewed(code)
         found.append(
             {

@@ -14,7 +14,7 @@ def table(dialogue: Dialogue) -> str:
     registry, texts = dialogue.registry, dialogue.texts
     rows = ["| code | language | tier | routed countries | texts |", "|---|---|---|---|---|"]
     for code in registry.recognised_codes:
-        language = registry.languages.get(code) or registry.numbers_first[code]
+        language = registry.language(code)
         countries = " ".join(c for c in dialogue.table.codes if code in registry.spoken_in(c)) or "-"
         tier = "full" if registry.full(code) else "numbers-first"
         rows.append(f"| `{code}` | {language.name} | {tier} | {countries} | {texts.reviewed(code).describe()} |")

@@ -44,6 +44,6 @@ if __name__ == "__main__":
     print("|---|---|---|---|---|---|")
     for rank, (code, people) in enumerate(ranked, 1):
         where = " ".join(c for c in countries if code in registry.spoken_in(c))
-        name = (registry.languages.get(code) or registry.numbers_first[code]).name
+        name = registry.language(code).name
         tier = "full" if registry.full(code) else "numbers-first"
         print(f"| {rank} | `{code}` | {name} | {tier} | {people / 1e6:.1f} | {where} |")

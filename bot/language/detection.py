@@ -21,7 +21,7 @@ from typing import Optional
 
 from babel import Locale, UnknownLocaleError
 from babel.languages import get_official_languages, get_territory_language_info
-from langdetect import DetectorFactory
+from langdetect import DetectorFactory, detector_factory
 from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 from langdetect.language import Language as DetectedLanguage
@@ -147,9 +147,13 @@ class LanguageRegistry:
     def full(self, code: Optional[str]) -> bool:
         return code in self.languages
 
+    def language(self, code: str) -> Language:
+        """The recognised language ``code`` names, of either tier (KeyError if none)."""
+        return self.languages.get(code) or self.numbers_first[code]
+
     def locale(self, code: str) -> Locale:
         """The CLDR locale for times and names in ``code``; the default language's where Babel has none."""
-        language = self.languages.get(code) or self.numbers_first.get(code)
+        language = self.language(code) if self.recognise(code) == code else None
         return language.locale if language and language.locales else self.languages[self.default].locale
 
     def of_country(self, country: Optional[str]) -> list[str]:
@@ -222,7 +226,7 @@ class LanguageDetector:
     def __init__(self, registry: LanguageRegistry, model: NgramLanguageModel) -> None:
         self.registry = registry
         self.model = model
-        init_factory()
+        init_factory()  # langdetect reads its profiles on first use (0.4 s): here, not in a child's first turn
         # A full language langdetect has no profile for (Pashto, Amharic) must not lose to Persian
         # because langdetect can only name Persian: its vote does not count against it. (Given the
         # same leave, the numbers-first languages it lacks cost our ten 1 point of short-message ID.)
@@ -233,7 +237,6 @@ class LanguageDetector:
     def load(cls, registry: LanguageRegistry, training: Optional[list[Example]] = None) -> "LanguageDetector":
         """The n-gram model learns from the NLU examples and the risk files of our languages
         (which hold romanised Russian, pinyin, Hinglish and Arabizi); read here unless given."""
-        init_factory()  # langdetect reads its profiles on first use (0.4 s): here, not in a child's first turn
         if training is None:
             training = nlu_examples(registry.codes) + risk_examples()
         return cls(registry, NgramLanguageModel.from_examples(training))
@@ -398,8 +401,6 @@ def _recognise_detected(tag: str, registry: LanguageRegistry, full_only: bool = 
 
 def _langdetect_languages() -> list[str]:
     """The languages langdetect has profiles for (its factory's, once initialised)."""
-    from langdetect import detector_factory
-
     factory = detector_factory._factory
     return list(factory.langlist) if factory is not None else []
 
