@@ -3,7 +3,7 @@
 import pytest
 from babel import Locale
 
-from bot.routing.countries import CountryNames, from_phone, is_country_code
+from bot.routing.countries import CountryMatch, CountryNames, from_phone, is_country_code
 
 LOCALES = [
     Locale.parse(tag) for tag in ("en", "fr", "es", "ar", "ru", "zh", "zh_Hant", "pt", "pt_PT", "sw", "hi", "de")
@@ -111,3 +111,31 @@ def test_no_country_in_ordinary_messages(text):
 def test_country_codes():
     assert is_country_code("KE") and is_country_code("ke")
     assert not is_country_code("XX") and not is_country_code("KEN") and not is_country_code(None)
+
+
+# Names in scripts written without spaces are found inside a longer word; a name inside a longer
+# name that is also in the message ("guinea" in "papua new guinea") is not a second country.
+WIDER = CountryNames([*LOCALES, *(Locale.parse(tag) for tag in ("ja", "th", "my"))])
+
+
+@pytest.mark.parametrize(
+    "text, country",
+    [
+        ("ประเทศไทย", "TH"),
+        ("อยู่ประเทศลาวค่ะ", "LA"),
+        ("日本に住んでる", "JP"),
+        ("カナダに住んでます", "CA"),
+        ("မြန်မာနိုင်ငံ", "MM"),
+        ("i live in papua new guinea", "PG"),
+        ("equatorial guinea", "GQ"),
+        ("赤道几内亚", "GQ"),
+        ("guinea", "GN"),
+    ],
+)
+def test_names_inside_words_and_inside_longer_names(text, country):
+    assert WIDER.match(text) == CountryMatch(country, sure=True)
+
+
+def test_two_countries_named_are_no_answer():
+    assert WIDER.match("kenya or uganda") is None
+    assert WIDER.match("日本とタイ") is None

@@ -12,6 +12,7 @@ would be drowned by the native-script ones, and "chat mita do" would look more E
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from array import array
@@ -44,6 +45,7 @@ def features(text: str) -> list[str]:
     return grams
 
 
+@functools.lru_cache(maxsize=8192)
 def char_script(ch: str) -> str:
     """A character's script: the first word of its Unicode name ("LATIN", "HIRAGANA", "CJK"...)."""
     return unicodedata.name(ch, "?").split(" ")[0]
