@@ -69,30 +69,30 @@ async def test_the_next_action_is_predicted_in_the_graph_thread_and_run_in_the_l
 
 
 async def test_the_loop_keeps_turning_while_the_graph_works(agent):
-    """Sixty messages parsed at once: a coroutine that ticks every millisecond is never held up
-    for a whole batch of parses, as it was when they ran in the loop. (With twenty, the batch took
-    25 ms on a loaded CI machine and one 13 ms pause of the interpreter failed it.)"""
-    gaps: list[float] = []
+    """Sixty messages parsed at once: a coroutine that ticks every millisecond keeps ticking between
+    one parse's end and the next, as it could not when they ran in the loop (then every parse of the
+    batch ended in one stretch of the loop's time, with no tick between). Counted, not timed: a
+    loaded CI machine pauses any process now and then, and a pause is not what this tests."""
+    ticks: list[int] = []
+    ended: list[int] = []
     done = asyncio.Event()
 
     async def tick() -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
         while not done.is_set():
             await asyncio.sleep(0.001)
-            gaps.append(loop.time() - last)
-            last = loop.time()
+            ticks.append(len(ended))  # how many parses had ended at this tick
+
+    async def parse(n: int) -> None:
+        await agent.processor.parse_message(UserMessage(f"help me please {n}"), tracker)
+        ended.append(n)
 
     ticker = asyncio.ensure_future(tick())
     tracker = DialogueStateTracker.from_events("graph-test-3", [])
-    started = asyncio.get_running_loop().time()
-    await asyncio.gather(
-        *(agent.processor.parse_message(UserMessage(f"help me please {n}"), tracker) for n in range(60))
-    )
-    elapsed = asyncio.get_running_loop().time() - started
+    await asyncio.gather(*(parse(n) for n in range(60)))
     done.set()
     await ticker
-    assert max(gaps) < elapsed / 2, (max(gaps), elapsed)
+    between = [count for count in ticks if 0 < count < 60]  # ticks after the first parse ended, before the last
+    assert len(set(between)) >= 5, ticks
 
 
 def test_the_graph_thread_runs_one_call_at_a_time_below_the_servers_priority():
