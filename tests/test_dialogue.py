@@ -257,6 +257,19 @@ def test_change_language_by_menu(dialogue):
     assert switched.messages[0].text == dialogue.texts.get("language_set", "es")
 
 
+def test_the_language_menu_fits_an_sms_and_offers_the_countrys_language_first(dialogue):
+    """Thirty languages as numbered lines would not fit an SMS: the country's come first, the
+    rest are reached by their name."""
+    chat = Chat(dialogue, language="en", metadata={"country": "PL"})
+    outcome = chat.say("change language", "change_language")
+    menu = outcome.messages[-1]
+    assert len(menu.choices) <= 9 and len(menu.text) <= 320
+    assert menu.choices[0].title == "Polski" and "write the name of your language" in menu.text
+    assert chat.say("1", "choose_option").slots["language"] == "pl"
+    named = Chat(dialogue, language="en", metadata={"country": "PL"}).say("nederlands please", "change_language")
+    assert named.slots["language"] == "nl"  # not in the menu, chosen by its name
+
+
 def test_change_language_by_name(dialogue):
     chat = Chat(dialogue, language="en")
     outcome = chat.say("en español por favor", "change_language")

@@ -70,6 +70,9 @@ NO_DESKS = Desks({})
 DEFAULT_RETENTION = Retention(30 * DAY_S, 7 * DAY_S, DAY_S, DAY_S, 90 * DAY_S, 730 * DAY_S)
 UNCLEAR_INTENTS = (None, "", "nlu_fallback", "out_of_scope", "choose_option")
 MENU_COUNTRIES = 8  # at most this many countries in the list a numbers-first language is asked from
+# At most this many languages in the language menu: thirty would not fit an SMS. The child's country's
+# come first; any other is chosen by writing its name (or simply by writing in it).
+MENU_LANGUAGES = 9
 
 # The text (data/texts/<lang>.yml) that words each way of reaching a helpline (helplines.yml's methods).
 CONTACT_TEXTS = {
@@ -660,8 +663,13 @@ class Dialogue:
         if len(named) == 1:
             self._set_language(named[0], out)
             return
-        choices = tuple((lang.name, code) for code, lang in self.registry.languages.items())
+        choices = tuple((self.registry.language(code).name, code) for code in self._language_choices(out.slots))
         self._menu(out, "language", self.texts.get("language_menu", out.slots["language"]), choices, translate=False)
+
+    def _language_choices(self, slots: Mapping[str, Any]) -> list[str]:
+        """The languages the menu offers: the country's that the bot fully speaks, then the first listed."""
+        local = [code for code in self.registry.spoken_in(slots.get("country")) if code in self.registry.languages]
+        return list(dict.fromkeys([*local, *self.registry.codes]))[:MENU_LANGUAGES]
 
     def _set_language(self, code: str, out: Outcome) -> None:
         out.slots["language"] = code
@@ -683,7 +691,7 @@ class Dialogue:
         return lines, tuple(Choice(i, title) for i, title in enumerate(titles, start=1))
 
     def _menu_choice(self, number: int, turn: Turn, out: Outcome, menu: Optional[str]) -> None:
-        options = self._menu_options(menu, out.slots["language"])
+        options = self._menu_options(menu, out.slots)
         if not 1 <= number <= len(options):
             self._reply("out_of_scope", turn, out, None)
             return
@@ -706,11 +714,11 @@ class Dialogue:
             out.need = target
             self._reply(target, turn, out, None)
 
-    def _menu_options(self, menu: Optional[str], lang: str) -> list[str]:
+    def _menu_options(self, menu: Optional[str], slots: Mapping[str, Any]) -> list[str]:
         if menu == "language":
-            return self.registry.codes
+            return self._language_choices(slots)
         if menu == "country":
-            return self._likely_countries(lang)
+            return self._likely_countries(slots["language"])
         if menu == "confirm_country":
             return [need for _, need in CONFIRM_COUNTRY_MENU]
         if menu == "offer_person":
