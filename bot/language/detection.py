@@ -58,6 +58,15 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Apostrophes and the letters typed for them: "oʻzbekcha" is written "o'zbekcha" or "ozbekcha".
+_APOSTROPHES = str.maketrans("", "", "'`\u2019\u02bb\u02bc")
+
+
+def _name_key(text: str) -> str:
+    """A language's name as a child may type it: folded, without apostrophes."""
+    return fold(text).translate(_APOSTROPHES)
+
+
 def _base_code(code: object) -> Optional[str]:
     """The language of a tag such as 'pt-BR', 'zh_Hant' or 'EN' ('pt', 'zh', 'en'); None if not a text."""
     return code.strip().replace("_", "-").split("-")[0].lower() if isinstance(code, str) else None
@@ -185,16 +194,16 @@ class LanguageRegistry:
     def _name_index(self) -> dict[str, str]:
         index: dict[str, str] = {}
         for code, language in self.languages.items():
-            index[fold(language.name)] = code
+            index[_name_key(language.name)] = code
             for other in self.languages.values():
                 name = language.locale.get_language_name(other.locale)
                 if name:
-                    index[fold(name)] = code
+                    index[_name_key(name)] = code
         return index
 
     def named_in(self, text: str) -> list[str]:
         """The languages a message names ("in english pls", "español", "на русском" -> partial stems)."""
-        folded = fold(text)
+        folded = _name_key(text)
         found = []
         for name, code in self._name_index.items():
             # Stems let inflected forms match: "русском" for "русский", "inglesh" for "inglês".
