@@ -313,13 +313,13 @@ def test_sms_gets_the_helpline_of_the_senders_country_within_three_segments(bot,
 
 
 def test_an_sms_in_a_language_we_dont_fully_speak_gets_the_numbers_in_it(bot, twilio_api, texts):
-    """Polish from a Polish number: the numbers-first tier, through Rasa and the action server."""
-    phone = new_phone("+48601")
-    assert post_twilio(bot, "sms", sms("cześć, muszę z kimś porozmawiać", phone)) == 200
+    """Czech from a Czech number: the numbers-first tier, through Rasa and the action server."""
+    phone = new_phone("+420601")
+    assert post_twilio(bot, "sms", sms("ahoj, potřebuju si s někým promluvit", phone)) == 200
     said = "\n".join(twilio_api.messages_to(phone, count=5, timeout_s=8))
-    assert texts.get("numbers_intro", "pl") in said
-    assert helpline("PL").name in said and gives(said, helpline_number("PL")), said
-    assert texts.get("emergency_known", "pl", emergency=emergency("PL")) in said
+    assert texts.get("numbers_intro", "cs") in said
+    assert helpline("CZ").name in said and gives(said, helpline_number("CZ")), said
+    assert texts.get("emergency_known", "cs", emergency=emergency("CZ")) in said
 
 
 def test_a_retried_sms_is_answered_once(bot, twilio_api, texts):

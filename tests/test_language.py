@@ -105,10 +105,32 @@ def test_no_letters_keeps_what_we_know(detector):
 
 def test_registry(registry):
     ten = ["en", "fr", "es", "ar", "ru", "zh", "pt", "sw", "hi", "de"]
-    assert registry.codes == [*ten, "ur", "bn", "id", "ja", "ta", "fa", "vi", "tr", "fil", "it", "ps", "th", "ko", "am"]
+    assert registry.codes == [
+        *ten,
+        "ur",
+        "bn",
+        "id",
+        "ja",
+        "ta",
+        "fa",
+        "vi",
+        "tr",
+        "fil",
+        "it",
+        "ps",
+        "th",
+        "ko",
+        "am",
+        "pl",
+        "ms",
+        "my",
+        "nl",
+        "yo",
+        "uz",
+    ]
     assert registry.normalise("pt-BR") == "pt" and registry.normalise("zh_Hant") == "zh"
     assert registry.normalise("tr-TR") == "tr" and registry.normalise("ja_JP") == "ja"
-    assert registry.normalise("nl") is None and registry.normalise(None) is None
+    assert registry.normalise("cs") is None and registry.normalise(None) is None
     assert registry.of_country("KE") == ["sw", "en"]
     assert registry.of_country("IN") == ["hi", "en"]
     assert "es" in registry.named_in("en español porfa")
@@ -119,3 +141,8 @@ def test_registry(registry):
 def test_word_count_counts_chinese_characters():
     assert word_count("i need help") == 3
     assert word_count("我需要帮助你好") >= 3
+
+
+@pytest.mark.parametrize("text", ["o'zbekcha iltimos", "ozbekcha", "oʻzbek tilida", "o`zbekcha"])
+def test_a_language_is_named_however_its_apostrophe_is_typed(registry, text):
+    assert registry.named_in(text) == ["uz"]

@@ -114,16 +114,16 @@ def test_clearing_the_fuzzy_flag_marks_a_text_reviewed_and_setting_it_a_draft_ag
 
 def test_a_numbers_first_text_left_empty_falls_back_and_filled_in_again_is_reviewed(place, registry):
     texts, po = place
-    polish = text_files.read(texts / "numbers" / "pl.yml")
-    key, text = "crisis_kind", polish.texts["crisis_kind"]
-    translated(po / "pl.po", key, "", fuzzy=True)  # a translator who found the draft wrong, with nothing better yet
+    czech = text_files.read(texts / "numbers" / "cs.yml")
+    key, text = "crisis_kind", czech.texts["crisis_kind"]
+    translated(po / "cs.po", key, "", fuzzy=True)  # a translator who found the draft wrong, with nothing better yet
     import_(po, texts, registry)
-    assert key not in text_files.read(texts / "numbers" / "pl.yml").texts
+    assert key not in text_files.read(texts / "numbers" / "cs.yml").texts
     loaded = Texts.load(registry.codes, registry.default, texts, registry.numbers_first)
-    assert loaded.get(key, "pl") == loaded.get(key, "en")  # the fallback's words, never nothing
-    translated(po / "pl.po", key, text)
+    assert loaded.get(key, "cs") == loaded.get(key, "en")  # the fallback's words, never nothing
+    translated(po / "cs.po", key, text)
     import_(po, texts, registry)
-    assert text_files.read(texts / "numbers" / "pl.yml").review_of(key) == text_files.Review(
+    assert text_files.read(texts / "numbers" / "cs.yml").review_of(key) == text_files.Review(
         REVIEWED, TRANSLATOR, "2026-12-08"
     )
 
