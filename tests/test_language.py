@@ -17,11 +17,25 @@ def detector(registry) -> LanguageDetector:
 
 @pytest.mark.parametrize(
     "text, language",
-    [("помогите", "ru"), ("मदद चाहिए", "hi"), ("たすけて", "ja"), ("সাহায্য দরকার", "bn"), ("உதவி", "ta")],
+    [("मदद चाहिए", "hi"), ("たすけて", "ja"), ("সাহায্য দরকার", "bn"), ("உதவி", "ta")],
 )
 def test_unambiguous_scripts(detector, text, language):
     decision = detector.decide(text)
     assert decision == decision.__class__(language, "script")
+
+
+@pytest.mark.parametrize(
+    "text, country, language",
+    [
+        ("помогите", None, "ru"),
+        ("помогите мне пожалуйста, меня бьют дома", "UZ", "ru"),
+        ("ёрдам керак", "UZ", "uz"),
+        ("мени уйда уришяпти, нима қилай", "UZ", "uz"),
+        ("мени уйда уришяпти, нима килай", None, "uz"),  # typed without ў қ ғ ҳ
+    ],
+)
+def test_cyrillic_is_russian_or_uzbek_by_its_words_and_the_country(detector, text, country, language):
+    assert detector.decide(text, LanguageHints(country=country)).language == language
 
 
 @pytest.mark.parametrize(
