@@ -66,7 +66,9 @@ class CrisisNet:
     def without_idioms(self, text: str) -> str:
         """The message folded, with everyday idioms blanked: "dying of laughter" says nothing, the rest still counts."""
         folded = fold(text)
-        scripts = _scripts(folded)
+        return self._blank_idioms(folded, _scripts(folded))
+
+    def _blank_idioms(self, folded: str, scripts: frozenset[str]) -> str:
         for parts in self._patterns["not_crisis"].values():
             for needs, idiom in parts:
                 if needs is None or needs & scripts:
@@ -76,8 +78,9 @@ class CrisisNet:
     def check(self, text: str, among: Optional[Collection[str]] = None) -> Optional[CrisisMatch]:
         """The crisis a message speaks of, or None; everyday idioms are ignored, not the whole
         message. ``among``: only these languages' lists (all if None)."""
-        folded = self.without_idioms(text)
-        scripts = _scripts(folded)
+        folded = fold(text)
+        scripts = _scripts(folded)  # blanking idioms takes letters away, never adds a script: still sound
+        folded = self._blank_idioms(folded, scripts)
         for intent in _LISTED:
             for language, parts in self._patterns[intent].items():
                 if among is not None and language not in among:

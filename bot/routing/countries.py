@@ -22,9 +22,9 @@ from babel import Locale
 from bot.language.detection import fold
 from bot.language.ngram import char_script, script_of
 
-# CLDR "territories" that are regions or groupings, not countries.
 # Scripts written without spaces between words: a country's name is found inside a longer word.
 _UNSPACED_SCRIPTS = {"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"}
+# CLDR "territories" that are regions or groupings, not countries.
 _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
 _WORD = re.compile(r"\w+")
 _FUZZY_CUTOFF = 0.84
@@ -86,19 +86,19 @@ class CountryNames:
     def match(self, text: str) -> Optional[CountryMatch]:
         """The one country a message names; None if it names none, or several."""
         folded = fold(text)
-        words = _WORD.findall(folded)
-        exact = self._by_name(folded, words)
+        found = list(_WORD.finditer(folded))
+        words = [m.group() for m in found]
+        exact = self._by_name(folded, words, [m.start() for m in found])
         if exact:
             return CountryMatch(exact.pop(), sure=True) if len(exact) == 1 else None
         guess = self._by_stem(words) or self._by_spelling(words)
         return CountryMatch(guess, sure=False) if guess else None
 
-    def _by_name(self, folded: str, words: list[str]) -> set[str]:
+    def _by_name(self, folded: str, words: list[str], starts: list[int]) -> set[str]:
         """The countries whose name the message contains: as whole words, or anywhere for a name in
         a script written without spaces ("ประเทศไทย", "日本に住んでる"). A name inside a longer one
         found too ("guinea" in "papua new guinea") is not a second country."""
         spans: dict[tuple[int, int], str] = {}  # (start, end) in the folded text -> country
-        starts = [m.start() for m in _WORD.finditer(folded)]
         for i, word in enumerate(words):
             for name_words, code in self._by_first_word.get(word, ()):
                 if tuple(words[i : i + len(name_words)]) == name_words:
